@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Runs the suite on SQLite, then again on a throwaway PostgreSQL cluster on loopback.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=.venv/bin/python
+
+echo "== test suite on SQLite =="
+$PY -m pytest -q -p no:cacheprovider
+
+echo "== test suite on PostgreSQL =="
+PGBIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
+if [ -z "$PGBIN" ]; then
+  echo "PostgreSQL server binaries not found (make test installs the postgresql package)" >&2
+  exit 1
+fi
+PGDIR=$(mktemp -d /tmp/sekisho-pg.XXXXXX)
+PGPORT=${SEKISHO_TEST_PGPORT:-55432}
+cleanup() {
+  if [ -f "$PGDIR/data/postmaster.pid" ]; then
+    run_pg "$PGBIN/pg_ctl" -D "$PGDIR/data" -m immediate stop >/dev/null 2>&1 || true
+  fi
+  rm -rf "$PGDIR"
+}
+trap cleanup EXIT
+# PostgreSQL refuses to run as root: run it as the unprivileged 'postgres' user then.
+if [ "$(id -u)" = 0 ]; then
+  chown postgres: "$PGDIR"
+  run_pg() { su postgres -s /bin/bash -c "$(printf '%q ' "$@")"; }
+else
+  run_pg() { "$@"; }
+fi
+run_pg "$PGBIN/initdb" -D "$PGDIR/data" -U sekisho --auth=trust -E UTF8 >/dev/null
+run_pg "$PGBIN/pg_ctl" -D "$PGDIR/data" -l "$PGDIR/log" -w \
+  -o "-c listen_addresses=127.0.0.1 -p $PGPORT -k $PGDIR -c fsync=off -c synchronous_commit=off" start >/dev/null
+DATABASE_URL="postgresql://sekisho@127.0.0.1:$PGPORT/postgres" \
+  $PY -m pytest -q -p no:cacheprovider -m "not browser and not interop"

@@ -1,0 +1,1 @@
+"""Append-only typed audit events, exported as CloudTrail-format records."""

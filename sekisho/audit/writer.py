@@ -1,0 +1,81 @@
+"""Writes audit events (sekisho.audit.records) to the append-only table, and reads them back."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from sekisho.audit.models import AuditRecord
+from sekisho.audit.records import AuditEvent, to_cloudtrail
+from sekisho.instance import cached_master_key
+
+log = logging.getLogger("sekisho.audit")
+
+REGION = "local"
+
+
+@dataclass(frozen=True)
+class RequestContext:
+    """Who is asking and from where, for every audit event of one request."""
+
+    source_ip: str
+    user_agent: str = ""
+    session_id: str | None = None
+
+
+def account_id() -> str:
+    """A stable 12-digit pseudo account ID for this IdP instance (CloudTrail's recipientAccountId)."""
+    digest = hashlib.sha256(b"sekisho/account-id/" + cached_master_key()).digest()
+    return str(int.from_bytes(digest[:8], "big") % 10**12).zfill(12)
+
+
+def identity_store_arn() -> str:
+    """The identity store ARN used in userIdentity.onBehalfOf."""
+    digest = hashlib.sha256(b"sekisho/identity-store/" + cached_master_key()).hexdigest()
+    return f"arn:aws:identitystore::{account_id()}:identitystore/d-{digest[:10]}"
+
+
+def _outcome(record: dict[str, Any]) -> str:
+    details = record.get("serviceEventDetails") or {}
+    for value in details.values():
+        if value in ("Success", "Failure"):
+            return str(value)
+    responses = record.get("responseElements") or {}
+    if isinstance(responses, dict):
+        for value in responses.values():
+            if value in ("Success", "Failure"):
+                return str(value)
+    return "Failure" if record.get("errorCode") else "Success"
+
+
+def emit(event: AuditEvent) -> dict[str, Any]:
+    """Append one event and return its CloudTrail-format record."""
+    record = to_cloudtrail(event, account_id=account_id(), region=REGION)
+    identity = record.get("userIdentity") or {}
+    user_uid = str((identity.get("onBehalfOf") or {}).get("userId") or "")
+    AuditRecord.objects.create(
+        event_id=record["eventID"],
+        event_time=event.event_time,
+        event_source=record["eventSource"],
+        event_name=record["eventName"],
+        outcome=_outcome(record),
+        user_uid=user_uid,
+        source_ip=str(record.get("sourceIPAddress") or ""),
+        record=record,
+    )
+    log.info("audit %s %s %s", record["eventSource"], record["eventName"], _outcome(record))
+    return record
+
+
+def tail(after_id: int = 0, limit: int | None = None) -> Iterator[tuple[int, str]]:
+    """Records after a row id, oldest first, as (row id, JSON line)."""
+    rows = AuditRecord.objects.filter(id__gt=after_id).order_by("id")
+    if limit is not None:
+        total = rows.count()
+        rows = rows[max(total - limit, 0) :]
+    for row in rows:
+        yield row.id, json.dumps(row.record, ensure_ascii=False, sort_keys=False)

@@ -1,0 +1,1 @@
+"""The `sekisho` command line."""

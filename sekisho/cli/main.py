@@ -1,0 +1,623 @@
+"""`sekisho`: consistent verbs, one-line errors and a non-zero exit instead of tracebacks."""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import getpass
+import json
+import os
+import sys
+import time
+from collections.abc import Callable, Sequence
+from typing import Any, NoReturn
+
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+
+
+class CliError(Exception):
+    """A failure to report on one line."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports usage errors on one line with exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"sekisho: error: {message} (see '{self.prog} --help')\n")
+
+
+def _setup_django() -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "sekisho.settings")
+    import django
+
+    django.setup()
+
+
+def _read_password(args: argparse.Namespace, *, prompt: str = "Password: ") -> str | None:
+    """A password from stdin (--password-stdin) or an interactive prompt; never from argv."""
+    if getattr(args, "password_stdin", False):
+        data = sys.stdin.readline()
+        password = data.rstrip("\r\n")
+        if not password:
+            raise CliError("--password-stdin: standard input held no password")
+        return password
+    if not sys.stdin.isatty():
+        return None
+    first = getpass.getpass(prompt)
+    second = getpass.getpass("Repeat the password: ")
+    if first != second:
+        raise CliError("the two passwords differ")
+    return first
+
+
+def _actor() -> Any:
+    from sekisho.audit.writer import RequestContext
+    from sekisho.directory.services import Actor
+
+    try:
+        who = getpass.getuser()
+    except (KeyError, OSError):
+        who = str(os.getuid())
+    return Actor(name=f"cli:{who}", context=RequestContext(source_ip="127.0.0.1", user_agent="sekisho-cli"))
+
+
+def _print_json(data: Any) -> None:
+    print(json.dumps(data, ensure_ascii=False, indent=2, default=str))
+
+
+# ---------------------------------------------------------------- init, serve, metadata
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    from sekisho.saml import services as saml
+
+    result = saml.init_instance(actor=_actor(), quiet=args.quiet)
+    if not args.quiet:
+        print(result)
+    return EXIT_OK
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from sekisho.saml import services as saml
+
+    saml.init_instance(actor=_actor(), quiet=True)
+    if not 1 <= args.port <= 65535:
+        raise CliError(f"--port must be 1..65535, got {args.port}")
+    if not 1 <= args.workers <= 64:
+        raise CliError(f"--workers must be 1..64, got {args.workers}")
+    argv = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "--bind",
+        f"[{args.host}]:{args.port}" if ":" in args.host else f"{args.host}:{args.port}",
+        "--workers",
+        str(args.workers),
+        "--access-logfile",
+        "-",
+        "--forwarded-allow-ips",
+        "",
+        "sekisho.wsgi:application",
+    ]
+    sys.stdout.flush()
+    os.execv(sys.executable, argv)
+
+
+def cmd_metadata(args: argparse.Namespace) -> int:
+    from sekisho.saml import services as saml
+
+    sys.stdout.write(saml.metadata_xml().decode("utf-8"))
+    return EXIT_OK
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from sekisho.portal import demo
+
+    return demo.run(host=args.host, port=args.port, serve=not args.no_serve)
+
+
+# ---------------------------------------------------------------- users
+
+
+def cmd_user_create(args: argparse.Namespace) -> int:
+    from sekisho.directory import services
+
+    password = _read_password(args)
+    user = services.create_user(
+        username=args.username,
+        email=args.email,
+        display_name=args.display_name,
+        password=password,
+        actor=_actor(),
+    )
+    print(f"created user {user.username} ({user.uid})")
+    if password is None:
+        print("no password set: use 'sekisho user set-password' before the user signs in")
+    return EXIT_OK
+
+
+def _user_dict(user: Any) -> dict[str, Any]:
+    from sekisho.directory.services import applications_for
+    from sekisho.mfa.services import confirmed_devices
+
+    return {
+        "username": user.username,
+        "id": str(user.uid),
+        "email": user.email,
+        "display_name": user.display_name,
+        "status": user.status,
+        "groups": list(user.group_names()),
+        "mfa_devices": [
+            {"name": d.name, "registered": d.confirmed_at} for d in confirmed_devices(user)
+        ],
+        "applications": [a.name for a in applications_for(user)],
+        "created_at": user.created_at,
+        "last_sign_in": user.last_login,
+    }
+
+
+def cmd_user_list(args: argparse.Namespace) -> int:
+    from sekisho.directory.models import User
+
+    users = User.objects.order_by("username")
+    if args.json:
+        _print_json([_user_dict(u) for u in users])
+        return EXIT_OK
+    print(f"{'USERNAME':<24} {'STATUS':<9} {'EMAIL':<32} DISPLAY NAME")
+    for u in users:
+        print(f"{u.username:<24} {u.status:<9} {u.email:<32} {u.display_name}")
+    return EXIT_OK
+
+
+def cmd_user_show(args: argparse.Namespace) -> int:
+    from sekisho.directory.services import get_user
+
+    _print_json(_user_dict(get_user(args.username)))
+    return EXIT_OK
+
+
+def cmd_user_status(active: bool) -> Callable[[argparse.Namespace], int]:
+    def run(args: argparse.Namespace) -> int:
+        from sekisho.directory import services
+
+        user = services.get_user(args.username)
+        services.set_status(user, active=active, actor=_actor())
+        print(f"{'enabled' if active else 'disabled'} user {user.username}")
+        return EXIT_OK
+
+    return run
+
+
+def cmd_user_set_password(args: argparse.Namespace) -> int:
+    from sekisho.directory import services
+
+    user = services.get_user(args.username)
+    password = _read_password(args)
+    if password is None:
+        raise CliError("no password given: use --password-stdin or run in a terminal")
+    services.set_password(user, password, actor=_actor())
+    print(f"password set for {user.username}")
+    return EXIT_OK
+
+
+def cmd_user_reset_mfa(args: argparse.Namespace) -> int:
+    from sekisho.directory import services
+    from sekisho.mfa.services import reset_mfa
+
+    user = services.get_user(args.username)
+    count = reset_mfa(user)
+    services._admin_audit(_actor(), "ResetMfa", {"userName": user.username}, services.SYSTEM_CLOCK)
+    print(f"removed {count} MFA device(s) of {user.username}; they register again at next sign-in")
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------- groups
+
+
+def cmd_group_create(args: argparse.Namespace) -> int:
+    from sekisho.directory import services
+
+    group = services.create_group(args.name, description=args.description, actor=_actor())
+    print(f"created group {group.name}")
+    return EXIT_OK
+
+
+def cmd_group_member(add: bool) -> Callable[[argparse.Namespace], int]:
+    def run(args: argparse.Namespace) -> int:
+        from sekisho.directory import services
+
+        group = services.get_group(args.group)
+        user = services.get_user(args.username)
+        if add:
+            services.add_member(group, user, actor=_actor())
+            print(f"added {user.username} to {group.name}")
+        else:
+            services.remove_member(group, user, actor=_actor())
+            print(f"removed {user.username} from {group.name}")
+        return EXIT_OK
+
+    return run
+
+
+def cmd_group_list(args: argparse.Namespace) -> int:
+    from sekisho.directory.models import Group
+
+    for group in Group.objects.order_by("name"):
+        members = ", ".join(sorted(group.members.values_list("username", flat=True)))
+        print(f"{group.name}: {members}")
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------- applications
+
+
+def cmd_app_create_connect(args: argparse.Namespace) -> int:
+    from sekisho.saml import services as saml
+
+    app = saml.create_amazon_connect_app(
+        name=args.name,
+        display_name=args.display_name,
+        region=args.region,
+        instance_id=args.instance_id,
+        account_id=args.account_id,
+        role_name=args.role_name,
+        provider_name=args.provider_name,
+        destination=args.destination,
+        acs=args.acs,
+        session_duration=args.session_duration,
+        signin_url=args.signin_url,
+        console_url=args.console_url,
+        actor=_actor(),
+    )
+    print(f"created application {app.name} (Amazon Connect); relay state {app.relay_state}")
+    return EXIT_OK
+
+
+def cmd_app_create_console(args: argparse.Namespace) -> int:
+    from sekisho.saml import services as saml
+
+    app = saml.create_aws_console_app(
+        name=args.name,
+        display_name=args.display_name,
+        account_id=args.account_id,
+        role_name=args.role_name,
+        provider_name=args.provider_name,
+        region=args.region,
+        relay_state=args.relay_state,
+        session_duration=args.session_duration,
+        signin_url=args.signin_url,
+        actor=_actor(),
+    )
+    print(f"created application {app.name} (AWS console)")
+    return EXIT_OK
+
+
+def cmd_app_create_saml(args: argparse.Namespace) -> int:
+    from sekisho.saml import services as saml
+
+    try:
+        with open(args.metadata, "rb") as handle:
+            metadata = handle.read(1024 * 1024 + 1)
+    except OSError as exc:
+        raise CliError(f"cannot read {args.metadata}: {exc.strerror}") from None
+    app = saml.create_saml_app(
+        name=args.name,
+        display_name=args.display_name,
+        metadata=metadata,
+        entity_id=args.entity_id,
+        name_id_format=args.name_id_format,
+        name_id=args.name_id,
+        attributes=args.attribute or [],
+        relay_state=args.relay_state or "",
+        sign_response=args.sign_response,
+        require_signed_requests=args.require_signed_requests,
+        actor=_actor(),
+    )
+    print(f"created application {app.name} for {app.entity_id}")
+    return EXIT_OK
+
+
+def cmd_app_list(args: argparse.Namespace) -> int:
+    from sekisho.saml.models import Application
+
+    apps = Application.objects.order_by("name")
+    if args.json:
+        _print_json([{"name": a.name, "kind": a.kind, "entity_id": a.entity_id} for a in apps])
+        return EXIT_OK
+    print(f"{'NAME':<24} {'KIND':<16} ENTITY ID")
+    for a in apps:
+        print(f"{a.name:<24} {a.kind:<16} {a.entity_id}")
+    return EXIT_OK
+
+
+def cmd_app_show(args: argparse.Namespace) -> int:
+    from sekisho.saml import services as saml
+
+    _print_json(saml.describe_app(saml.get_app(args.name)))
+    return EXIT_OK
+
+
+def cmd_app_delete(args: argparse.Namespace) -> int:
+    from sekisho.saml import services as saml
+
+    saml.delete_app(saml.get_app(args.name), actor=_actor())
+    print(f"deleted application {args.name}")
+    return EXIT_OK
+
+
+def cmd_app_assignment(assign: bool) -> Callable[[argparse.Namespace], int]:
+    def run(args: argparse.Namespace) -> int:
+        from sekisho.directory import services
+        from sekisho.saml import services as saml
+
+        app = saml.get_app(args.app)
+        user = services.get_user(args.user) if args.user else None
+        group = services.get_group(args.group) if args.group else None
+        target = f"user {args.user}" if args.user else f"group {args.group}"
+        if assign:
+            services.assign(app, user=user, group=group, actor=_actor())
+            print(f"assigned {app.name} to {target}")
+        else:
+            existed = services.unassign(app, user=user, group=group, actor=_actor())
+            print(f"unassigned {app.name} from {target}" if existed else f"{target} was not assigned to {app.name}")
+        return EXIT_OK
+
+    return run
+
+
+# ---------------------------------------------------------------- saml, audit
+
+
+def cmd_saml_preview(args: argparse.Namespace) -> int:
+    from sekisho.directory.services import get_user
+    from sekisho.saml import services as saml
+
+    app = saml.get_app(args.app)
+    user = get_user(args.user)
+    xml = saml.preview(app=app, user=user, mfa_used=not args.no_mfa)
+    if args.decode:
+        sys.stdout.write(saml.pretty(xml))
+    else:
+        print(base64.b64encode(xml).decode("ascii"))
+    return EXIT_OK
+
+
+def cmd_audit_tail(args: argparse.Namespace) -> int:
+    from sekisho.audit.writer import tail
+
+    if args.lines < 0:
+        raise CliError(f"-n must be 0 or more, got {args.lines}")
+    last = 0
+    for last, line in tail(limit=args.lines):
+        print(line, flush=True)
+    if not args.follow:
+        return EXIT_OK
+    try:
+        while True:
+            time.sleep(args.interval)
+            for last, line in tail(after_id=last):
+                print(line, flush=True)
+    except KeyboardInterrupt:
+        return EXIT_OK
+
+
+# ---------------------------------------------------------------- parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full argument parser of the `sekisho` command."""
+    parser = _Parser(prog="sekisho", description="Sekisho SAML 2.0 identity provider")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+
+    p = sub.add_parser("init", help="create the database, keys and defaults (idempotent)")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=cmd_init)
+
+    p = sub.add_parser("serve", help="serve the IdP with gunicorn")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--workers", type=int, default=2)
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("demo", help="set up the demo (user, Amazon Connect app) and serve it")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--no-serve", action="store_true", help="set up and print, but do not serve")
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("metadata", help="print the IdP's SAML metadata XML")
+    p.set_defaults(func=cmd_metadata)
+
+    user = sub.add_parser("user", help="manage users").add_subparsers(
+        dest="action", metavar="ACTION", parser_class=_Parser
+    )
+    user.required = True
+    p = user.add_parser("create", help="create a user")
+    p.add_argument("username")
+    p.add_argument("--email", required=True)
+    p.add_argument("--display-name")
+    p.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    p.set_defaults(func=cmd_user_create)
+    p = user.add_parser("list", help="list users")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_user_list)
+    for name, func, text in (
+        ("show", cmd_user_show, "show one user"),
+        ("disable", cmd_user_status(False), "disable a user (sign-in and launches refused)"),
+        ("enable", cmd_user_status(True), "enable a user"),
+        ("reset-mfa", cmd_user_reset_mfa, "forget a user's MFA devices"),
+    ):
+        p = user.add_parser(name, help=text)
+        p.add_argument("username")
+        p.set_defaults(func=func)
+    p = user.add_parser("set-password", help="set a user's password")
+    p.add_argument("username")
+    p.add_argument("--password-stdin", action="store_true")
+    p.set_defaults(func=cmd_user_set_password)
+
+    group = sub.add_parser("group", help="manage groups").add_subparsers(
+        dest="action", metavar="ACTION", parser_class=_Parser
+    )
+    group.required = True
+    p = group.add_parser("create", help="create a group")
+    p.add_argument("name")
+    p.add_argument("--description", default="")
+    p.set_defaults(func=cmd_group_create)
+    p = group.add_parser("list", help="list groups and members")
+    p.set_defaults(func=cmd_group_list)
+    for name, add in (("add-member", True), ("remove-member", False)):
+        p = group.add_parser(name, help=f"{'add a user to' if add else 'remove a user from'} a group")
+        p.add_argument("group")
+        p.add_argument("username")
+        p.set_defaults(func=cmd_group_member(add))
+
+    app = sub.add_parser("app", help="manage applications").add_subparsers(
+        dest="action", metavar="ACTION", parser_class=_Parser
+    )
+    app.required = True
+    p = app.add_parser("create-amazon-connect", help="add an Amazon Connect instance")
+    p.add_argument("name")
+    p.add_argument("--display-name")
+    p.add_argument("--region", required=True)
+    p.add_argument("--instance-id", required=True)
+    p.add_argument("--account-id", required=True)
+    p.add_argument("--role-name", required=True)
+    p.add_argument("--provider-name", required=True)
+    p.add_argument("--destination", help="ccp, agent-app or a path such as /ccp-v2/")
+    p.add_argument("--acs", choices=["global", "regional"], default="regional")
+    p.add_argument("--session-duration", type=int, help="seconds, 900..43200")
+    p.add_argument("--signin-url", help="override https://<region>.signin.aws.amazon.com/saml")
+    p.add_argument("--console-url", help="override https://<region>.console.aws.amazon.com")
+    p.set_defaults(func=cmd_app_create_connect)
+
+    p = app.add_parser("create-aws-console", help="add the AWS Management Console")
+    p.add_argument("name")
+    p.add_argument("--display-name")
+    p.add_argument("--account-id", required=True)
+    p.add_argument("--role-name", required=True)
+    p.add_argument("--provider-name", required=True)
+    p.add_argument("--region")
+    p.add_argument("--relay-state")
+    p.add_argument("--session-duration", type=int)
+    p.add_argument("--signin-url")
+    p.set_defaults(func=cmd_app_create_console)
+
+    p = app.add_parser("create-saml", help="add any SAML 2.0 SP from its metadata file")
+    p.add_argument("name")
+    p.add_argument("--metadata", required=True, help="the SP's metadata XML file")
+    p.add_argument("--display-name")
+    p.add_argument("--entity-id", help="which SP, when the file holds several")
+    p.add_argument(
+        "--name-id-format",
+        choices=["unspecified", "emailAddress", "persistent", "transient"],
+        default="unspecified",
+    )
+    p.add_argument(
+        "--name-id",
+        help="mapping for the NameID value (default: generated for persistent/transient, "
+        "${user:email} for emailAddress, ${user:username} otherwise)",
+    )
+    p.add_argument(
+        "--attribute",
+        action="append",
+        metavar="NAME=EXPRESSION[;FORMAT]",
+        help="attribute mapping, e.g. mail=${user:email};basic (repeatable)",
+    )
+    p.add_argument("--relay-state")
+    p.add_argument("--sign-response", action="store_true", help="sign the Response as well")
+    p.add_argument(
+        "--require-signed-requests", action="store_true", help="refuse unsigned AuthnRequests"
+    )
+    p.set_defaults(func=cmd_app_create_saml)
+
+    p = app.add_parser("list", help="list applications")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_app_list)
+    for name, func, text in (
+        ("show", cmd_app_show, "show one application"),
+        ("delete", cmd_app_delete, "delete an application"),
+    ):
+        p = app.add_parser(name, help=text)
+        p.add_argument("name")
+        p.set_defaults(func=func)
+    for name, assign in (("assign", True), ("unassign", False)):
+        p = app.add_parser(name, help=f"{name} an application to a user or group")
+        p.add_argument("app")
+        target = p.add_mutually_exclusive_group(required=True)
+        target.add_argument("--user")
+        target.add_argument("--group")
+        p.set_defaults(func=cmd_app_assignment(assign))
+
+    saml = sub.add_parser("saml", help="SAML tools").add_subparsers(
+        dest="action", metavar="ACTION", parser_class=_Parser
+    )
+    saml.required = True
+    p = saml.add_parser("preview", help="the signed SAMLResponse a launch would post now")
+    p.add_argument("--app", required=True)
+    p.add_argument("--user", required=True)
+    p.add_argument("--decode", action="store_true", help="pretty-print the XML instead")
+    p.add_argument("--no-mfa", action="store_true", help="as if signed in without MFA")
+    p.set_defaults(func=cmd_saml_preview)
+
+    audit = sub.add_parser("audit", help="the audit trail").add_subparsers(
+        dest="action", metavar="ACTION", parser_class=_Parser
+    )
+    audit.required = True
+    p = audit.add_parser("tail", help="print audit records as JSON lines")
+    p.add_argument("-n", "--lines", type=int, default=20)
+    p.add_argument("--follow", "-f", action="store_true")
+    p.add_argument("--interval", type=float, default=1.0, help=argparse.SUPPRESS)
+    p.set_defaults(func=cmd_audit_tail)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; every expected failure is one line on stderr and exit status 1."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command in ("serve", "demo") and not os.environ.get("SEKISHO_BASE_URL"):
+        host = "localhost" if args.host in ("127.0.0.1", "::1", "localhost") else args.host
+        os.environ["SEKISHO_BASE_URL"] = f"http://{host}:{args.port}"
+    try:
+        from sekisho.config import get_config
+
+        get_config()
+        _setup_django()
+        if args.command not in ("init", "serve", "demo"):
+            from sekisho.saml import services as saml
+
+            saml.require_initialized()
+        result: int = args.func(args)
+        return result
+    except KeyboardInterrupt:
+        print("sekisho: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return EXIT_OK
+    except Exception as exc:  # noqa: BLE001 - the one place that turns errors into one line
+        return _report(exc)
+
+
+def _report(exc: Exception) -> int:
+    from sekisho.errors import SekishoError
+
+    if isinstance(exc, SekishoError | CliError):
+        print(f"sekisho: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    try:
+        from django.db import DatabaseError
+
+        if isinstance(exc, DatabaseError):
+            print(f"sekisho: database error: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}", file=sys.stderr)
+            return EXIT_ERROR
+    except ImportError:  # pragma: no cover
+        pass
+    print(f"sekisho: unexpected error: {type(exc).__name__}: {exc}", file=sys.stderr)
+    return EXIT_ERROR
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,145 @@
+"""Sekisho's configuration, read once from the environment into one typed object."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from sekisho.errors import ConfigError
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+_LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1", "[::1]"}
+_DB_URL = re.compile(
+    r"^(?P<scheme>postgres|postgresql)://"
+    r"(?:(?P<user>[^:@/]*)(?::(?P<password>[^@/]*))?@)?"
+    r"(?P<host>\[[^\]]+\]|[^:/?]*)?(?::(?P<port>\d+))?/(?P<name>[^?]+)"
+    r"(?:\?(?P<query>.*))?$"
+)
+
+
+@dataclass(frozen=True)
+class DatabaseSettings:
+    """Where the database lives: the embedded SQLite file or a PostgreSQL server."""
+
+    engine: str
+    name: str
+    user: str = ""
+    password: str = ""
+    host: str = ""
+    port: str = ""
+    options: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class Config:
+    """Every setting Sekisho reads from its environment."""
+
+    data_dir: Path
+    base_url: str
+    database: DatabaseSettings
+    trusted_proxies: tuple[Network, ...]
+    debug: bool = False
+
+    @property
+    def secure_transport(self) -> bool:
+        """Whether the public URL is HTTPS (aws:SecureTransport for requests through it)."""
+        return self.base_url.startswith("https://")
+
+    @property
+    def host(self) -> str:
+        """The host name of the public URL."""
+        return urlsplit(self.base_url).hostname or "localhost"
+
+    def url(self, path: str) -> str:
+        """An absolute public URL for a path on this IdP."""
+        return self.base_url + path
+
+
+def _parse_base_url(raw: str) -> str:
+    parts = urlsplit(raw)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ConfigError(
+            f"SEKISHO_BASE_URL must be an absolute http(s) URL such as "
+            f"https://idp.example.com, got {raw!r}"
+        )
+    if parts.query or parts.fragment:
+        raise ConfigError(f"SEKISHO_BASE_URL must not have a query or fragment, got {raw!r}")
+    host = (parts.hostname or "").lower()
+    if parts.scheme == "http" and host not in _LOOPBACK_HOSTS:
+        # Session cookies are always Secure; browsers only honour that over HTTPS or loopback.
+        raise ConfigError(
+            f"SEKISHO_BASE_URL must use https unless the host is loopback, got {raw!r}"
+        )
+    return raw.rstrip("/")
+
+
+def parse_database_url(raw: str) -> DatabaseSettings:
+    """Parse a postgresql:// URL into database settings, or raise ConfigError."""
+    from urllib.parse import parse_qsl, unquote
+
+    match = _DB_URL.match(raw.strip())
+    if not match:
+        raise ConfigError(
+            "DATABASE_URL must look like postgresql://USER:PASSWORD@HOST:PORT/NAME, "
+            f"got a value starting {raw[:14]!r}"
+        )
+    host = match["host"] or ""
+    if host.startswith("["):
+        host = host[1:-1]
+    query = tuple(parse_qsl(match["query"] or "", strict_parsing=False))
+    return DatabaseSettings(
+        engine="django.db.backends.postgresql",
+        name=unquote(match["name"]),
+        user=unquote(match["user"] or ""),
+        password=unquote(match["password"] or ""),
+        host=unquote(host),
+        port=match["port"] or "",
+        options=query,
+    )
+
+
+def parse_trusted_proxies(raw: str) -> tuple[Network, ...]:
+    """Parse comma- or space-separated CIDRs; a bare address is a /32 or /128."""
+    from sekisho.directory.client_ip import parse_cidrs
+
+    return parse_cidrs(raw, setting="SEKISHO_TRUSTED_PROXIES")
+
+
+def load_config(environ: Mapping[str, str] | None = None) -> Config:
+    """Read the configuration from the environment, or raise ConfigError naming the problem."""
+    env = os.environ if environ is None else environ
+    data_dir = Path(env.get("SEKISHO_DATA") or "var").expanduser().absolute()
+    if data_dir.exists() and not data_dir.is_dir():
+        raise ConfigError(f"SEKISHO_DATA must be a directory, got the file {data_dir}")
+    base_url = _parse_base_url(env.get("SEKISHO_BASE_URL") or "http://localhost:8000")
+    db_url = env.get("DATABASE_URL", "").strip()
+    if db_url:
+        database = parse_database_url(db_url)
+    else:
+        database = DatabaseSettings(
+            engine="django.db.backends.sqlite3", name=str(data_dir / "sekisho.sqlite3")
+        )
+    proxies = parse_trusted_proxies(env.get("SEKISHO_TRUSTED_PROXIES", ""))
+    debug_raw = env.get("SEKISHO_DEBUG", "").strip().lower()
+    if debug_raw not in ("", "0", "1", "false", "true", "no", "yes"):
+        raise ConfigError(f"SEKISHO_DEBUG must be true or false, got {debug_raw!r}")
+    return Config(
+        data_dir=data_dir,
+        base_url=base_url,
+        database=database,
+        trusted_proxies=proxies,
+        debug=debug_raw in ("1", "true", "yes"),
+    )
+
+
+@lru_cache(maxsize=1)
+def get_config() -> Config:
+    """The process-wide configuration, read once."""
+    return load_config()

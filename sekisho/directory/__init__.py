@@ -1,0 +1,1 @@
+"""The directory: users, groups, password policy, sign-in throttling and client addresses."""

@@ -1,0 +1,23 @@
+"""Django authentication backend that only resolves a signed-in session's user."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.backends import BaseBackend
+from django.http import HttpRequest
+
+from sekisho.directory.models import User
+
+
+class DirectoryBackend(BaseBackend):
+    """Loads users for sessions; password checks go through sekisho.directory.signin instead."""
+
+    def authenticate(self, request: HttpRequest | None, **credentials: Any) -> None:
+        """Never authenticates by itself: sign-in is one explicit, audited call elsewhere."""
+        return None
+
+    def get_user(self, user_id: Any) -> User | None:
+        """The active user with this primary key, or None."""
+        user = User.objects.filter(pk=user_id).first()
+        return user if user is not None and user.is_active else None

@@ -1,0 +1,136 @@
+"""Directory storage: users, groups, application assignments and sign-in throttles."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any, ClassVar
+
+from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
+from django.db import models
+
+
+class UserManager(BaseUserManager["User"]):
+    """Creates users; passwords are always hashed by the configured Argon2 hasher."""
+
+    def create_user(
+        self, username: str, email: str, display_name: str = "", password: str | None = None
+    ) -> User:
+        """Create and save a user (an unusable password if none is given)."""
+        user = self.model(username=username, email=email, display_name=display_name or username)
+        if password:
+            user.set_password(password)
+        else:
+            user.set_unusable_password()
+        user.save(using=self._db)
+        return user
+
+
+class User(AbstractBaseUser):
+    """A person who signs in to Sekisho."""
+
+    STATUS_ACTIVE = "active"
+    STATUS_DISABLED = "disabled"
+    STATUS_CHOICES: ClassVar[list[tuple[str, str]]] = [
+        (STATUS_ACTIVE, "active"),
+        (STATUS_DISABLED, "disabled"),
+    ]
+
+    uid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    username = models.CharField(max_length=128, unique=True)
+    # Case-folded NFC form: "Alice" and "alice" cannot both exist, and either signs in.
+    username_key = models.CharField(max_length=128, unique=True)
+    email = models.CharField(max_length=254)
+    display_name = models.CharField(max_length=256)
+    status = models.CharField(max_length=16, choices=STATUS_CHOICES, default=STATUS_ACTIVE)
+    must_change_password = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    USERNAME_FIELD = "username"
+    EMAIL_FIELD = "email"
+    REQUIRED_FIELDS: ClassVar[list[str]] = ["email"]
+
+    objects: ClassVar[UserManager] = UserManager()  # type: ignore[assignment]
+
+    @property
+    def is_active(self) -> bool:  # type: ignore[override]
+        """Disabled users cannot sign in."""
+        return self.status == self.STATUS_ACTIVE
+
+    def group_names(self) -> tuple[str, ...]:
+        """Names of the groups the user belongs to, sorted."""
+        return tuple(sorted(self.groups_joined.values_list("name", flat=True)))
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        """Keep username_key in step with username."""
+        from sekisho.directory.rules import username_key
+
+        self.username_key = username_key(self.username)
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and "username" in update_fields:
+            kwargs["update_fields"] = {*update_fields, "username_key"}
+        super().save(*args, **kwargs)
+
+    def set_password(self, raw_password: str | None) -> None:
+        """Hash the NFKC-normalised password (so every keyboard's form of it matches)."""
+        from sekisho.directory.rules import normalize_password
+
+        super().set_password(None if raw_password is None else normalize_password(raw_password))
+
+    def check_password(self, raw_password: str) -> bool:
+        """Check the NFKC-normalised password."""
+        from sekisho.directory.rules import normalize_password
+
+        return super().check_password(normalize_password(raw_password))
+
+    def __str__(self) -> str:
+        return self.username
+
+
+class Group(models.Model):
+    """A named set of users, assignable to applications."""
+
+    name = models.CharField(max_length=128, unique=True)
+    description = models.CharField(max_length=512, blank=True, default="")
+    members = models.ManyToManyField(User, related_name="groups_joined", blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Assignment(models.Model):
+    """A user or a group allowed to launch an application."""
+
+    application = models.ForeignKey(
+        "saml.Application", on_delete=models.CASCADE, related_name="assignments"
+    )
+    user = models.ForeignKey(User, null=True, blank=True, on_delete=models.CASCADE)
+    group = models.ForeignKey(Group, null=True, blank=True, on_delete=models.CASCADE)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints: ClassVar[list[Any]] = [
+            models.CheckConstraint(
+                condition=(
+                    models.Q(user__isnull=False, group__isnull=True)
+                    | models.Q(user__isnull=True, group__isnull=False)
+                ),
+                name="assignment_user_xor_group",
+            ),
+            models.UniqueConstraint(
+                fields=["application", "user"], name="assignment_unique_user"
+            ),
+            models.UniqueConstraint(
+                fields=["application", "group"], name="assignment_unique_group"
+            ),
+        ]
+
+
+class SignInThrottle(models.Model):
+    """Failed sign-in counters for one scope: an account or a source address."""
+
+    scope = models.CharField(max_length=300, unique=True)
+    failures = models.IntegerField(default=0)
+    window_started = models.DateTimeField(null=True)
+    locked_until = models.DateTimeField(null=True)
+    lockouts = models.IntegerField(default=0)

@@ -1,0 +1,162 @@
+"""Pure sign-in throttling: failure counting and timed lockouts (NIST SP 800-63B-4 §3.2.2).
+
+(§3.2.2 is "Rate Limiting (Throttling)"; it was §5.2.2 in revision 3.) The caller keeps
+one ``ThrottleState`` per scope (an account, a source address, an MFA device owner),
+checks before verifying a credential, and records the outcome after. Nothing here reads
+a clock or a database.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+
+
+@dataclass(frozen=True)
+class ThrottlePolicy:
+    """How many failures a scope may have, over what period, and how long it then locks.
+
+    ``sliding``: each failure restarts the window, so failures are forgotten only after a
+    whole ``window`` without any; any span shorter than ``window`` then holds at most
+    ``max_failures`` failures (given ``lockout >= window``). With ``sliding=False`` the
+    window is fixed from its first failure: more forgiving of a slow trickle of typos,
+    but up to ``2 * max_failures - 1`` failures can straddle two windows.
+
+    Each lockout in a row (no success in between) doubles the next one up to
+    ``max_lockout``; a quiet ``max_lockout`` after a lock ends forgets the escalation.
+    Doubling is how §3.2.2's cap of 100 consecutive failures is approached without a
+    permanent lock an attacker could inflict: with the account defaults 100 failures in
+    a row take about two weeks. ``reset_on_success``: whether a success clears the scope.
+    """
+
+    max_failures: int = 5
+    window: timedelta = timedelta(minutes=15)
+    lockout: timedelta = timedelta(minutes=15)
+    max_lockout: timedelta = timedelta(hours=24)
+    sliding: bool = True
+    reset_on_success: bool = True
+
+    def __post_init__(self) -> None:
+        """Refuse policies that could never lock or never unlock."""
+        if self.max_failures < 1:
+            raise ValueError(f"max_failures must be at least 1, got {self.max_failures}")
+        if self.window <= timedelta(0) or self.lockout <= timedelta(0):
+            raise ValueError("window and lockout must be positive")
+        if self.max_lockout < self.lockout:
+            raise ValueError("max_lockout must be at least lockout")
+
+    def lockout_for(self, lockouts_so_far: int) -> timedelta:
+        """Length of the next lockout after ``lockouts_so_far`` consecutive ones."""
+        if lockouts_so_far <= 0:
+            return self.lockout
+        # Cap the exponent first: 2**lockouts would otherwise overflow timedelta.
+        factor = 1 << min(lockouts_so_far, 32)
+        return min(self.lockout * factor, self.max_lockout)
+
+
+# One account: the NIST-style lockout. 5 wrong passwords within 15 minutes lock it for
+# 15 minutes (then 30, 60, ... up to a day while the failures continue).
+ACCOUNT_POLICY = ThrottlePolicy()
+
+# One source address: a larger budget, because many legitimate people share one address
+# (a contact centre's agents behind one NAT, a corporate proxy), and a lock here locks
+# all of them out. Its job is to slow password spraying (one password tried against many
+# accounts from one address), which the per-account scope cannot see. The window is
+# fixed so a day-long trickle of colleagues' typos never adds up, escalation stops at an
+# hour, and one person's successful sign-in never clears the address: otherwise an
+# attacker holding one valid account could reset the counter between guesses.
+ADDRESS_POLICY = ThrottlePolicy(
+    max_failures=20,
+    window=timedelta(minutes=15),
+    lockout=timedelta(minutes=15),
+    max_lockout=timedelta(hours=1),
+    sliding=False,
+    reset_on_success=False,
+)
+
+
+@dataclass(frozen=True)
+class ThrottleState:
+    """The stored counters of one scope.
+
+    ``window_started``: start of the current counting window (with a sliding policy, the
+    time of the latest failure). ``locked_until``: end of the current or last lockout.
+    ``lockouts``: consecutive lockouts since the last success, for escalation; storing
+    it is optional (always 0 means every lockout lasts ``policy.lockout``).
+    """
+
+    failures: int = 0
+    window_started: datetime | None = None
+    locked_until: datetime | None = None
+    lockouts: int = 0
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """Whether an attempt may proceed now, and if not, how many seconds until it may."""
+
+    allowed: bool
+    retry_after_seconds: int = 0
+
+
+def check(state: ThrottleState, *, now: datetime, policy: ThrottlePolicy) -> Verdict:
+    """Decide whether a credential may be verified now for this scope.
+
+    Call before verifying: while locked, the credential must not even be checked, so a
+    correct guess during a lockout teaches the attacker nothing.
+    """
+    if state.locked_until is not None and now < state.locked_until:
+        # If the clock went backwards, never report a wait longer than the policy allows.
+        remaining = min(state.locked_until - now, policy.max_lockout)
+        return Verdict(
+            allowed=False, retry_after_seconds=max(1, math.ceil(remaining.total_seconds()))
+        )
+    return Verdict(allowed=True, retry_after_seconds=0)
+
+
+def record_failure(
+    state: ThrottleState, *, now: datetime, policy: ThrottlePolicy
+) -> tuple[ThrottleState, bool]:
+    """Count one failed attempt; return the new state and whether it just locked the scope."""
+    if state.locked_until is not None and now < state.locked_until:
+        # Attempts during a lockout are refused before verification and not counted:
+        # counting them would let anyone extend a lock forever at no cost.
+        return state, False
+    lockouts = state.lockouts
+    if state.locked_until is not None and now - state.locked_until >= policy.max_lockout:
+        lockouts = 0  # the last lockout is long over: start escalation afresh
+    expired = state.window_started is None or now - state.window_started >= policy.window
+    window_started: datetime | None
+    if expired or state.failures <= 0:
+        failures, window_started = 1, now
+    else:
+        failures = state.failures + 1
+        window_started = now if policy.sliding else state.window_started
+    if failures >= policy.max_failures:
+        locked_until = now + policy.lockout_for(lockouts)
+        return (
+            ThrottleState(
+                failures=0, window_started=None, locked_until=locked_until, lockouts=lockouts + 1
+            ),
+            True,
+        )
+    return (
+        replace(
+            state,
+            failures=failures,
+            window_started=window_started,
+            lockouts=lockouts,
+        ),
+        False,
+    )
+
+
+def record_success(state: ThrottleState, *, policy: ThrottlePolicy | None = None) -> ThrottleState:
+    """Forget the scope's failures after a successful sign-in (unless the policy keeps them).
+
+    Pass the policy for a source-address scope: ADDRESS_POLICY keeps its counters.
+    """
+    if policy is not None and not policy.reset_on_success:
+        return state
+    return ThrottleState()

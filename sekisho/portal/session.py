@@ -1,0 +1,91 @@
+"""What the portal keeps in the (database-backed) session during and after sign-in."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from django.http import HttpRequest
+
+FLOW_KEY = "signin_flow"
+AUTH_KEY = "auth"
+FLOW_TTL_SECONDS = 10 * 60
+
+
+@dataclass
+class SignInFlow:
+    """A sign-in in progress: who passed which factors so far, and where they go next."""
+
+    user_id: int
+    workflow_id: str
+    next_url: str
+    factors: list[str] = field(default_factory=list)
+    started: float = field(default_factory=time.time)
+    enrollment_required: bool = False
+
+
+@dataclass
+class AuthState:
+    """A completed sign-in: when, with which factors, and the portal session's public id."""
+
+    user_id: int
+    auth_time: float
+    methods: list[str]
+    mfa: bool
+    session_id: str
+    session_index: str
+
+
+def get_flow(request: HttpRequest) -> SignInFlow | None:
+    """The sign-in in progress, unless absent, malformed or older than ten minutes."""
+    raw = request.session.get(FLOW_KEY)
+    if not isinstance(raw, dict):
+        return None
+    try:
+        flow = SignInFlow(**raw)
+    except TypeError:
+        return None
+    if time.time() - flow.started > FLOW_TTL_SECONDS:
+        request.session.pop(FLOW_KEY, None)
+        return None
+    return flow
+
+
+def put_flow(request: HttpRequest, flow: SignInFlow) -> None:
+    """Store the sign-in in progress."""
+    request.session[FLOW_KEY] = asdict(flow)
+
+
+def clear_flow(request: HttpRequest) -> None:
+    """Forget the sign-in in progress."""
+    request.session.pop(FLOW_KEY, None)
+
+
+def get_auth(request: HttpRequest) -> AuthState | None:
+    """The completed sign-in of this session, if it matches the signed-in user."""
+    raw: Any = request.session.get(AUTH_KEY)
+    if not isinstance(raw, dict) or not request.user.is_authenticated:
+        return None
+    try:
+        auth = AuthState(**raw)
+    except TypeError:
+        return None
+    if auth.user_id != request.user.pk:
+        return None
+    return auth
+
+
+def put_auth(request: HttpRequest, auth: AuthState) -> None:
+    """Store the completed sign-in."""
+    request.session[AUTH_KEY] = asdict(auth)
+    request.session["last_seen"] = auth.auth_time
+
+
+def safe_next(raw: str | None, default: str = "/apps") -> str:
+    """A local path to continue to; anything else (other hosts, schemes, //) gives the default."""
+    if not raw or not raw.startswith("/") or raw.startswith("//") or "\\" in raw:
+        return default
+    if any(ord(ch) < 0x20 for ch in raw):
+        return default
+    return raw

@@ -1,0 +1,33 @@
+"""Persistent and transient NameID values (saml-core-2.0-os §8.3.7, §8.3.8)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+from collections.abc import Callable
+
+
+def persistent_name_id(*, key: bytes, sp_entity_id: str, user_uid: str) -> str:
+    """Return an opaque, stable, per-SP identifier for a user (saml-core §8.3.7).
+
+    HMAC-SHA256 keyed with an IdP secret over the SP entity ID and the user's immutable
+    uid: the same user gets the same value at one SP, unrelated values at two SPs, and
+    nothing about the user (username, email) can be read or guessed from it. The inputs
+    are length-prefixed so no two (SP, uid) pairs share an HMAC input.
+    """
+    if len(key) < 16:
+        raise ValueError(f"expected a secret key of at least 16 bytes, got {len(key)}")
+    if not user_uid:
+        raise ValueError("expected a non-empty user uid, got an empty one")
+    message = b"".join(
+        len(part).to_bytes(4, "big") + part
+        for part in (b"sekisho-persistent-v1", sp_entity_id.encode(), user_uid.encode())
+    )
+    digest = hmac.new(key, message, hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+
+
+def transient_name_id(new_id: Callable[[], str]) -> str:
+    """Return a fresh one-time identifier (saml-core §8.3.8)."""
+    return new_id()

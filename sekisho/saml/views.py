@@ -1,0 +1,395 @@
+"""SAML endpoints: metadata, SSO (HTTP-Redirect and HTTP-POST bindings), the inspector."""
+
+from __future__ import annotations
+
+import base64
+import logging
+from datetime import timedelta
+from urllib.parse import urlencode
+
+from django.contrib.auth import logout
+from django.db import IntegrityError, transaction
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_http_methods
+
+from sekisho.audit import records
+from sekisho.audit.writer import emit, identity_store_arn
+from sekisho.clock import SYSTEM_RANDOM
+from sekisho.config import get_config
+from sekisho.directory.models import User
+from sekisho.portal.session import get_auth
+from sekisho.saml import errors, services
+from sekisho.saml.core import authnrequest as ar
+from sekisho.saml.core import dsig
+from sekisho.saml.core import metadata as md
+from sekisho.saml.core.inspector import inspect_response
+from sekisho.saml.core.response import build_status_response
+from sekisho.saml.core.xml import BINDING_HTTP_POST
+from sekisho.saml.models import Application, PendingAuthnRequest
+from sekisho.web.errors import error_page
+from sekisho.web.middleware import source_ip
+
+log = logging.getLogger("sekisho.saml")
+
+PENDING_TTL = timedelta(minutes=10)
+MAX_MESSAGE_BYTES = 64 * 1024
+MAX_RELAY_STATE = 1024  # saml-bindings §3.4.3 / §3.5.3: at most 80 bytes SHOULD; be lenient
+
+
+def render_outcome(request: HttpRequest, outcome: services.LaunchOutcome) -> HttpResponse:
+    """A launch outcome as HTTP: the auto-submitting POST form, or a clear refusal page."""
+    if not outcome.allowed:
+        status = 403
+        return error_page(request, status=status, code=outcome.refusal or "forbidden")
+    response = render(
+        request,
+        "sekisho/post_binding.html",
+        {
+            "acs_url": outcome.acs_url,
+            "saml_response": outcome.saml_response,
+            "relay_state": outcome.relay_state,
+            "app_name": outcome.app_name,
+        },
+    )
+    # The one form on this page posts to the ACS; allow exactly that target.
+    response.headers["Content-Security-Policy"] = (
+        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+        f"form-action {outcome.acs_url.split('?')[0]}; frame-ancestors 'none'; "
+        "base-uri 'none'; object-src 'none'"
+    )
+    return response
+
+
+@require_GET
+def metadata(request: HttpRequest) -> HttpResponse:
+    """The IdP's metadata (saml-metadata-2.0-os §2.4.3)."""
+    response = HttpResponse(services.metadata_xml(), content_type="application/samlmetadata+xml")
+    response.headers["Content-Disposition"] = 'inline; filename="sekisho-idp-metadata.xml"'
+    response.headers["Cache-Control"] = "public, max-age=300"
+    return response
+
+
+def _sp_metadata(app: Application) -> md.SpMetadata:
+    return md.SpMetadata(
+        entity_id=app.entity_id,
+        acs=tuple(
+            md.Endpoint(
+                binding=BINDING_HTTP_POST,
+                location=str(e["url"]),
+                index=int(e.get("index", i)),
+                is_default=bool(e.get("default")) or None,
+            )
+            for i, e in enumerate(app.acs_endpoints)
+        ),
+        signing_certificates=tuple(app.sp_certificates),
+        authn_requests_signed=app.want_authn_requests_signed,
+        want_assertions_signed=True,
+        name_id_formats=(),
+    )
+
+
+def _refuse(request: HttpRequest, code: str, exc: Exception, *, app: Application | None) -> HttpResponse:
+    """An error page (nothing sent to any SP), with an audit record."""
+    emit(
+        records.sso_refused(
+            reason=code,
+            message=str(exc)[:500],
+            application_id=str(app.pk) if app else None,
+            application_name=app.name if app else None,
+            user_uid=None,
+            identity_store_arn=identity_store_arn(),
+            source_ip=source_ip(request),
+            user_agent=request.META.get("HTTP_USER_AGENT", "")[:512],
+            now=services.clock().now(),
+        )
+    )
+    status = {"saml_unknown_sp": 404, "saml_acs_not_registered": 400}.get(code, 400)
+    if code == "saml_signature":
+        status = 403
+    return error_page(request, status=status, code=code, detail=str(exc)[:300])
+
+
+def _status_response(
+    request: HttpRequest,
+    *,
+    app: Application,
+    acs_url: str,
+    in_response_to: str | None,
+    relay_state: str,
+    exc: errors.SamlError,
+) -> HttpResponse:
+    """Send a SAML error back to a known SP at a registered ACS (saml-core §3.2.2.2)."""
+    assert exc.status is not None
+    xml = build_status_response(
+        issuer=services.idp_identity().entity_id,
+        destination=acs_url,
+        in_response_to=in_response_to,
+        status=exc.status.top,
+        sub_status=exc.status.sub,
+        message=None,
+        now=services.clock().now(),
+        new_id=SYSTEM_RANDOM.new_id,
+        key=services.signing_key(),
+    )
+    emit(
+        records.sso_refused(
+            reason=exc.code,
+            message=str(exc)[:500],
+            application_id=str(app.pk),
+            application_name=app.name,
+            in_response_to=in_response_to,
+            user_uid=None,
+            identity_store_arn=identity_store_arn(),
+            source_ip=source_ip(request),
+            user_agent=request.META.get("HTTP_USER_AGENT", "")[:512],
+            now=services.clock().now(),
+        )
+    )
+    return render_outcome(
+        request,
+        services.LaunchOutcome(
+            allowed=True,
+            app_name=app.display_name,
+            acs_url=acs_url,
+            saml_response=base64.b64encode(xml).decode("ascii"),
+            relay_state=relay_state,
+        ),
+    )
+
+
+def _error_code(exc: errors.SamlError) -> str:
+    if isinstance(exc, errors.AcsNotRegistered):
+        return "saml_acs_not_registered"
+    if isinstance(exc, errors.SignatureRequired | errors.SignatureInvalid):
+        return "saml_signature"
+    if isinstance(exc, errors.RequestStale):
+        return "saml_expired"
+    return "saml_malformed"
+
+
+@csrf_exempt
+@require_http_methods(["GET", "POST"])
+def sso(request: HttpRequest) -> HttpResponse:
+    """Receive an AuthnRequest by HTTP-Redirect (GET) or HTTP-POST (saml-bindings §3.4, §3.5)."""
+    params = request.GET if request.method == "GET" else request.POST
+    raw_message = params.get("SAMLRequest", "")
+    relay_state = params.get("RelayState", "")
+    if not raw_message:
+        return _refuse(request, "saml_malformed", errors.MalformedMessage("no SAMLRequest"), app=None)
+    if len(relay_state.encode()) > MAX_RELAY_STATE:
+        return _refuse(
+            request, "saml_malformed", errors.MalformedMessage("RelayState too long"), app=None
+        )
+    try:
+        if request.method == "GET":
+            xml = ar.decode_redirect_message(raw_message, max_bytes=MAX_MESSAGE_BYTES)
+        else:
+            xml = ar.decode_post_message(raw_message, max_bytes=MAX_MESSAGE_BYTES)
+        authn = ar.parse_authn_request(xml, max_bytes=MAX_MESSAGE_BYTES)
+    except errors.SamlError as exc:
+        return _refuse(request, "saml_malformed", exc, app=None)
+
+    candidates = list(Application.objects.filter(entity_id=authn.issuer)[:2])
+    if len(candidates) != 1:
+        reason = "not registered" if not candidates else "registered more than once"
+        return _refuse(
+            request,
+            "saml_unknown_sp",
+            errors.UnknownServiceProvider(f"SP {authn.issuer[:200]!r} is {reason}"),
+            app=None,
+        )
+    app = candidates[0]
+    sp = _sp_metadata(app)
+    # Signatures first: nothing an unauthenticated message says (its ACS URL included)
+    # is trusted before the signature of a signed request has been checked.
+    signed = False
+    try:
+        if request.method == "GET" and "Signature" in request.GET:
+            dsig.verify_redirect_signature(
+                query_string=request.META.get("QUERY_STRING", ""),
+                trusted_certificates=sp.signing_certificates,
+            )
+            signed = True
+        elif request.method == "POST" and authn.has_signature:
+            ar.verify_authn_request_signature(
+                xml, trusted_certificates=sp.signing_certificates, max_bytes=MAX_MESSAGE_BYTES
+            )
+            signed = True
+        if app.want_authn_requests_signed and not signed:
+            raise errors.SignatureRequired(
+                f"{app.entity_id} must sign its AuthnRequests; this one is unsigned"
+            )
+        endpoint = ar.choose_acs(authn, sp)
+    except errors.SamlError as exc:
+        return _refuse(request, _error_code(exc), exc, app=app)
+
+    try:
+        ar.check_destination(
+            authn, expected_destinations=(services.idp_identity().sso_redirect_url,), signed=signed
+        )
+        ar.check_request_freshness(authn, now=services.clock().now())
+        name_id_format = ar.choose_name_id_format(authn, configured=app.name_id_format)
+    except errors.SamlError as exc:
+        if exc.status is not None:
+            return _status_response(
+                request,
+                app=app,
+                acs_url=endpoint.location,
+                in_response_to=authn.id,
+                relay_state=relay_state,
+                exc=exc,
+            )
+        return _refuse(request, _error_code(exc), exc, app=app)
+
+    now = services.clock().now()
+    token = base64.urlsafe_b64encode(SYSTEM_RANDOM.token_bytes(24)).decode().rstrip("=")
+    try:
+        with transaction.atomic():
+            PendingAuthnRequest.objects.create(
+                token=token,
+                application=app,
+                request_id=authn.id,
+                acs_url=endpoint.location,
+                relay_state=relay_state,
+                force_authn=authn.force_authn,
+                is_passive=authn.is_passive,
+                name_id_format=name_id_format,
+                requested_contexts=list(authn.requested_authn_contexts),
+                authn_context_comparison=authn.authn_context_comparison,
+                created_at=now,
+                expires_at=now + PENDING_TTL,
+            )
+    except IntegrityError:
+        return _refuse(
+            request,
+            "saml_expired",
+            errors.RequestStale(f"AuthnRequest {authn.id[:80]!r} was already received"),
+            app=app,
+        )
+    return redirect(f"/saml/continue/{token}")
+
+
+@require_GET
+def continue_sso(request: HttpRequest, token: str) -> HttpResponse:
+    """After sign-in, answer a pending AuthnRequest once, at the ACS chosen from metadata."""
+    pending = (
+        PendingAuthnRequest.objects.select_related("application").filter(token=token).first()
+    )
+    now = services.clock().now()
+    if pending is None or pending.completed or pending.expires_at < now:
+        return error_page(request, status=400, code="saml_expired")
+    app = pending.application
+    auth = get_auth(request)
+    if auth is not None and pending.force_authn and auth.auth_time < pending.created_at.timestamp():
+        # ForceAuthn (saml-core §3.4.1): this request needs a fresh sign-in.
+        logout(request)
+        auth = None
+    if auth is None:
+        if pending.is_passive:
+            return _finish_with_status(
+                request, pending, errors.NoPassive("the user is not signed in and IsPassive is set")
+            )
+        return redirect("/signin?" + urlencode({"next": request.get_full_path()}))
+    user = request.user
+    assert isinstance(user, User)
+    if pending.requested_contexts:
+        try:
+            ar.choose_authn_context(
+                _as_request(pending), mfa_used=auth.mfa
+            )
+        except errors.SamlError as exc:
+            return _finish_with_status(request, pending, exc)
+    with transaction.atomic():
+        claimed = PendingAuthnRequest.objects.filter(pk=pending.pk, completed=False).update(
+            completed=True
+        )
+    if not claimed:
+        return error_page(request, status=400, code="saml_expired")
+    from sekisho.portal.views import request_context
+
+    outcome = services.launch(
+        app=app,
+        user=user,
+        auth=auth,
+        context=request_context(request),
+        in_response_to=pending.request_id,
+        acs_url=pending.acs_url,
+        relay_state=pending.relay_state,
+        name_id_format=pending.name_id_format or None,
+    )
+    if not outcome.allowed:
+        return render_outcome(request, outcome)
+    return render_outcome(request, outcome)
+
+
+def _as_request(pending: PendingAuthnRequest) -> ar.AuthnRequest:
+    return ar.AuthnRequest(
+        id=pending.request_id,
+        issuer=pending.application.entity_id,
+        issue_instant=pending.created_at,
+        destination=None,
+        acs_url=pending.acs_url,
+        acs_index=None,
+        protocol_binding=None,
+        force_authn=pending.force_authn,
+        is_passive=pending.is_passive,
+        name_id_policy_format=pending.name_id_format or None,
+        allow_create=None,
+        sp_name_qualifier=None,
+        requested_authn_contexts=tuple(pending.requested_contexts),
+        authn_context_comparison=pending.authn_context_comparison,
+        provider_name=None,
+        subject_name_id=None,
+        has_signature=False,
+    )
+
+
+def _finish_with_status(
+    request: HttpRequest, pending: PendingAuthnRequest, exc: errors.SamlError
+) -> HttpResponse:
+    PendingAuthnRequest.objects.filter(pk=pending.pk).update(completed=True)
+    return _status_response(
+        request,
+        app=pending.application,
+        acs_url=pending.acs_url,
+        in_response_to=pending.request_id,
+        relay_state=pending.relay_state,
+        exc=exc,
+    )
+
+
+@csrf_exempt
+@require_http_methods(["GET", "POST"])
+def inspector(request: HttpRequest) -> HttpResponse:
+    """A built-in ACS that verifies a Response against Sekisho's own metadata and shows it."""
+    config = get_config()
+    acs_url = config.url("/saml/inspector")
+    if request.method == "GET":
+        return render(request, "sekisho/inspector.html", {"acs_url": acs_url, "inspection": None})
+    raw = request.POST.get("SAMLResponse", "")
+    relay_state = request.POST.get("RelayState", "")
+    if not raw:
+        return render(
+            request,
+            "sekisho/inspector.html",
+            {"acs_url": acs_url, "inspection": None, "error": _("No SAMLResponse was posted.")},
+            status=400,
+        )
+    identity = services.idp_identity()
+    inspection = inspect_response(
+        raw,
+        trusted_certificates=(identity.signing_certificate_pem,),
+        expected_issuer=identity.entity_id,
+        expected_audience=None,
+        expected_recipient=acs_url,
+        now=services.clock().now(),
+    )
+    return render(
+        request,
+        "sekisho/inspector.html",
+        {"acs_url": acs_url, "inspection": inspection, "relay_state": relay_state},
+        status=200 if inspection.valid else 422,
+    )

@@ -1,0 +1,29 @@
+"""URL routes of Sekisho."""
+
+from django.urls import path
+from django.views.i18n import set_language
+
+from sekisho.portal import views as portal
+from sekisho.saml import views as saml
+
+urlpatterns = [
+    path("", portal.index),
+    path("signin", portal.signin),
+    path("signin/mfa", portal.mfa_challenge),
+    path("signin/mfa/register", portal.mfa_register),
+    path("signout", portal.signout),
+    path("apps", portal.apps),
+    path("apps/<slug:name>/launch", portal.launch),
+    path("account", portal.account),
+    path("account/mfa/register", portal.account_register),
+    path("i18n/setlang/", set_language, name="set_language"),
+    path("saml/metadata", saml.metadata),
+    path("saml/sso", saml.sso),
+    path("saml/continue/<str:token>", saml.continue_sso),
+    path("saml/inspector", saml.inspector),
+]
+
+handler400 = "sekisho.web.errors.bad_request"
+handler403 = "sekisho.web.errors.permission_denied"
+handler404 = "sekisho.web.errors.page_not_found"
+handler500 = "sekisho.web.errors.server_error"

@@ -1,0 +1,1 @@
+"""HTTP glue shared by every context: middleware, error pages, template context."""

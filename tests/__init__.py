@@ -1,0 +1,1 @@
+"""Sekisho's test suite."""

@@ -1,0 +1,99 @@
+"""Shared fixtures: signing keys, a controllable clock, users and sign-in helpers."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+
+import pytest
+from django.test import Client
+
+from sekisho.audit.writer import RequestContext
+from sekisho.clock import SYSTEM_CLOCK, FrozenClock
+from sekisho.directory import services as directory
+from sekisho.directory.models import User
+from sekisho.directory.services import Actor
+from sekisho.mfa import totp
+from sekisho.saml import services as saml
+
+PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _signing_key() -> None:
+    saml.ensure_signing_key()
+
+
+@pytest.fixture
+def clock() -> Iterator[FrozenClock]:
+    """A frozen clock wired into the web layer (TOTP steps, throttles, assertions)."""
+    frozen = FrozenClock(datetime.now(UTC).replace(microsecond=0))
+    saml.set_clock(frozen)
+    yield frozen
+    saml.set_clock(SYSTEM_CLOCK)
+
+
+@pytest.fixture
+def actor() -> Actor:
+    return Actor(name="test", context=RequestContext(source_ip="127.0.0.1", user_agent="pytest"))
+
+
+@pytest.fixture
+def make_user(db: None, actor: Actor) -> Callable[..., User]:
+    def make(
+        username: str = "alice", *, password: str = PASSWORD, email: str | None = None,
+        display_name: str | None = None,
+    ) -> User:
+        return directory.create_user(
+            username=username,
+            email=email or f"{username.lower()}@example.com",
+            display_name=display_name,
+            password=password,
+            actor=actor,
+        )
+
+    return make
+
+
+@pytest.fixture
+def connect_app(db: None, actor: Actor) -> object:
+    return saml.create_amazon_connect_app(
+        name="connect",
+        display_name="Amazon Connect",
+        region="ap-northeast-1",
+        instance_id="aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee",
+        account_id="111122223333",
+        role_name="ConnectFederationRole",
+        provider_name="Sekisho",
+        destination="ccp",
+        acs="regional",
+        session_duration=43200,
+        signin_url="http://localhost:8000/saml/inspector",
+        console_url=None,
+        actor=actor,
+    )
+
+
+def secret_from_page(html: str) -> str:
+    """The base32 secret shown for manual entry on the registration page."""
+    match = re.search(r'id="totp-secret">([A-Z2-7 ]+)<', html)
+    assert match, "no secret on the page"
+    return match.group(1).replace(" ", "")
+
+
+def password_step(client: Client, username: str = "alice", password: str = PASSWORD) -> str:
+    response = client.post("/signin", {"username": username, "password": password, "next": "/apps"})
+    assert response.status_code == 302, response.content[:500]
+    return str(response["Location"])
+
+
+def sign_in_registering(client: Client, clock: FrozenClock, username: str = "alice") -> str:
+    """Password, then first-time TOTP registration; returns the TOTP secret."""
+    assert password_step(client, username) == "/signin/mfa/register"
+    page = client.get("/signin/mfa/register")
+    secret = secret_from_page(page.content.decode())
+    code = totp.code_at(secret=secret, now=clock.now())
+    done = client.post("/signin/mfa/register", {"code": code, "device_name": "phone"})
+    assert done.status_code == 302 and done["Location"] == "/apps", done.content[:500]
+    return secret

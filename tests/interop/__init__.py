@@ -1,0 +1,1 @@
+"""Round trips against independent SAML implementations."""

@@ -1,0 +1,95 @@
+"""Helpers to play a SAML SP in web tests: metadata, AuthnRequests, both bindings."""
+
+from __future__ import annotations
+
+import base64
+import zlib
+from datetime import datetime
+from urllib.parse import quote_plus
+
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from lxml import etree
+
+from sekisho.saml.core.keys import SigningKey, certificate_b64
+
+SP_ENTITY = "https://sp.example.test/metadata"
+SP_ACS = "https://sp.example.test/acs"
+SAMLP = "urn:oasis:names:tc:SAML:2.0:protocol"
+SAML = "urn:oasis:names:tc:SAML:2.0:assertion"
+RSA_SHA256 = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"
+
+
+def sp_metadata(*, cert: SigningKey | None = None, sign_requests: bool = False) -> bytes:
+    """A minimal SP EntityDescriptor with one HTTP-POST ACS."""
+    key = ""
+    if cert is not None:
+        key = (
+            '<md:KeyDescriptor use="signing"><ds:KeyInfo xmlns:ds="http://www.w3.org/2000/09/xmldsig#">'
+            f"<ds:X509Data><ds:X509Certificate>{certificate_b64(cert.certificate_pem)}"
+            "</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>"
+        )
+    return (
+        f'<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" entityID="{SP_ENTITY}">'
+        f'<md:SPSSODescriptor AuthnRequestsSigned="{"true" if sign_requests else "false"}" '
+        'protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">'
+        f"{key}"
+        '<md:AssertionConsumerService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST" '
+        f'Location="{SP_ACS}" index="0" isDefault="true"/>'
+        "</md:SPSSODescriptor></md:EntityDescriptor>"
+    ).encode()
+
+
+def authn_request(
+    *,
+    request_id: str = "_req1",
+    now: datetime,
+    acs: str | None = SP_ACS,
+    issuer: str = SP_ENTITY,
+    destination: str | None = None,
+    force_authn: bool = False,
+    is_passive: bool = False,
+    name_id_format: str | None = None,
+) -> bytes:
+    """An AuthnRequest (saml-core §3.4.1) as an SP would send it."""
+    root = etree.Element(f"{{{SAMLP}}}AuthnRequest", nsmap={"samlp": SAMLP, "saml": SAML})
+    root.set("ID", request_id)
+    root.set("Version", "2.0")
+    root.set("IssueInstant", now.strftime("%Y-%m-%dT%H:%M:%SZ"))
+    if destination:
+        root.set("Destination", destination)
+    if acs:
+        root.set("AssertionConsumerServiceURL", acs)
+        root.set("ProtocolBinding", "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST")
+    if force_authn:
+        root.set("ForceAuthn", "true")
+    if is_passive:
+        root.set("IsPassive", "true")
+    etree.SubElement(root, f"{{{SAML}}}Issuer").text = issuer
+    if name_id_format:
+        policy = etree.SubElement(root, f"{{{SAMLP}}}NameIDPolicy")
+        policy.set("Format", name_id_format)
+        policy.set("AllowCreate", "true")
+    return etree.tostring(root)
+
+
+def redirect_query(xml: bytes, *, relay_state: str = "", key: SigningKey | None = None) -> str:
+    """The HTTP-Redirect binding's query string (saml-bindings §3.4.4.1), optionally signed."""
+    compressor = zlib.compressobj(9, zlib.DEFLATED, -15)
+    deflated = compressor.compress(xml) + compressor.flush()
+    query = "SAMLRequest=" + quote_plus(base64.b64encode(deflated).decode())
+    if relay_state:
+        query += "&RelayState=" + quote_plus(relay_state)
+    if key is not None:
+        query += "&SigAlg=" + quote_plus(RSA_SHA256)
+        private = serialization.load_pem_private_key(key.private_key_pem.encode(), None)
+        assert isinstance(private, rsa.RSAPrivateKey)
+        signature = private.sign(query.encode(), padding.PKCS1v15(), hashes.SHA256())
+        query += "&Signature=" + quote_plus(base64.b64encode(signature).decode())
+    return query
+
+
+def generate_sp_key(now: datetime) -> SigningKey:
+    from sekisho.saml.core.keys import generate_signing_key
+
+    return generate_signing_key(common_name="sp.example.test", now=now)
