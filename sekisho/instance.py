@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 from functools import lru_cache
@@ -36,10 +37,9 @@ def master_key(config: Config | None = None) -> bytes:
     cfg = config or get_config()
     path = ensure_data_dir(cfg) / MASTER_KEY_FILE
     if not path.exists():
-        try:
+        # Another worker may create it first; then read theirs.
+        with contextlib.suppress(FileExistsError):
             _write_private(path, secrets.token_bytes(64).hex().encode())
-        except FileExistsError:
-            pass  # another worker created it first; read theirs
     try:
         raw = path.read_text().strip()
         key = bytes.fromhex(raw)

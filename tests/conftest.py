@@ -42,7 +42,10 @@ def actor() -> Actor:
 @pytest.fixture
 def make_user(db: None, actor: Actor) -> Callable[..., User]:
     def make(
-        username: str = "alice", *, password: str = PASSWORD, email: str | None = None,
+        username: str = "alice",
+        *,
+        password: str = PASSWORD,
+        email: str | None = None,
         display_name: str | None = None,
     ) -> User:
         return directory.create_user(

@@ -7,7 +7,7 @@ import tempfile
 
 os.environ.setdefault("SEKISHO_DATA", tempfile.mkdtemp(prefix="sekisho-test-"))
 
-from sekisho.settings import *  # noqa: E402, F403
+from sekisho.settings import *  # noqa: F403
 
 # OWASP's floor (m=19 MiB, t=2, p=1): production parameters are higher, tests need speed.
 PASSWORD_HASHERS = ["tests.hashers.FloorArgon2PasswordHasher"]

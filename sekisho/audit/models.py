@@ -16,7 +16,7 @@ class AppendOnlyQuerySet(models.QuerySet["AuditRecord"]):
         """Audit records are never changed."""
         raise AuditError("audit records are append-only", code="append_only")
 
-    def delete(self) -> NoReturn:  # type: ignore[override]
+    def delete(self) -> NoReturn:
         """Audit records are never deleted through the application."""
         raise AuditError("audit records are append-only", code="append_only")
 

@@ -28,7 +28,7 @@ class RequestContext:
 
 
 def account_id() -> str:
-    """A stable 12-digit pseudo account ID for this IdP instance (CloudTrail's recipientAccountId)."""
+    """A stable 12-digit pseudo account ID of this IdP (CloudTrail's recipientAccountId)."""
     digest = hashlib.sha256(b"sekisho/account-id/" + cached_master_key()).digest()
     return str(int.from_bytes(digest[:8], "big") % 10**12).zfill(12)
 

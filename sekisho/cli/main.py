@@ -30,9 +30,13 @@ class _Parser(argparse.ArgumentParser):
 
 def _setup_django() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "sekisho.settings")
+    import logging
+
     import django
 
     django.setup()
+    # The CLI answers on stdout; per-event INFO lines would only clutter a terminal.
+    logging.getLogger("sekisho").setLevel(logging.WARNING)
 
 
 def _read_password(args: argparse.Namespace, *, prompt: str = "Password: ") -> str | None:
@@ -60,7 +64,9 @@ def _actor() -> Any:
         who = getpass.getuser()
     except (KeyError, OSError):
         who = str(os.getuid())
-    return Actor(name=f"cli:{who}", context=RequestContext(source_ip="127.0.0.1", user_agent="sekisho-cli"))
+    return Actor(
+        name=f"cli:{who}", context=RequestContext(source_ip="127.0.0.1", user_agent="sekisho-cli")
+    )
 
 
 def _print_json(data: Any) -> None:
@@ -102,7 +108,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         "sekisho.wsgi:application",
     ]
     sys.stdout.flush()
-    os.execv(sys.executable, argv)
+    os.execv(sys.executable, argv)  # noqa: S606 - replace this process with gunicorn
 
 
 def cmd_metadata(args: argparse.Namespace) -> int:
@@ -207,8 +213,7 @@ def cmd_user_reset_mfa(args: argparse.Namespace) -> int:
     from sekisho.mfa.services import reset_mfa
 
     user = services.get_user(args.username)
-    count = reset_mfa(user)
-    services._admin_audit(_actor(), "ResetMfa", {"userName": user.username}, services.SYSTEM_CLOCK)
+    count = reset_mfa(user, actor=_actor())
     print(f"removed {count} MFA device(s) of {user.username}; they register again at next sign-in")
     return EXIT_OK
 
@@ -361,7 +366,11 @@ def cmd_app_assignment(assign: bool) -> Callable[[argparse.Namespace], int]:
             print(f"assigned {app.name} to {target}")
         else:
             existed = services.unassign(app, user=user, group=group, actor=_actor())
-            print(f"unassigned {app.name} from {target}" if existed else f"{target} was not assigned to {app.name}")
+            print(
+                f"unassigned {app.name} from {target}"
+                if existed
+                else f"{target} was not assigned to {app.name}"
+            )
         return EXIT_OK
 
     return run
@@ -390,15 +399,17 @@ def cmd_audit_tail(args: argparse.Namespace) -> int:
     if args.lines < 0:
         raise CliError(f"-n must be 0 or more, got {args.lines}")
     last = 0
-    for last, line in tail(limit=args.lines):
+    for row_id, line in tail(limit=args.lines):
         print(line, flush=True)
+        last = row_id
     if not args.follow:
         return EXIT_OK
     try:
         while True:
             time.sleep(args.interval)
-            for last, line in tail(after_id=last):
+            for row_id, line in tail(after_id=last):
                 print(line, flush=True)
+                last = row_id
     except KeyboardInterrupt:
         return EXIT_OK
 
@@ -469,7 +480,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = group.add_parser("list", help="list groups and members")
     p.set_defaults(func=cmd_group_list)
     for name, add in (("add-member", True), ("remove-member", False)):
-        p = group.add_parser(name, help=f"{'add a user to' if add else 'remove a user from'} a group")
+        p = group.add_parser(
+            name, help=f"{'add a user to' if add else 'remove a user from'} a group"
+        )
         p.add_argument("group")
         p.add_argument("username")
         p.set_defaults(func=cmd_group_member(add))
@@ -577,7 +590,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; every expected failure is one line on stderr and exit status 1."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # usage errors and --help: argparse already printed them
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     if args.command in ("serve", "demo") and not os.environ.get("SEKISHO_BASE_URL"):
         host = "localhost" if args.host in ("127.0.0.1", "::1", "localhost") else args.host
         os.environ["SEKISHO_BASE_URL"] = f"http://{host}:{args.port}"
@@ -597,7 +613,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return EXIT_OK
-    except Exception as exc:  # noqa: BLE001 - the one place that turns errors into one line
+    except Exception as exc:  # the one place that turns any error into one line
         return _report(exc)
 
 
@@ -611,7 +627,11 @@ def _report(exc: Exception) -> int:
         from django.db import DatabaseError
 
         if isinstance(exc, DatabaseError):
-            print(f"sekisho: database error: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}", file=sys.stderr)
+            first_line = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            print(
+                f"sekisho: database error: {first_line}",
+                file=sys.stderr,
+            )
             return EXIT_ERROR
     except ImportError:  # pragma: no cover
         pass

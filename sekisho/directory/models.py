@@ -49,7 +49,7 @@ class User(AbstractBaseUser):
     EMAIL_FIELD = "email"
     REQUIRED_FIELDS: ClassVar[list[str]] = ["email"]
 
-    objects: ClassVar[UserManager] = UserManager()  # type: ignore[assignment]
+    objects: ClassVar[UserManager] = UserManager()
 
     @property
     def is_active(self) -> bool:  # type: ignore[override]
@@ -76,10 +76,12 @@ class User(AbstractBaseUser):
 
         super().set_password(None if raw_password is None else normalize_password(raw_password))
 
-    def check_password(self, raw_password: str) -> bool:
+    def check_password(self, raw_password: str | None) -> bool:
         """Check the NFKC-normalised password."""
         from sekisho.directory.rules import normalize_password
 
+        if raw_password is None:
+            return False
         return super().check_password(normalize_password(raw_password))
 
     def __str__(self) -> str:

@@ -24,9 +24,10 @@ class Actor:
     context: RequestContext
 
 
-def _admin_audit(
+def admin_audit(
     actor: Actor, event_name: str, parameters: dict[str, object], clock: Clock
 ) -> None:
+    """Record an administrative change made by an actor."""
     emit(
         records.admin_change(
             event_name=event_name,
@@ -88,20 +89,18 @@ def create_user(
         raise errors.UserExists(
             f"a user named {username!r} already exists (usernames ignore case)"
         ) from None
-    _admin_audit(
+    admin_audit(
         actor, "CreateUser", {"userName": username, "email": email, "userId": str(user.uid)}, clock
     )
     return user
 
 
-def set_password(
-    user: User, password: str, *, actor: Actor, clock: Clock = SYSTEM_CLOCK
-) -> None:
+def set_password(user: User, password: str, *, actor: Actor, clock: Clock = SYSTEM_CLOCK) -> None:
     """Replace a user's password (validated, hashed)."""
     check_password(password, username=user.username, email=user.email)
     user.set_password(password)
     user.save(update_fields=["password"])
-    _admin_audit(actor, "SetPassword", {"userName": user.username}, clock)
+    admin_audit(actor, "SetPassword", {"userName": user.username}, clock)
 
 
 def set_status(user: User, *, active: bool, actor: Actor, clock: Clock = SYSTEM_CLOCK) -> None:
@@ -110,7 +109,7 @@ def set_status(user: User, *, active: bool, actor: Actor, clock: Clock = SYSTEM_
     user.save(update_fields=["status"])
     # No session sweep needed: DirectoryBackend.get_user refuses disabled users, so every
     # session of theirs stops working on its next request, on any worker.
-    _admin_audit(
+    admin_audit(
         actor, "EnableUser" if active else "DisableUser", {"userName": user.username}, clock
     )
 
@@ -125,24 +124,22 @@ def create_group(
             group = Group.objects.create(name=name, description=description)
     except IntegrityError:
         raise errors.GroupExists(f"a group named {name!r} already exists") from None
-    _admin_audit(actor, "CreateGroup", {"groupName": name}, clock)
+    admin_audit(actor, "CreateGroup", {"groupName": name}, clock)
     return group
 
 
 def add_member(group: Group, user: User, *, actor: Actor, clock: Clock = SYSTEM_CLOCK) -> None:
     """Add a user to a group (idempotent)."""
     group.members.add(user)
-    _admin_audit(
+    admin_audit(
         actor, "AddMemberToGroup", {"groupName": group.name, "userName": user.username}, clock
     )
 
 
-def remove_member(
-    group: Group, user: User, *, actor: Actor, clock: Clock = SYSTEM_CLOCK
-) -> None:
+def remove_member(group: Group, user: User, *, actor: Actor, clock: Clock = SYSTEM_CLOCK) -> None:
     """Remove a user from a group (idempotent)."""
     group.members.remove(user)
-    _admin_audit(
+    admin_audit(
         actor, "RemoveMemberFromGroup", {"groupName": group.name, "userName": user.username}, clock
     )
 
@@ -177,7 +174,7 @@ def assign(
         assert group is not None
         Assignment.objects.get_or_create(application=app, group=group)
         target = {"groupName": group.name}
-    _admin_audit(actor, "AssignApplication", {"application": app.name, **target}, clock)
+    admin_audit(actor, "AssignApplication", {"application": app.name, **target}, clock)
 
 
 def unassign(
@@ -198,16 +195,14 @@ def unassign(
         deleted, _ = Assignment.objects.filter(application=app, group=group).delete()
         assert group is not None
         target = {"groupName": group.name}
-    _admin_audit(actor, "UnassignApplication", {"application": app.name, **target}, clock)
+    admin_audit(actor, "UnassignApplication", {"application": app.name, **target}, clock)
     return deleted > 0
 
 
 def applications_for(user: User) -> QuerySet[Application]:
     """Applications assigned to the user directly or through any of their groups."""
     return (
-        Application.objects.filter(
-            Q(assignments__user=user) | Q(assignments__group__members=user)
-        )
+        Application.objects.filter(Q(assignments__user=user) | Q(assignments__group__members=user))
         .distinct()
         .order_by("display_name", "name")
     )

@@ -11,6 +11,7 @@ from django.contrib.auth.hashers import check_password, make_password
 from django.db import transaction
 
 from sekisho.audit import records
+from sekisho.audit.records import LockScope
 from sekisho.audit.writer import RequestContext, emit, identity_store_arn
 from sekisho.clock import SYSTEM_CLOCK, Clock
 from sekisho.directory import throttle
@@ -142,12 +143,17 @@ def check_password_sign_in(
                 retry_after_seconds=max(v.retry_after_seconds for v in locked),
             )
         if success:
-            store_throttle(account_row, throttle.record_success(account_state, policy=ACCOUNT_POLICY))
+            store_throttle(
+                account_row, throttle.record_success(account_state, policy=ACCOUNT_POLICY)
+            )
             return PasswordDecision(ok=True, user=user, reason="ok")
-        for row, state, policy, scope_kind in (
+        scopes: tuple[
+            tuple[SignInThrottle, throttle.ThrottleState, throttle.ThrottlePolicy, LockScope], ...
+        ] = (
             (account_row, account_state, ACCOUNT_POLICY, "account"),
             (address_row, address_state, ADDRESS_POLICY, "ip"),
-        ):
+        )
+        for row, state, policy, scope_kind in scopes:
             new_state, just_locked = throttle.record_failure(state, now=now, policy=policy)
             store_throttle(row, new_state)
             if just_locked:

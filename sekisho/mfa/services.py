@@ -13,6 +13,7 @@ from sekisho.clock import SYSTEM_CLOCK, SYSTEM_RANDOM, Clock, Random
 from sekisho.crypto import SecretBox
 from sekisho.directory import throttle
 from sekisho.directory.models import SignInThrottle, User
+from sekisho.directory.services import Actor, admin_audit
 from sekisho.directory.signin import load_throttle, store_throttle
 from sekisho.instance import cached_master_key
 from sekisho.mfa import errors, totp
@@ -287,8 +288,9 @@ def remove_device(
     return deleted > 0
 
 
-def reset_mfa(user: User) -> int:
+def reset_mfa(user: User, *, actor: Actor, clock: Clock = SYSTEM_CLOCK) -> int:
     """Forget every authenticator app of a user (admin action); returns how many."""
     deleted, _ = TotpDevice.objects.filter(user=user).delete()
     SignInThrottle.objects.filter(scope=_mfa_scope(user)).delete()
+    admin_audit(actor, "ResetMfa", {"userName": user.username, "devices": deleted}, clock)
     return deleted

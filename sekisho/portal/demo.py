@@ -24,14 +24,14 @@ DEMO_INSTANCE = "aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee"
 def _one_time_password() -> str:
     alphabet = string.ascii_letters + string.digits
     # 16 random characters from 62: about 95 bits, well past any guessing budget.
-    return "-".join(
-        "".join(secrets.choice(alphabet) for _ in range(4)) for _ in range(4)
-    )
+    return "-".join("".join(secrets.choice(alphabet) for _ in range(4)) for _ in range(4))
 
 
 def setup() -> tuple[str, str]:
     """Create (or refresh) the demo user and app; returns (username, password)."""
-    actor = Actor(name="demo", context=RequestContext(source_ip="127.0.0.1", user_agent="sekisho-demo"))
+    actor = Actor(
+        name="demo", context=RequestContext(source_ip="127.0.0.1", user_agent="sekisho-demo")
+    )
     saml.init_instance(actor=actor, quiet=True)
     config = get_config()
     password = _one_time_password()
@@ -77,7 +77,7 @@ def run(*, host: str, port: int, serve: bool) -> int:
         f"""
 Sekisho demo is ready.
 
-  1. Open {config.url('/signin')} in a browser.
+  1. Open {config.url("/signin")} in a browser.
   2. Sign in as   {username}
      password     {password}   (new on every 'make demo')
   3. Register an authenticator app (Google Authenticator, Microsoft Authenticator, Authy):
@@ -87,7 +87,8 @@ Sekisho demo is ready.
      and shows the NameID, the Role and RoleSessionName attributes and the signature check.
 
   Switch between English and Japanese with the language menu at the top of every page.
-  See the assertion without a browser:  .venv/bin/sekisho saml preview --app {DEMO_APP} --user {username} --decode
+  See the assertion without a browser:
+      .venv/bin/sekisho saml preview --app {DEMO_APP} --user {username} --decode
   Audit trail:                          .venv/bin/sekisho audit tail
   Data directory:                       {config.data_dir}
 
@@ -98,7 +99,7 @@ Press Ctrl+C to stop.
     if not serve:
         return 0
     sys.stdout.flush()
-    os.execv(
+    os.execv(  # noqa: S606 - replace this process with gunicorn
         sys.executable,
         [
             sys.executable,

@@ -23,6 +23,7 @@ from sekisho.directory.services import applications_for
 from sekisho.directory.signin import check_password_sign_in
 from sekisho.mfa import errors as mfa_errors
 from sekisho.mfa import services as mfa
+from sekisho.mfa.methods import MfaMode
 from sekisho.portal.session import (
     AuthState,
     SignInFlow,
@@ -359,7 +360,7 @@ def account(request: HttpRequest) -> HttpResponse:
             device_id = int(request.POST["remove"])
         except ValueError:
             return error_page(request, status=400, code="bad_request")
-        if len(devices) <= 1 and mfa.current_mode() != mfa.MfaMode.DISABLED:
+        if len(devices) <= 1 and mfa.current_mode() != MfaMode.DISABLED:
             notice = _("You cannot remove your only authenticator app while MFA is required.")
         elif mfa.remove_device(user, device_id, context=request_context(request)):
             notice = _("The authenticator app was removed.")

@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from django.db import models
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
 
 
 class Application(models.Model):
@@ -13,10 +15,11 @@ class Application(models.Model):
     KIND_AMAZON_CONNECT = "amazon-connect"
     KIND_AWS_CONSOLE = "aws-console"
     KIND_SAML = "saml"
-    KIND_CHOICES: ClassVar[list[tuple[str, str]]] = [
+    # Labels are shown on My applications, in the person's language.
+    KIND_CHOICES: ClassVar[list[tuple[str, str | Promise]]] = [
         (KIND_AMAZON_CONNECT, "Amazon Connect"),
-        (KIND_AWS_CONSOLE, "AWS console"),
-        (KIND_SAML, "SAML 2.0 application"),
+        (KIND_AWS_CONSOLE, _("AWS console")),
+        (KIND_SAML, _("SAML 2.0 application")),
     ]
 
     name = models.CharField(max_length=64, unique=True)

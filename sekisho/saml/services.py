@@ -18,7 +18,7 @@ from sekisho.clock import SYSTEM_CLOCK, SYSTEM_RANDOM, Clock, Random
 from sekisho.config import get_config
 from sekisho.crypto import SecretBox
 from sekisho.directory.models import User
-from sekisho.directory.services import Actor, _admin_audit, assignable_problem, is_assigned
+from sekisho.directory.services import Actor, admin_audit, assignable_problem, is_assigned
 from sekisho.errors import ConfigError, SekishoError
 from sekisho.instance import (
     SIGNING_CERT_FILE,
@@ -141,9 +141,7 @@ def init_instance(*, actor: Actor, quiet: bool = False) -> str:
 
     MfaSettings.current()
     if created:
-        _admin_audit(
-            actor, "InitIdentityProvider", {"entityId": idp_identity().entity_id}, _clock
-        )
+        admin_audit(actor, "InitIdentityProvider", {"entityId": idp_identity().entity_id}, _clock)
     return (
         f"Sekisho is initialised in {config.data_dir}\n"
         f"  entity ID: {idp_identity().entity_id}\n"
@@ -180,8 +178,7 @@ def _check_app_name(name: str) -> str:
 
 def _mappings_json(items: tuple[mapping.AttributeMapping, ...]) -> list[dict[str, str]]:
     return [
-        {"name": m.name, "value": m.value_expression, "name_format": m.name_format}
-        for m in items
+        {"name": m.name, "value": m.value_expression, "name_format": m.name_format} for m in items
     ]
 
 
@@ -193,7 +190,7 @@ def _save_app(app: Application, actor: Actor) -> Application:
         raise errors.SamlError(
             f"an application named {app.name!r} already exists", code="application_exists"
         ) from None
-    _admin_audit(
+    admin_audit(
         actor,
         "CreateApplication",
         {"application": app.name, "kind": app.kind, "entityId": app.entity_id},
@@ -302,7 +299,7 @@ def parse_attribute_option(text: str) -> mapping.AttributeMapping:
         )
     mapping.validate(expression)
     return mapping.AttributeMapping(
-        name=name.strip(), value_expression=expression, name_format=name_format
+        name=name.strip(), value_expression=expression, name_format=_name_format(name_format)
     )
 
 
@@ -374,7 +371,7 @@ def delete_app(app: Application, *, actor: Actor) -> None:
     """Delete an application and its assignments."""
     name = app.name
     app.delete()
-    _admin_audit(actor, "DeleteApplication", {"application": name}, _clock)
+    admin_audit(actor, "DeleteApplication", {"application": name}, _clock)
 
 
 def describe_app(app: Application) -> dict[str, Any]:
@@ -416,6 +413,14 @@ def user_attributes(user: User) -> mapping.UserAttributes:
     )
 
 
+def _name_format(value: object) -> mapping.NameFormat:
+    if value == "uri":
+        return "uri"
+    if value == "unspecified":
+        return "unspecified"
+    return "basic"
+
+
 def definition_of(app: Application) -> presets.AppDefinition:
     """The stored application as the pure core's AppDefinition (default ACS first)."""
     default = app.default_acs()
@@ -433,7 +438,7 @@ def definition_of(app: Application) -> presets.AppDefinition:
             mapping.AttributeMapping(
                 name=str(m["name"]),
                 value_expression=str(m["value"]),
-                name_format=m.get("name_format", "basic"),
+                name_format=_name_format(m.get("name_format", "basic")),
             )
             for m in app.attribute_mappings
         ),
@@ -503,7 +508,7 @@ def preview(*, app: Application, user: User, mfa_used: bool) -> bytes:
 
 
 def pretty(xml: bytes) -> str:
-    """Indent a SAML message for people (the signature stays as it was signed)."""
+    """Indent a SAML message for people; re-indenting breaks its signature, so never post it."""
     root = parse_xml(xml, max_bytes=4 * 1024 * 1024)
     etree.indent(root, space="  ")
     return etree.tostring(root, encoding="unicode") + "\n"
@@ -607,7 +612,9 @@ def launch(
             )
         )
     if refusal:
-        return LaunchOutcome(allowed=False, app_name=app.display_name, refusal=refusal, reason=reason)
+        return LaunchOutcome(
+            allowed=False, app_name=app.display_name, refusal=refusal, reason=reason
+        )
     return LaunchOutcome(
         allowed=True,
         app_name=app.display_name,

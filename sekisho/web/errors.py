@@ -23,33 +23,54 @@ MESSAGES: dict[str, tuple[Promise, Promise]] = {
     ),
     "csrf": (
         _("Your form expired"),
-        _("For your security the form could not be accepted. Go back, reload the page and try again."),
+        _(
+            "For your security the form could not be accepted. Go back, reload the page and try "
+            "again."
+        ),
     ),
     "not_found": (_("Page not found"), _("There is nothing at this address.")),
     "forbidden": (_("Access denied"), _("You are not allowed to do this.")),
     "server_error": (
         _("Something went wrong"),
-        _("Sekisho could not complete the request. The administrator can find the details in the server log."),
+        _(
+            "Sekisho could not complete the request. The administrator can find the details in "
+            "the server log."
+        ),
     ),
     "saml_malformed": (
         _("Invalid sign-in request"),
-        _("The application sent a sign-in request Sekisho cannot read. Please start again from the application."),
+        _(
+            "The application sent a sign-in request Sekisho cannot read. Please start again from "
+            "the application."
+        ),
     ),
     "saml_unknown_sp": (
         _("Unknown application"),
-        _("The application that sent you here is not registered with Sekisho. Ask your administrator to add it."),
+        _(
+            "The application that sent you here is not registered with Sekisho. Ask your "
+            "administrator to add it."
+        ),
     ),
     "saml_acs_not_registered": (
         _("Unregistered return address"),
-        _("The application asked Sekisho to send you to an address that is not in its registered metadata. For your safety, nothing was sent."),
+        _(
+            "The application asked Sekisho to send you to an address that is not in its "
+            "registered metadata. For your safety, nothing was sent."
+        ),
     ),
     "saml_signature": (
         _("Unsigned or invalid sign-in request"),
-        _("This application must sign its sign-in requests, and this one is missing a valid signature."),
+        _(
+            "This application must sign its sign-in requests, and this one is missing a valid "
+            "signature."
+        ),
     ),
     "saml_expired": (
         _("Sign-in request expired"),
-        _("The sign-in request is too old or was already used. Please start again from the application."),
+        _(
+            "The sign-in request is too old or was already used. Please start again from the "
+            "application."
+        ),
     ),
     "app_not_assigned": (
         _("Application not available"),
@@ -57,7 +78,10 @@ MESSAGES: dict[str, tuple[Promise, Promise]] = {
     ),
     "app_cannot_launch": (
         _("Application cannot be opened"),
-        _("This application cannot be opened for your account. Your administrator has been told why in the audit log."),
+        _(
+            "This application cannot be opened for your account. Your administrator has been told "
+            "why in the audit log."
+        ),
     ),
     "session_expired": (
         _("Session expired"),

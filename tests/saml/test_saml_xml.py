@@ -66,7 +66,7 @@ def test_undeclared_entity_is_not_well_formed() -> None:
 
 
 def test_refuses_oversize_before_parsing() -> None:
-    with pytest.raises(MalformedMessage, match="too large: expected at most 10 bytes, got 11"):
+    with pytest.raises(MalformedMessage, match="too large: expected at most 10 bytes, got 12"):
         parse_xml(b"<a>12345</a>", max_bytes=10)
 
 
@@ -118,13 +118,13 @@ def test_format_instant_is_utc_without_fraction() -> None:
 
 def test_format_instant_refuses_naive() -> None:
     with pytest.raises(ValueError, match="aware"):
-        format_instant(datetime(2026, 1, 1))  # noqa: DTZ001
+        format_instant(datetime(2026, 1, 1))
 
 
 def test_check_xml_text() -> None:
     assert check_xml_text("a<&>\"'\t\n\r\U0001f600", what="v") == "a<&>\"'\t\n\r\U0001f600"
     for bad in ("\x00", "\x1b", "\ufffe", "\ud800"):
-        with pytest.raises(MappingError, match="XML 1.0 cannot carry"):
+        with pytest.raises(MappingError, match=r"XML 1\.0 cannot carry"):
             check_xml_text(f"a{bad}", what="v")
 
 

@@ -30,7 +30,8 @@ def sp_metadata(*, cert: SigningKey | None = None, sign_requests: bool = False) 
             "</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>"
         )
     return (
-        f'<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" entityID="{SP_ENTITY}">'
+        '<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" '
+        f'entityID="{SP_ENTITY}">'
         f'<md:SPSSODescriptor AuthnRequestsSigned="{"true" if sign_requests else "false"}" '
         'protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">'
         f"{key}"

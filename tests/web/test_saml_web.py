@@ -19,7 +19,6 @@ from sekisho.saml.models import PendingAuthnRequest
 from tests.conftest import sign_in_registering
 from tests.web.saml_helpers import (
     SP_ACS,
-    SP_ENTITY,
     authn_request,
     generate_sp_key,
     redirect_query,
@@ -28,7 +27,10 @@ from tests.web.saml_helpers import (
 
 pytestmark = pytest.mark.django_db
 
-SAML_NS = {"saml": "urn:oasis:names:tc:SAML:2.0:assertion", "samlp": "urn:oasis:names:tc:SAML:2.0:protocol"}
+SAML_NS = {
+    "saml": "urn:oasis:names:tc:SAML:2.0:assertion",
+    "samlp": "urn:oasis:names:tc:SAML:2.0:protocol",
+}
 
 
 def posted(html: bytes) -> dict[str, str]:
@@ -87,7 +89,10 @@ def test_idp_initiated_launch_reaches_the_inspector(
     ]
     context = root.find(".//saml:AuthnContextClassRef", SAML_NS)
     assert context is not None and "PasswordProtectedTransport" not in (context.text or "")
-    inspected = client.post("/saml/inspector", {"SAMLResponse": fields["SAMLResponse"], "RelayState": fields["RelayState"]})
+    inspected = client.post(
+        "/saml/inspector",
+        {"SAMLResponse": fields["SAMLResponse"], "RelayState": fields["RelayState"]},
+    )
     assert inspected.status_code == 200, inspected.content.decode()[:3000]
     assert b'data-valid="true"' in inspected.content
     assert b'<code id="name-id">agent1</code>' in inspected.content
@@ -237,6 +242,7 @@ def test_malformed_redirect_messages_get_an_error_page(client: Client, db, value
     assert b"Invalid sign-in request" in response.content
 
 
+# Long lines: these are attack payloads quoted as they are sent.
 XXE = b"""<?xml version="1.0"?>
 <!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]>
 <samlp:AuthnRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" ID="_x" Version="2.0"
@@ -268,9 +274,17 @@ def test_missing_saml_request(client: Client, db) -> None:
 def test_signed_requests_required(client: Client, db, clock, actor) -> None:
     key = generate_sp_key(clock.now())
     app = saml.create_saml_app(
-        name="strict", display_name=None, metadata=sp_metadata(cert=key, sign_requests=True),
-        entity_id=None, name_id_format="persistent", name_id="${user:username}", attributes=[],
-        relay_state="", sign_response=False, require_signed_requests=True, actor=actor,
+        name="strict",
+        display_name=None,
+        metadata=sp_metadata(cert=key, sign_requests=True),
+        entity_id=None,
+        name_id_format="persistent",
+        name_id="${user:username}",
+        attributes=[],
+        relay_state="",
+        sign_response=False,
+        require_signed_requests=True,
+        actor=actor,
     )
     assert app.want_authn_requests_signed
     unsigned = client.get("/saml/sso?" + redirect_query(authn_request(now=clock.now())))
@@ -313,18 +327,28 @@ def test_unsupported_name_id_policy_gets_a_status_response(client: Client, sp_ap
 
 
 def test_user_data_never_breaks_the_xml(client: Client, db, sp_app, clock, actor) -> None:
-    nasty = 'Ann <b>&amp; "Q" \'x\' <!----> ]]>'
+    nasty = "Ann <b>&amp; \"Q\" 'x' <!----> ]]>"
     user = directory.create_user(
-        username="ann", email="ann@example.com", display_name=nasty, password="correct horse battery staple",
+        username="ann",
+        email="ann@example.com",
+        display_name=nasty,
+        password="correct horse battery staple",
         actor=actor,
     )
     group = directory.create_group("r.d@tokyo", actor=actor)
     directory.add_member(group, user, actor=actor)
     app = saml.create_saml_app(
-        name="sp2", display_name=None, metadata=sp_metadata().replace(b"sp.example.test", b"sp2.example.test"),
-        entity_id=None, name_id_format="unspecified", name_id="${user:name}",
-        attributes=["display=${user:name}", "groups=${user:groups}"], relay_state="",
-        sign_response=False, require_signed_requests=False, actor=actor,
+        name="sp2",
+        display_name=None,
+        metadata=sp_metadata().replace(b"sp.example.test", b"sp2.example.test"),
+        entity_id=None,
+        name_id_format="unspecified",
+        name_id="${user:name}",
+        attributes=["display=${user:name}", "groups=${user:groups}"],
+        relay_state="",
+        sign_response=False,
+        require_signed_requests=False,
+        actor=actor,
     )
     xml = saml.preview(app=app, user=user, mfa_used=True)
     root = etree.fromstring(xml)

@@ -42,9 +42,7 @@ def test_wrong_password_and_unknown_user_look_the_same(client: Client, make_user
     unknown = client.post("/signin", {"username": "mallory", "password": "nope nope nope"})
     assert wrong.status_code == unknown.status_code == 401
     assert GENERIC in wrong.content and GENERIC in unknown.content
-    challenges = [
-        r.record for r in AuditRecord.objects.filter(event_name="CredentialChallenge")
-    ]
+    challenges = [r.record for r in AuditRecord.objects.filter(event_name="CredentialChallenge")]
     names = [c["additionalEventData"].get("UserName") for c in challenges]
     assert names == ["alice", "HIDDEN_DUE_TO_SECURITY_REASONS"]
     for row in AuditRecord.objects.all():
@@ -60,7 +58,10 @@ def test_empty_and_oversized_fields_get_the_generic_error(client: Client, db) ->
 def test_lockout_after_repeated_failures(client: Client, make_user, clock: FrozenClock) -> None:
     make_user()
     for _ in range(5):
-        assert client.post("/signin", {"username": "alice", "password": "wrong wrong"}).status_code == 401
+        assert (
+            client.post("/signin", {"username": "alice", "password": "wrong wrong"}).status_code
+            == 401
+        )
     locked = client.post("/signin", {"username": "alice", "password": PASSWORD})
     assert locked.status_code == 429
     assert b"Too many failed sign-in attempts" in locked.content
@@ -239,7 +240,9 @@ def test_disabled_user_cannot_sign_in_or_keep_a_session(
     assert response.status_code == 401 and GENERIC in response.content
 
 
-def test_second_authenticator_and_limit_of_two(client: Client, make_user, clock: FrozenClock) -> None:
+def test_second_authenticator_and_limit_of_two(
+    client: Client, make_user, clock: FrozenClock
+) -> None:
     from tests.conftest import secret_from_page
 
     user = make_user()

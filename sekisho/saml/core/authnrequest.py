@@ -223,7 +223,7 @@ def _check_version(version: str | None) -> None:
     if version == "2.0":
         return
     if version is None:
-        raise MalformedMessage("expected Version=\"2.0\" on the AuthnRequest, got none")
+        raise MalformedMessage('expected Version="2.0" on the AuthnRequest, got none')
     major = version.split(".", 1)[0]
     sub = (
         StatusCodes.REQUEST_VERSION_TOO_HIGH
@@ -231,7 +231,7 @@ def _check_version(version: str | None) -> None:
         else StatusCodes.REQUEST_VERSION_TOO_LOW
     )
     raise UnsupportedVersion(
-        f"expected Version=\"2.0\", got {version[:16]!r}",
+        f'expected Version="2.0", got {version[:16]!r}',
         status=SamlStatus(StatusCodes.VERSION_MISMATCH, sub),
     )
 

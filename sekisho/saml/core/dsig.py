@@ -139,9 +139,7 @@ def sign_element(
     # interned in the parser dictionary (true of nodes built through lxml's API, in a
     # thread that has not parsed them yet), so canonicalize a re-parsed serialization:
     # exactly what a verifier will see. Prefixes must be declared within ``element``.
-    subject = (
-        etree.fromstring(etree.tostring(element), parser=_reparser()) if prefixes else element
-    )
+    subject = etree.fromstring(etree.tostring(element), parser=_reparser()) if prefixes else element
     digest = hashlib.sha256(
         etree.tostring(
             subject,
@@ -157,9 +155,7 @@ def sign_element(
     else:
         insert_after.addnext(signature)
     signed_info = signature[0]
-    signed_octets = etree.tostring(
-        signed_info, method="c14n", exclusive=True, with_comments=False
-    )
+    signed_octets = etree.tostring(signed_info, method="c14n", exclusive=True, with_comments=False)
     value = key.private_key.sign(signed_octets, padding.PKCS1v15(), hashes.SHA256())
     signature[1].text = base64.b64encode(value).decode("ascii")
     return signature
@@ -235,9 +231,7 @@ def _sign_with_xmlsec(
         element.insert(0, signature)
     else:
         insert_after.addnext(signature)
-    reference = xmlsec.template.add_reference(
-        signature, xc.TransformSha256, uri="#" + element_id
-    )
+    reference = xmlsec.template.add_reference(signature, xc.TransformSha256, uri="#" + element_id)
     xmlsec.template.add_transform(reference, xc.TransformEnveloped)
     c14n = xmlsec.template.add_transform(reference, xc.TransformExclC14N)
     if inclusive_prefixes:
@@ -289,9 +283,7 @@ def verify_element(
     if not signatures:
         raise SignatureRequired(f"expected a ds:Signature inside <{what}>, got none")
     if len(signatures) > 1:
-        raise SignatureInvalid(
-            f"expected one ds:Signature inside <{what}>, got {len(signatures)}"
-        )
+        raise SignatureInvalid(f"expected one ds:Signature inside <{what}>, got {len(signatures)}")
     signature = signatures[0]
     method, digest, prefixes = _check_signature_shape(signature, element_id, allow_sha1)
     _check_unique_id(element, element_id)
@@ -383,9 +375,7 @@ def verify_redirect_signature(
         methods.update(_RSA_SHA1)
     hash_type = methods.get(algorithm)
     if hash_type is None:
-        raise SignatureInvalid(
-            f"expected SigAlg RSA-SHA256/384/512, got {algorithm[:100]!r}"
-        )
+        raise SignatureInvalid(f"expected SigAlg RSA-SHA256/384/512, got {algorithm[:100]!r}")
     signed = f"{message}={raw[message]}"
     if "RelayState" in raw:
         signed += f"&RelayState={raw['RelayState']}"
@@ -452,9 +442,7 @@ def _check_signature_shape(
     _one(signature, "SignatureValue")
     c14n = _one(signed_info, "CanonicalizationMethod").get("Algorithm", "")
     if c14n not in _SIGNEDINFO_C14N:
-        raise SignatureInvalid(
-            f"expected SignedInfo canonicalization exc-c14n, got {c14n[:100]!r}"
-        )
+        raise SignatureInvalid(f"expected SignedInfo canonicalization exc-c14n, got {c14n[:100]!r}")
     method = _one(signed_info, "SignatureMethod").get("Algorithm", "")
     allowed_methods = set(_RSA_METHODS) | (set(_RSA_SHA1) if allow_sha1 else set())
     if method not in allowed_methods:

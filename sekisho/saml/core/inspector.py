@@ -173,7 +173,7 @@ def _inspect(
         problems.append(f"expected a samlp:Response root element, got <{tag_of(root)}>")
         return
     if root.get("Version") != "2.0":
-        problems.append(f"expected Version=\"2.0\" on the Response, got {root.get('Version')!r}")
+        problems.append(f'expected Version="2.0" on the Response, got {root.get("Version")!r}')
     _report_comments(root, problems)
 
     assertions = list(root.iter(qn(SAML, "Assertion")))
@@ -205,14 +205,13 @@ def _inspect(
     response_view: Element = root
     assertion_view: Element = assertion
     verified_response = _verify(root, "Response", trusted_certificates, allow_sha1, findings)
-    verified_assertion = _verify(
-        assertion, "Assertion", trusted_certificates, allow_sha1, findings
-    )
+    verified_assertion = _verify(assertion, "Assertion", trusted_certificates, allow_sha1, findings)
     if verified_response is not None:
         signed_parts.append("Response")
         algorithms.append(verified_response.signature_algorithm)
-        response_view = parse_xml(verified_response.signed_xml, max_bytes=len(
-            verified_response.signed_xml) + 1)
+        response_view = parse_xml(
+            verified_response.signed_xml, max_bytes=len(verified_response.signed_xml) + 1
+        )
         inner = children(response_view, SAML, "Assertion")
         if len(inner) != 1:
             problems.append("expected the signed Response to contain exactly one Assertion")
@@ -291,8 +290,10 @@ def _check_response_header(
     values["destination"] = destination
     if destination is not None and not destination.strip():
         problems.append("expected a Destination URL on the Response, got an empty one")
-    elif expected_recipient is not None and destination is not None and (
-        destination != expected_recipient
+    elif (
+        expected_recipient is not None
+        and destination is not None
+        and (destination != expected_recipient)
     ):
         problems.append(f"expected Destination {expected_recipient!r}, got {destination!r}")
     issuers = children(response, SAML, "Issuer")
@@ -307,7 +308,8 @@ def _check_response_header(
             f"expected Response InResponseTo {expected_in_response_to!r}, got {in_response_to!r}"
         )
     status_codes = [
-        node.get("Value", "") for node in children(response, SAMLP, "Status")[:1]
+        node.get("Value", "")
+        for node in children(response, SAMLP, "Status")[:1]
         for node in node.iter(qn(SAMLP, "StatusCode"))
     ]
     values["status"] = " / ".join(status_codes) or None
@@ -338,7 +340,7 @@ def _check_assertion(
     values = findings.values
     if assertion.get("Version") != "2.0":
         problems.append(
-            f"expected Version=\"2.0\" on the Assertion, got {assertion.get('Version')!r}"
+            f'expected Version="2.0" on the Assertion, got {assertion.get("Version")!r}'
         )
     issuers = children(assertion, SAML, "Issuer")
     issuer = element_text(issuers[0]).strip() if issuers else None

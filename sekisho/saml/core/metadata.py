@@ -157,12 +157,14 @@ def parse_sp_metadata(
     descriptor = _sp_descriptor(entity, found_id)
     try:
         authn_requests_signed = bool(
-            parse_bool(descriptor.get("AuthnRequestsSigned"), what="AuthnRequestsSigned",
-                       default=False)
+            parse_bool(
+                descriptor.get("AuthnRequestsSigned"), what="AuthnRequestsSigned", default=False
+            )
         )
         want_assertions_signed = bool(
-            parse_bool(descriptor.get("WantAssertionsSigned"), what="WantAssertionsSigned",
-                       default=False)
+            parse_bool(
+                descriptor.get("WantAssertionsSigned"), what="WantAssertionsSigned", default=False
+            )
         )
         valid_until_text = entity.get("validUntil")
         valid_until = (

@@ -148,8 +148,10 @@ def amazon_connect(
             f"'0f1e2d3c-4b5a-6978-8091-a2b3c4d5e6f7', got {instance_id!r}"
         )
     role_arn, provider_arn = _role_and_provider(account_id, role_path, role_name, provider_name)
-    console = _base_url(console_url, what="console_url") if console_url else (
-        f"https://{region}.console.aws.amazon.com"
+    console = (
+        _base_url(console_url, what="console_url")
+        if console_url
+        else (f"https://{region}.console.aws.amazon.com")
     )
     relay_state = f"{console}/connect/federate/{instance_id}"
     destination_path = _destination(destination)
@@ -324,8 +326,9 @@ def assertion_spec_for(
     if not app.name_id_expression and fmt == NAMEID_PERSISTENT:
         if persistent_key is None:
             raise ValueError("expected persistent_key for a persistent NameID, got none")
-        name_id = persistent_name_id(key=persistent_key, sp_entity_id=app.entity_id,
-                                     user_uid=user.uid)
+        name_id = persistent_name_id(
+            key=persistent_key, sp_entity_id=app.entity_id, user_uid=user.uid
+        )
         sp_name_qualifier = app.entity_id
     elif not app.name_id_expression and fmt == NAMEID_TRANSIENT:
         if new_id is None:
@@ -406,9 +409,7 @@ def _role_and_provider(
             f"got {role_name!r}"
         )
     if not _ROLE_PATH.fullmatch(role_path) or len(role_path) > 512:
-        raise PresetError(
-            f"expected an IAM path like '/' or '/division/team/', got {role_path!r}"
-        )
+        raise PresetError(f"expected an IAM path like '/' or '/division/team/', got {role_path!r}")
     if not _PROVIDER_NAME.fullmatch(provider_name):
         raise PresetError(
             "expected a SAML provider name of 1-128 characters from letters, digits and ._-, "

@@ -120,13 +120,20 @@ def parse_instant(value: str, *, what: str) -> datetime:
     """
     match = _DATETIME.match(value.strip())
     if match is None:
-        raise MalformedMessage(f"{what}: expected an xs:dateTime like 2026-01-01T00:00:00Z, "
-                               f"got {value[:64]!r}")
+        raise MalformedMessage(
+            f"{what}: expected an xs:dateTime like 2026-01-01T00:00:00Z, got {value[:64]!r}"
+        )
     year, month, day, hour, minute, second, fraction, zone = match.groups()
     micro = int((fraction[1:] + "000000")[:6]) if fraction else 0
     try:
         moment = datetime(
-            int(year), int(month), int(day), int(hour), int(minute), int(second), micro,
+            int(year),
+            int(month),
+            int(day),
+            int(hour),
+            int(minute),
+            int(second),
+            micro,
             tzinfo=UTC,
         )
         if zone and zone != "Z":
@@ -155,9 +162,7 @@ def children(element: Element, namespace: str, local: str) -> list[Element]:
     return list(element.iterchildren(qn(namespace, local)))
 
 
-def only_child(
-    element: Element, namespace: str, local: str, *, required: bool
-) -> Element | None:
+def only_child(element: Element, namespace: str, local: str, *, required: bool) -> Element | None:
     """Return the single ``{namespace}local`` child, None when absent and optional.
 
     Raises:

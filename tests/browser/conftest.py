@@ -1,0 +1,179 @@
+"""Fixtures for browser tests: `sekisho demo` in a subprocess and Debian's Chromium.
+
+These tests never touch the pytest-django database: they talk to the demo server over
+HTTP on loopback, exactly as a person who ran `make demo` would.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+STARTUP_TIMEOUT = 60.0  # seconds: migrations, key generation and gunicorn boot
+_PASSWORD_LINE = re.compile(r"^\s*password\s+(\S+)", re.MULTILINE)
+_OPEN_LINE = re.compile(r"Open\s+(\S+)/signin\s", re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class DemoServer:
+    base_url: str
+    password: str
+    log: Path
+
+    def __iter__(self) -> Iterator[str]:
+        # Lets a test write `base_url, password = demo_server`.
+        return iter((self.base_url, self.password))
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _demo_command(port: int) -> list[str]:
+    args = ["demo", "--host", "127.0.0.1", "--port", str(port)]
+    try:
+        import sekisho.cli.main  # noqa: F401
+    except ImportError:  # pragma: no cover - only when the package is not importable
+        script = shutil.which("sekisho", path=str(Path(sys.executable).parent))
+        if script is None:
+            pytest.fail("neither `python -m sekisho.cli.main` nor a `sekisho` script is available")
+        return [script, *args]
+    return [sys.executable, "-m", "sekisho.cli.main", *args]
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    """Stop gunicorn's master and workers (one process group), then reap the master."""
+    for sig, grace in ((signal.SIGTERM, 15.0), (signal.SIGKILL, 5.0)):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            break
+        try:
+            proc.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            continue
+        # The master is gone; make sure no worker of its group outlived it.
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        break
+    if proc.poll() is None:
+        proc.wait(timeout=5)
+
+
+def _wait_for_password(proc: subprocess.Popen[bytes], log: Path, deadline: float) -> str:
+    while time.monotonic() < deadline:
+        text = log.read_text(errors="replace")
+        match = _PASSWORD_LINE.search(text)
+        if match:
+            return match.group(1)
+        if proc.poll() is not None:
+            pytest.fail(f"`sekisho demo` exited with {proc.returncode} before printing a password:\n{text}")
+        time.sleep(0.1)
+    pytest.fail(f"`sekisho demo` printed no password within {STARTUP_TIMEOUT:.0f} s:\n{log.read_text()}")
+
+
+def _wait_for_http(proc: subprocess.Popen[bytes], url: str, log: Path, deadline: float) -> None:
+    last_error: Exception | None = None
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"`sekisho demo` exited with {proc.returncode} before serving:\n{log.read_text()}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - loopback http
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, OSError) as exc:
+            last_error = exc
+        time.sleep(0.2)
+    pytest.fail(f"{url} did not answer within {STARTUP_TIMEOUT:.0f} s ({last_error}):\n{log.read_text()}")
+
+
+@pytest.fixture(scope="session")
+def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoServer]:
+    """`sekisho demo` on a free loopback port with a fresh SQLite data directory."""
+    root = tmp_path_factory.mktemp("sekisho-demo")
+    data_dir = root / "data"
+    runtime_dir = root / "run"  # gunicorn's control socket goes here, not in $HOME
+    runtime_dir.mkdir(mode=0o700)
+    log = root / "demo.log"
+    port = _free_port()
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in ("DATABASE_URL", "SEKISHO_BASE_URL", "DJANGO_SETTINGS_MODULE")
+    }
+    env.update(
+        SEKISHO_DATA=str(data_dir),
+        XDG_RUNTIME_DIR=str(runtime_dir),
+        PYTHONUNBUFFERED="1",
+    )
+    # Output goes to a file, not a pipe: gunicorn's access log would fill an undrained pipe.
+    with log.open("wb") as out:
+        proc = subprocess.Popen(  # noqa: S603 - fixed argument list
+            _demo_command(port),
+            cwd=Path(__file__).resolve().parents[2],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        deadline = time.monotonic() + STARTUP_TIMEOUT
+        password = _wait_for_password(proc, log, deadline)
+        base_url = f"http://localhost:{port}"
+        opened = _OPEN_LINE.search(log.read_text())
+        assert opened is not None and opened.group(1) == base_url, log.read_text()
+        _wait_for_http(proc, f"{base_url}/signin", log, deadline)
+        yield DemoServer(base_url=base_url, password=password, log=log)
+    finally:
+        _stop(proc)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    """Debian's Chromium driven by Playwright (never a Playwright-downloaded browser)."""
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is missing: install Debian's chromium package to run browser tests")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+    with sync_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@pytest.fixture
+def shots_dir(tmp_path: Path) -> Path:
+    """Where screenshots go: $SEKISHO_SCREENSHOTS for a manual look, else the test's tmp_path."""
+    target = Path(os.environ.get("SEKISHO_SCREENSHOTS") or tmp_path)
+    target.mkdir(parents=True, exist_ok=True)
+    return target
