@@ -105,6 +105,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         "-",
         "--forwarded-allow-ips",
         "",
+        # gunicorn's shared $HOME control socket would make two instances collide.
+        "--no-control-socket",
         "sekisho.wsgi:application",
     ]
     sys.stdout.flush()

@@ -109,6 +109,7 @@ Press Ctrl+C to stop.
             f"{host}:{port}",
             "--workers",
             "2",
+            "--no-control-socket",
             "--access-logfile",
             "-",
             "sekisho.wsgi:application",

@@ -23,6 +23,7 @@ from sekisho.directory.services import applications_for
 from sekisho.directory.signin import check_password_sign_in
 from sekisho.mfa import errors as mfa_errors
 from sekisho.mfa import services as mfa
+from sekisho.mfa import totp
 from sekisho.mfa.methods import MfaMode
 from sekisho.portal.session import (
     AuthState,
@@ -245,7 +246,10 @@ def _register_page(
         request,
         "sekisho/mfa_register.html",
         {
-            "qr_svg": enrollment.qr_svg,
+            # Re-rendered only to title the QR code for screen readers in the person's language.
+            "qr_svg": totp.qr_svg(
+                enrollment.uri, title=_("QR code to add this account to your authenticator app")
+            ),
             "secret_grouped": enrollment.secret_grouped,
             "action": action,
             "required": required,

@@ -6,6 +6,7 @@ HTTP on loopback, exactly as a person who ran `make demo` would.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -17,10 +18,13 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, NamedTuple
 
 import pytest
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -38,15 +42,11 @@ _PASSWORD_LINE = re.compile(r"^\s*password\s+(\S+)", re.MULTILINE)
 _OPEN_LINE = re.compile(r"Open\s+(\S+)/signin\s", re.MULTILINE)
 
 
-@dataclass(frozen=True)
-class DemoServer:
+class DemoServer(NamedTuple):
+    """What a person gets from `make demo`: the URL to open and agent1's one-time password."""
+
     base_url: str
     password: str
-    log: Path
-
-    def __iter__(self) -> Iterator[str]:
-        # Lets a test write `base_url, password = demo_server`.
-        return iter((self.base_url, self.password))
 
 
 def _free_port() -> int:
@@ -79,10 +79,8 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
         except subprocess.TimeoutExpired:
             continue
         # The master is gone; make sure no worker of its group outlived it.
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
         break
     if proc.poll() is None:
         proc.wait(timeout=5)
@@ -95,34 +93,40 @@ def _wait_for_password(proc: subprocess.Popen[bytes], log: Path, deadline: float
         if match:
             return match.group(1)
         if proc.poll() is not None:
-            pytest.fail(f"`sekisho demo` exited with {proc.returncode} before printing a password:\n{text}")
+            pytest.fail(f"`sekisho demo` exited ({proc.returncode}) before a password:\n{text}")
         time.sleep(0.1)
-    pytest.fail(f"`sekisho demo` printed no password within {STARTUP_TIMEOUT:.0f} s:\n{log.read_text()}")
+    pytest.fail(f"`sekisho demo` printed no password in time:\n{log.read_text()}")
 
 
 def _wait_for_http(proc: subprocess.Popen[bytes], url: str, log: Path, deadline: float) -> None:
     last_error: Exception | None = None
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            pytest.fail(f"`sekisho demo` exited with {proc.returncode} before serving:\n{log.read_text()}")
+            pytest.fail(f"`sekisho demo` exited ({proc.returncode}) early:\n{log.read_text()}")
         try:
-            with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - loopback http
+            with urllib.request.urlopen(url, timeout=2) as response:
                 if response.status == 200:
                     return
         except (urllib.error.URLError, OSError) as exc:
             last_error = exc
         time.sleep(0.2)
-    pytest.fail(f"{url} did not answer within {STARTUP_TIMEOUT:.0f} s ({last_error}):\n{log.read_text()}")
+    pytest.fail(f"{url} did not answer in time ({last_error}):\n{log.read_text()}")
 
 
 @pytest.fixture(scope="session")
-def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoServer]:
+def demo_log(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo server's stdout and stderr (its printout, audit lines, access log)."""
+    return tmp_path_factory.mktemp("sekisho-demo-log") / "demo.log"
+
+
+@pytest.fixture(scope="session")
+def demo_server(tmp_path_factory: pytest.TempPathFactory, demo_log: Path) -> Iterator[DemoServer]:
     """`sekisho demo` on a free loopback port with a fresh SQLite data directory."""
     root = tmp_path_factory.mktemp("sekisho-demo")
     data_dir = root / "data"
     runtime_dir = root / "run"  # gunicorn's control socket goes here, not in $HOME
     runtime_dir.mkdir(mode=0o700)
-    log = root / "demo.log"
+    log = demo_log
     port = _free_port()
     env = {
         key: value
@@ -136,7 +140,7 @@ def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoServer
     )
     # Output goes to a file, not a pipe: gunicorn's access log would fill an undrained pipe.
     with log.open("wb") as out:
-        proc = subprocess.Popen(  # noqa: S603 - fixed argument list
+        proc = subprocess.Popen(
             _demo_command(port),
             cwd=Path(__file__).resolve().parents[2],
             env=env,
@@ -152,16 +156,16 @@ def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoServer
         opened = _OPEN_LINE.search(log.read_text())
         assert opened is not None and opened.group(1) == base_url, log.read_text()
         _wait_for_http(proc, f"{base_url}/signin", log, deadline)
-        yield DemoServer(base_url=base_url, password=password, log=log)
+        yield DemoServer(base_url=base_url, password=password)
     finally:
         _stop(proc)
 
 
 @pytest.fixture(scope="session")
-def browser() -> Iterator[object]:
+def browser() -> Iterator[Browser]:
     """Debian's Chromium driven by Playwright (never a Playwright-downloaded browser)."""
     if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} is missing: install Debian's chromium package to run browser tests")
+        pytest.skip(f"{CHROMIUM} is missing: install Debian's chromium package for browser tests")
     sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
     with sync_api.sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)

@@ -180,6 +180,16 @@ def _inspect(
     encrypted = list(root.iter(qn(SAML, "EncryptedAssertion")))
     if encrypted:
         problems.append("EncryptedAssertion is not supported by this inspector")
+    if not assertions:
+        # An error Response (saml-core §3.2.2.2) carries no Assertion: still say why.
+        verified = _verify(root, "Response", trusted_certificates, allow_sha1, findings)
+        view = _reparse(verified.signed_xml) if verified is not None else root
+        values["signed_parts"] = ("Response",) if verified is not None else ()
+        _check_response_header(
+            view, findings, expected_issuer, expected_recipient, expected_in_response_to
+        )
+        problems.append("expected exactly one Assertion, got 0")
+        return
     if len(assertions) != 1:
         problems.append(
             f"expected exactly one Assertion, got {len(assertions)} (possible signature wrapping)"
@@ -209,9 +219,7 @@ def _inspect(
     if verified_response is not None:
         signed_parts.append("Response")
         algorithms.append(verified_response.signature_algorithm)
-        response_view = parse_xml(
-            verified_response.signed_xml, max_bytes=len(verified_response.signed_xml) + 1
-        )
+        response_view = _reparse(verified_response.signed_xml)
         inner = children(response_view, SAML, "Assertion")
         if len(inner) != 1:
             problems.append("expected the signed Response to contain exactly one Assertion")
@@ -220,9 +228,7 @@ def _inspect(
     if verified_assertion is not None:
         signed_parts.append("Assertion")
         algorithms.append(verified_assertion.signature_algorithm)
-        assertion_view = parse_xml(
-            verified_assertion.signed_xml, max_bytes=len(verified_assertion.signed_xml) + 1
-        )
+        assertion_view = _reparse(verified_assertion.signed_xml)
     if not signed_parts:
         problems.append(
             "neither the Response nor the Assertion is signed by a trusted certificate; "
@@ -244,6 +250,11 @@ def _inspect(
         now=now,
         skew=skew,
     )
+
+
+def _reparse(signed_xml: bytes) -> Element:
+    # The canonical bytes a verified signature covers: the only source of trusted values.
+    return parse_xml(signed_xml, max_bytes=len(signed_xml) + 1)
 
 
 def _verify(

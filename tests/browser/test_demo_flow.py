@@ -1,0 +1,166 @@
+"""What `make demo` gives a person, in a real browser.
+
+`sekisho demo` runs as a subprocess (SQLite, http://localhost:<port>); Chromium signs in as
+agent1 with the printed one-time password, registers a TOTP authenticator, launches
+"Amazon Connect (demo)" and lands on the built-in SAML inspector, which checks the
+signed assertion. Any console error (CSP violations included) fails the test.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+from sekisho.mfa import totp
+from sekisho.saml.core.response import (
+    AUTHN_CONTEXT_PASSWORD,
+    AUTHN_CONTEXT_PASSWORD_PROTECTED_TRANSPORT,
+    MFA_AUTHN_CONTEXTS,
+)
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page
+
+    from tests.browser.conftest import DemoServer
+
+pytestmark = pytest.mark.browser
+
+ROLE_SESSION_NAME = "https://aws.amazon.com/SAML/Attributes/RoleSessionName"
+ROLE = "https://aws.amazon.com/SAML/Attributes/Role"
+ROLE_VALUE = (
+    "arn:aws:iam::111122223333:role/ConnectFederationRole,"
+    "arn:aws:iam::111122223333:saml-provider/Sekisho"
+)
+JA_CATALOG = Path(__file__).resolve().parents[2] / "sekisho/locale/ja/LC_MESSAGES/django.mo"
+TIMEOUT_MS = 15_000
+
+
+class ConsoleWatch:
+    """Collects console errors and uncaught page errors from every page of a context."""
+
+    def __init__(self, context: BrowserContext) -> None:
+        self.errors: list[str] = []
+        context.on("page", self._watch)
+        for page in context.pages:
+            self._watch(page)
+
+    def _watch(self, page: Page) -> None:
+        page.on("console", self._console)
+        page.on("pageerror", lambda exc: self.errors.append(f"page error: {exc}"))
+
+    def _console(self, message: ConsoleMessage) -> None:
+        if message.type != "error":
+            return
+        url = message.location.get("url", "")
+        # Chromium fetches /favicon.ico on its own and Sekisho has none (a harmless 404 a
+        # person never sees); every other error, CSP violations included, counts.
+        if url.endswith("/favicon.ico") and "404" in message.text:
+            return
+        self.errors.append(f"console error at {url}: {message.text}")
+
+    def assert_clean(self) -> None:
+        assert not self.errors, "browser reported errors:\n" + "\n".join(self.errors)
+
+
+@pytest.fixture
+def context(browser: Browser, request: pytest.FixtureRequest) -> Iterator[BrowserContext]:
+    locale = getattr(request, "param", "en-US")
+    ctx = browser.new_context(locale=locale, viewport={"width": 1100, "height": 900})
+    ctx.set_default_timeout(TIMEOUT_MS)
+    try:
+        yield ctx
+    finally:
+        ctx.close()
+
+
+def _current_totp(secret: str) -> str:
+    """The code an authenticator app shows now, waiting out a step about to expire."""
+    remaining = totp.PERIOD_SECONDS - (time.time() % totp.PERIOD_SECONDS)
+    if remaining < 3:
+        time.sleep(remaining + 0.2)
+    return totp.code_at(secret=secret, now=datetime.now(UTC))
+
+
+def test_demo_walkthrough_reaches_the_inspector(
+    demo_server: DemoServer, context: BrowserContext, shots_dir: Path
+) -> None:
+    base_url, password = demo_server
+    console = ConsoleWatch(context)
+    page = context.new_page()
+
+    # 1. Sign in with the password the demo printed.
+    page.goto(f"{base_url}/signin")
+    assert page.locator("html").get_attribute("lang") == "en"
+    # The stylesheet loaded under the CSP (style-src 'self'): the card is styled.
+    assert page.locator(".card").evaluate("e => getComputedStyle(e).borderTopStyle") != "none"
+    page.screenshot(path=shots_dir / "1-signin.png", full_page=True)
+    page.fill("#username", "agent1")
+    page.fill("#password", password)
+    page.click("form[action='/signin'] button[type=submit]")
+
+    # 2. MFA is required and agent1 has none yet: register an authenticator app.
+    page.wait_for_url(f"{base_url}/signin/mfa/register**")
+    qr = page.locator(".qr svg, .qr img").first
+    qr.wait_for(state="visible")
+    box = qr.bounding_box()
+    assert box is not None and box["width"] >= 100 and box["height"] >= 100, box
+    page.screenshot(path=shots_dir / "2-mfa-register.png", full_page=True)
+    secret = (page.locator("#totp-secret").text_content() or "").replace(" ", "").strip()
+    assert len(secret) >= 26, secret
+    page.fill("#code", _current_totp(secret))
+    page.click("form:has(#code) button[type=submit]")
+
+    # 3. "My applications" lists the demo app.
+    page.wait_for_url(f"{base_url}/apps")
+    tile = page.locator("button.tile", has_text="Amazon Connect (demo)")
+    tile.wait_for(state="visible")
+    page.screenshot(path=shots_dir / "3-apps.png", full_page=True)
+
+    # 4. The tile posts to /apps/<name>/launch; its auto-submitting SAML POST form (script
+    #    allowed by CSP) lands on the built-in inspector.
+    tile.click()
+    page.wait_for_url(f"{base_url}/saml/inspector")
+    page.locator("#verdict").wait_for()
+    page.screenshot(path=shots_dir / "4-inspector.png", full_page=True)
+
+    problems = page.locator("ul.problems li").all_text_contents()
+    assert page.locator("#verdict").get_attribute("data-valid") == "true", problems
+    assert page.locator('#verdict[data-valid="true"]').count() == 1
+    assert (page.locator("#name-id").text_content() or "").strip() == "agent1"
+
+    attributes: dict[str, list[str]] = {}
+    for row in page.locator("#attributes tr").all():
+        name = (row.locator("th code").text_content() or "").strip()
+        attributes[name] = [v.strip() for v in row.locator("td code").all_text_contents()]
+    assert attributes.get(ROLE_SESSION_NAME) == ["agent1"], attributes
+    assert ROLE_VALUE in attributes.get(ROLE, []), attributes
+
+    authn_row = page.locator("tr", has=page.locator("th", has_text="Authentication context"))
+    authn_context = (authn_row.locator("td code").text_content() or "").strip()
+    assert authn_context in MFA_AUTHN_CONTEXTS, authn_context
+    assert authn_context not in (
+        AUTHN_CONTEXT_PASSWORD,
+        AUTHN_CONTEXT_PASSWORD_PROTECTED_TRANSPORT,
+    )
+
+    console.assert_clean()
+
+
+@pytest.mark.parametrize("context", ["ja-JP"], indirect=True)
+def test_signin_page_follows_accept_language_japanese(
+    demo_server: DemoServer, context: BrowserContext, shots_dir: Path
+) -> None:
+    console = ConsoleWatch(context)
+    page = context.new_page()
+    response = page.goto(f"{demo_server.base_url}/signin")
+    assert response is not None and response.ok
+    assert page.locator("html").get_attribute("lang") == "ja"
+    page.screenshot(path=shots_dir / "5-signin-ja.png", full_page=True)
+    if JA_CATALOG.exists():
+        assert "サインイン" in page.content()
+    console.assert_clean()
