@@ -188,7 +188,6 @@ def _flow_user(request: HttpRequest) -> tuple[SignInFlow, User] | None:
     return flow, user
 
 
-
 def mfa_error_message(exc: mfa_errors.MfaError) -> str:
     """The person-facing message of an MFA error, in their language."""
     if isinstance(exc, mfa_errors.MalformedCode):
@@ -390,7 +389,11 @@ def account_register(request: HttpRequest) -> HttpResponse:
     problem = _confirm(request, user)
     if problem is not None:
         return _register_page(
-            request, user, action=action, required=False, error=mfa_error_message(problem),
+            request,
+            user,
+            action=action,
+            required=False,
+            error=mfa_error_message(problem),
             status=400,
         )
     return redirect("/account")

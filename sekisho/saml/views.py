@@ -91,7 +91,9 @@ def _sp_metadata(app: Application) -> md.SpMetadata:
     )
 
 
-def _refuse(request: HttpRequest, code: str, exc: Exception, *, app: Application | None) -> HttpResponse:
+def _refuse(
+    request: HttpRequest, code: str, exc: Exception, *, app: Application | None
+) -> HttpResponse:
     """An error page (nothing sent to any SP), with an audit record."""
     emit(
         records.sso_refused(
@@ -178,7 +180,9 @@ def sso(request: HttpRequest) -> HttpResponse:
     raw_message = params.get("SAMLRequest", "")
     relay_state = params.get("RelayState", "")
     if not raw_message:
-        return _refuse(request, "saml_malformed", errors.MalformedMessage("no SAMLRequest"), app=None)
+        return _refuse(
+            request, "saml_malformed", errors.MalformedMessage("no SAMLRequest"), app=None
+        )
     if len(relay_state.encode()) > MAX_RELAY_STATE:
         return _refuse(
             request, "saml_malformed", errors.MalformedMessage("RelayState too long"), app=None
@@ -275,9 +279,7 @@ def sso(request: HttpRequest) -> HttpResponse:
 @require_GET
 def continue_sso(request: HttpRequest, token: str) -> HttpResponse:
     """After sign-in, answer a pending AuthnRequest once, at the ACS chosen from metadata."""
-    pending = (
-        PendingAuthnRequest.objects.select_related("application").filter(token=token).first()
-    )
+    pending = PendingAuthnRequest.objects.select_related("application").filter(token=token).first()
     now = services.clock().now()
     if pending is None or pending.completed or pending.expires_at < now:
         return error_page(request, status=400, code="saml_expired")
@@ -297,9 +299,7 @@ def continue_sso(request: HttpRequest, token: str) -> HttpResponse:
     assert isinstance(user, User)
     if pending.requested_contexts:
         try:
-            ar.choose_authn_context(
-                _as_request(pending), mfa_used=auth.mfa
-            )
+            ar.choose_authn_context(_as_request(pending), mfa_used=auth.mfa)
         except errors.SamlError as exc:
             return _finish_with_status(request, pending, exc)
     with transaction.atomic():

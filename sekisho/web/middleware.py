@@ -8,6 +8,7 @@ from collections.abc import Callable
 from django.conf import settings
 from django.contrib.auth import logout
 from django.http import HttpRequest, HttpResponse
+from django.utils import translation
 
 from sekisho.config import get_config
 from sekisho.directory.client_ip import client_ip
@@ -37,11 +38,9 @@ class BodySizeLimitMiddleware:
         except ValueError:
             length = -1
         if length < 0 or length > limit:
-            return error_page(
-                request,
-                status=413,
-                code="request_too_large",
-            )
+            # LocaleMiddleware has not run yet: pick the caller's language here.
+            with translation.override(translation.get_language_from_request(request)):
+                return error_page(request, status=413, code="request_too_large")
         return self.get_response(request)
 
 

@@ -57,10 +57,7 @@ class ConsoleWatch:
         if message.type != "error":
             return
         url = message.location.get("url", "")
-        # Chromium fetches /favicon.ico on its own and Sekisho has none (a harmless 404 a
-        # person never sees); every other error, CSP violations included, counts.
-        if url.endswith("/favicon.ico") and "404" in message.text:
-            return
+        # Every console error counts, CSP violations included.
         self.errors.append(f"console error at {url}: {message.text}")
 
     def assert_clean(self) -> None:

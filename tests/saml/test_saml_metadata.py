@@ -109,8 +109,16 @@ def sp_xml(
 ) -> str:
     return (
         f'<md:EntityDescriptor xmlns:md="{MD}" xmlns:ds="{DS}" entityID="{entity_id}" {extra}>'
-        f'<md:SPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:1.1:protocol {SAMLP}">'
+        "<md:SPSSODescriptor protocolSupportEnumeration="
+        f'"urn:oasis:names:tc:SAML:1.1:protocol {SAMLP}">'
         f"{keys}{acs}</md:SPSSODescriptor></md:EntityDescriptor>"
+    )
+
+
+def _acs(location: str, index: str) -> str:
+    return (
+        f'<md:AssertionConsumerService Binding="{BINDING_HTTP_POST}" '
+        f'Location="{location}" index="{index}"/>'
     )
 
 
@@ -145,7 +153,8 @@ def test_entities_descriptor_with_one_sp() -> None:
 
 
 def test_entities_descriptor_with_two_sps_needs_entity_id() -> None:
-    xml = f'<md:EntitiesDescriptor xmlns:md="{MD}">{sp_xml("urn:a")}{sp_xml("urn:b")}</md:EntitiesDescriptor>'
+    both = sp_xml("urn:a") + sp_xml("urn:b")
+    xml = f'<md:EntitiesDescriptor xmlns:md="{MD}">{both}</md:EntitiesDescriptor>'
     with pytest.raises(
         MetadataError, match=r"exactly one SP, got 2; pick one with entity_id= \('urn:a', 'urn:b'\)"
     ):
@@ -170,15 +179,11 @@ def test_entity_id_must_match_when_given() -> None:
         (sp_xml(entity_id="").encode(), "entityID"),
         (sp_xml(acs="").encode(), "at least one AssertionConsumerService"),
         (
-            sp_xml(
-                acs=f'<md:AssertionConsumerService Binding="{BINDING_HTTP_POST}" Location="https://a" index="x"/>'
-            ).encode(),
+            sp_xml(acs=_acs("https://a", "x")).encode(),
             "unsignedShort",
         ),
         (
-            sp_xml(
-                acs=f'<md:AssertionConsumerService Binding="{BINDING_HTTP_POST}" Location="https://a" index="70000"/>'
-            ).encode(),
+            sp_xml(acs=_acs("https://a", "70000")).encode(),
             "0..65535",
         ),
         (
@@ -188,12 +193,7 @@ def test_entity_id_must_match_when_given() -> None:
             "Binding and Location",
         ),
         (
-            sp_xml(
-                acs=(
-                    f'<md:AssertionConsumerService Binding="{BINDING_HTTP_POST}" Location="https://a" index="1"/>'
-                    f'<md:AssertionConsumerService Binding="{BINDING_HTTP_POST}" Location="https://b" index="1"/>'
-                )
-            ).encode(),
+            sp_xml(acs=(_acs("https://a", "1") + _acs("https://b", "1"))).encode(),
             "unique",
         ),
         (
