@@ -74,6 +74,7 @@ def start_totp_enrollment(
     user: User,
     *,
     context: RequestContext,
+    qr_title: str = totp.DEFAULT_QR_TITLE,
     clock: Clock = SYSTEM_CLOCK,
     random: Random = SYSTEM_RANDOM,
 ) -> Enrollment:
@@ -108,7 +109,9 @@ def start_totp_enrollment(
     else:
         secret = box.open(pending.sealed_secret, context=_secret_context(user)).decode()
     uri = totp.provisioning_uri(secret=secret, account_name=user.username, issuer=ISSUER)
-    return Enrollment(device_id=pending.pk, secret=secret, uri=uri, qr_svg=totp.qr_svg(uri))
+    return Enrollment(
+        device_id=pending.pk, secret=secret, uri=uri, qr_svg=totp.qr_svg(uri, title=qr_title)
+    )
 
 
 def confirm_totp_enrollment(
@@ -123,6 +126,7 @@ def confirm_totp_enrollment(
     """Confirm a pending app with a code it shows; raises an MfaError on a wrong code."""
     now = clock.now()
     name = (device_name or "").strip()[:64] or "Authenticator app"
+    failure: errors.MfaError | None = None
     with transaction.atomic():
         device = (
             TotpDevice.objects.select_for_update()
@@ -136,35 +140,32 @@ def confirm_totp_enrollment(
         secret = _box().open(device.sealed_secret, context=_secret_context(user)).decode()
         try:
             step = totp.verify(secret=secret, code=code, now=now, last_used_step=None)
-        except errors.MfaError:
+        except errors.MfaError as exc:
+            # Counted and audited below, outside this block: raising here would roll both back.
+            failure = exc
+        else:
+            device.confirmed = True
+            device.name = name
+            device.confirmed_at = now
+            device.last_used_step = step
+            device.last_used_at = now
+            device.save()
+    if failure is not None:
+        with transaction.atomic():
             _record_mfa_failure(user, now=now)
-            emit(
-                records.mfa_registration_completed(
-                    user_uid=str(user.uid),
-                    identity_store_arn=identity_store_arn(),
-                    success=False,
-                    source_ip=context.source_ip,
-                    user_agent=context.user_agent,
-                    now=now,
-                )
-            )
-            raise
-        device.confirmed = True
-        device.name = name
-        device.confirmed_at = now
-        device.last_used_step = step
-        device.last_used_at = now
-        device.save()
     emit(
         records.mfa_registration_completed(
             user_uid=str(user.uid),
             identity_store_arn=identity_store_arn(),
-            success=True,
+            success=failure is None,
+            device_name=name if failure is None else None,
             source_ip=context.source_ip,
             user_agent=context.user_agent,
             now=now,
         )
     )
+    if failure is not None:
+        raise failure
     return device
 
 

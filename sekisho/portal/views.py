@@ -23,7 +23,6 @@ from sekisho.directory.services import applications_for
 from sekisho.directory.signin import check_password_sign_in
 from sekisho.mfa import errors as mfa_errors
 from sekisho.mfa import services as mfa
-from sekisho.mfa import totp
 from sekisho.mfa.methods import MfaMode
 from sekisho.portal.session import (
     AuthState,
@@ -230,25 +229,27 @@ def mfa_challenge(request: HttpRequest) -> HttpResponse:
     return _complete_sign_in(request, user, flow)
 
 
-def _register_page(
-    request: HttpRequest,
-    user: User,
-    *,
-    action: str,
-    required: bool,
-    error: str | None = None,
-    status: int = 200,
-) -> HttpResponse:
-    enrollment = mfa.start_totp_enrollment(user, context=request_context(request))
+def _registration(
+    request: HttpRequest, user: User, *, action: str, required: bool
+) -> HttpResponse | None:
+    """Show the registration page (QR code, key, code form) or confirm it; None once done."""
+    error, status = None, 200
+    if request.method == "POST":
+        problem = _confirm(request, user)
+        if problem is None:
+            return None
+        error, status = mfa_error_message(problem), 400
+    enrollment = mfa.start_totp_enrollment(
+        user,
+        context=request_context(request),
+        qr_title=_("QR code to add this account to your authenticator app"),
+    )
     request.session["enrollment_device"] = enrollment.device_id
     return render(
         request,
         "sekisho/mfa_register.html",
         {
-            # Re-rendered only to title the QR code for screen readers in the person's language.
-            "qr_svg": totp.qr_svg(
-                enrollment.uri, title=_("QR code to add this account to your authenticator app")
-            ),
+            "qr_svg": enrollment.qr_svg,
             "secret_grouped": enrollment.secret_grouped,
             "action": action,
             "required": required,
@@ -287,19 +288,9 @@ def mfa_register(request: HttpRequest) -> HttpResponse:
     flow, user = found
     if mfa.confirmed_devices(user):
         return redirect("/signin/mfa")
-    action = "/signin/mfa/register"
-    if request.method == "GET":
-        return _register_page(request, user, action=action, required=True)
-    problem = _confirm(request, user)
-    if problem is not None:
-        return _register_page(
-            request,
-            user,
-            action=action,
-            required=True,
-            error=mfa_error_message(problem),
-            status=400,
-        )
+    page = _registration(request, user, action="/signin/mfa/register", required=True)
+    if page is not None:
+        return page
     flow.factors.append("TOTP")
     return _complete_sign_in(request, user, flow)
 
@@ -381,19 +372,9 @@ def account_register(request: HttpRequest) -> HttpResponse:
     """Add another authenticator app (at most two per user)."""
     user = request.user
     assert isinstance(user, User)
-    action = "/account/mfa/register"
     if len(mfa.confirmed_devices(user)) >= 2:
         return redirect("/account")
-    if request.method == "GET":
-        return _register_page(request, user, action=action, required=False)
-    problem = _confirm(request, user)
-    if problem is not None:
-        return _register_page(
-            request,
-            user,
-            action=action,
-            required=False,
-            error=mfa_error_message(problem),
-            status=400,
-        )
+    page = _registration(request, user, action="/account/mfa/register", required=False)
+    if page is not None:
+        return page
     return redirect("/account")

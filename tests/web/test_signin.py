@@ -109,6 +109,12 @@ def test_registration_rejects_a_wrong_code(client: Client, make_user, clock) -> 
     assert response.status_code == 400
     assert b"The code is incorrect" in response.content
     assert not TotpDevice.objects.filter(confirmed=True).exists()
+    failed = AuditRecord.objects.filter(event_name__startswith="Complete").last()
+    assert failed is not None and failed.outcome == "Failure"
+    for _ in range(4):
+        client.post("/signin/mfa/register", {"code": "000000"})
+    locked = client.post("/signin/mfa/register", {"code": "000000"})
+    assert b"Too many wrong codes" in locked.content
 
 
 def test_totp_challenge_refuses_reused_and_accepts_fresh_code(
