@@ -33,4 +33,4 @@ run_pg "$PGBIN/initdb" -D "$PGDIR/data" -U sekisho --auth=trust -E UTF8 >/dev/nu
 run_pg "$PGBIN/pg_ctl" -D "$PGDIR/data" -l "$PGDIR/log" -w \
   -o "-c listen_addresses=127.0.0.1 -p $PGPORT -k $PGDIR -c fsync=off -c synchronous_commit=off" start >/dev/null
 DATABASE_URL="postgresql://sekisho@127.0.0.1:$PGPORT/postgres" \
-  $PY -m pytest -q -p no:cacheprovider -m "not browser and not interop"
+  $PY -m pytest -q -p no:cacheprovider
