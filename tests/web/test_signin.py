@@ -271,3 +271,23 @@ def test_signout_is_audited(client: Client, make_user, clock) -> None:
     assert client.post("/signout")["Location"] == "/signin?signed_out=1"
     assert AuditRecord.objects.filter(event_name="Logout").exists()
     assert client.get("/apps").status_code == 302
+
+
+def test_unknown_and_known_users_cost_one_password_hash_each(
+    client: Client, make_user, clock, monkeypatch
+) -> None:
+    """No timing oracle: both paths run exactly one argon2 verification."""
+    from sekisho.directory import signin
+
+    calls: list[str] = []
+    real = signin.check_password
+
+    def counting(password: str, encoded: str) -> bool:
+        calls.append(encoded.split("$", 1)[0])
+        return real(password, encoded)
+
+    monkeypatch.setattr(signin, "check_password", counting)
+    make_user()
+    client.post("/signin", {"username": "alice", "password": "wrong wrong"})
+    client.post("/signin", {"username": "nobody", "password": "wrong wrong"})
+    assert calls == ["argon2", "argon2"]
