@@ -96,9 +96,7 @@ def test_sp_initiated_round_trip(
     else:
         request_id, info = sp.prepare_for_authenticate(binding=BINDING_HTTP_POST, **kwargs)
         fields = dict(re.findall(r'name="(SAMLRequest|RelayState)" value="([^"]*)"', info["data"]))
-        response = client.post(
-            "/saml/sso", {k: html.unescape(v) for k, v in fields.items()}
-        )
+        response = client.post("/saml/sso", {k: html.unescape(v) for k, v in fields.items()})
     assert response.status_code == 302, response.content.decode()[:2000]
     fields = posted(client.get(response["Location"]).content)
     assert fields["action"] == SP_ACS and fields["RelayState"] == "rs-1"

@@ -6,12 +6,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from onelogin.saml2.idp_metadata_parser import OneLogin_Saml2_IdPMetadataParser
 from onelogin.saml2.response import OneLogin_Saml2_Response
 from onelogin.saml2.settings import OneLogin_Saml2_Settings
 
 from sekisho.saml.core import presets
 from sekisho.saml.core.response import encode_post
-from tests.saml import factory
+from tests.saml import factory, peers
 
 pytestmark = pytest.mark.interop
 
@@ -128,3 +129,15 @@ def test_expired_response_rejected() -> None:
     xml = factory.connect_response(now=datetime(2020, 1, 1, tzinfo=UTC))
     response = OneLogin_Saml2_Response(aws_sp_settings(), encode_post(xml))
     assert response.is_valid(REQUEST_DATA) is False
+
+
+def test_python3_saml_reads_our_idp_metadata() -> None:
+    parsed = OneLogin_Saml2_IdPMetadataParser.parse(
+        peers.idp_metadata(want_authn_requests_signed=True).decode(),
+        required_sso_binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST",
+    )
+    idp = parsed["idp"]
+    assert idp["entityId"] == factory.IDP_ENTITY_ID
+    assert idp["singleSignOnService"]["url"] == peers.SSO_URL
+    assert idp["x509cert"] == factory.idp_key().certificate_b64
+    assert parsed["security"]["authnRequestsSigned"] is True

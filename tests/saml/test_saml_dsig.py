@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import copy
 import re
+import threading
 from urllib.parse import quote, urlencode
 
 import pytest
@@ -395,3 +396,66 @@ def test_redirect_hmac_refused(idp_key: SigningKey) -> None:
         verify_redirect_signature(
             query_string=query, trusted_certificates=[idp_key.certificate_pem]
         )
+
+
+def _api_built_assertion() -> etree._Element:
+    # Built through lxml's API only: no name passed through the parser's dictionary.
+    xs, xsi = "http://www.w3.org/2001/XMLSchema", "http://www.w3.org/2001/XMLSchema-instance"
+    root = etree.Element(f"{{{SAML}}}Assertion", nsmap={"saml": SAML, "xs": xs, "xsi": xsi})
+    root.set("ID", "_built")
+    etree.SubElement(root, f"{{{SAML}}}Issuer").text = "https://idp"
+    value = etree.SubElement(root, f"{{{SAML}}}AttributeValue")
+    value.set(f"{{{xsi}}}type", "xs:string")
+    value.text = "v"
+    return root
+
+
+def test_inclusive_prefix_kept_for_api_built_tree_in_fresh_thread(
+    idp_key: SigningKey, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A new thread has a fresh name dictionary: the xs declaration must still be signed."""
+    from sekisho.saml.core import dsig
+
+    def no_reparse() -> etree.XMLParser:
+        raise AssertionError("the fast path should not need a re-parse")
+
+    monkeypatch.setattr(dsig, "_reparser", no_reparse)
+    results: list[bytes] = []
+
+    def work() -> None:
+        root = _api_built_assertion()
+        sign_element(root, idp_key, insert_after=root[0], inclusive_prefixes=("xs",))
+        results.append(etree.tostring(root))
+
+    thread = threading.Thread(target=work)
+    thread.start()
+    thread.join()
+    (xml,) = results
+    verified = verify(xml, idp_key)
+    assert b'xmlns:xs="http://www.w3.org/2001/XMLSchema"' in verified.signed_xml  # type: ignore[attr-defined]
+
+
+def test_reparse_fallback_gives_the_same_signature(
+    idp_key: SigningKey, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sekisho.saml.core import dsig
+
+    fast = _api_built_assertion()
+    sign_element(fast, idp_key, insert_after=fast[0], inclusive_prefixes=("xs",))
+    monkeypatch.setattr(dsig, "_APEX_NAMESPACES", re.compile(rb"(?!)"))
+    slow = _api_built_assertion()
+    sign_element(slow, idp_key, insert_after=slow[0], inclusive_prefixes=("xs",))
+    assert etree.tostring(slow) == etree.tostring(fast)
+    verify(etree.tostring(slow), idp_key)
+
+
+def test_inclusive_prefix_must_be_in_scope(idp_key: SigningKey) -> None:
+    root = etree.fromstring(b'<a ID="_x"><b/></a>')
+    with pytest.raises(ValueError, match="inclusive prefix 'xs' to be in scope"):
+        sign_element(root, idp_key, insert_after=None, inclusive_prefixes=("xs",))
+
+
+def test_refuses_to_sign_twice(idp_key: SigningKey) -> None:
+    root = etree.fromstring(signed(idp_key))
+    with pytest.raises(ValueError, match="already signed"):
+        sign_element(root, idp_key, insert_after=root[0])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import threading
 from datetime import datetime, timedelta
 
 import pytest
@@ -271,3 +273,40 @@ def test_ids_must_be_xml_ids() -> None:
 
     with pytest.raises(ValueError, match="xs:ID"):
         build_response(factory.spec(), key=factory.idp_key(), now=factory.NOW, new_id=lambda: "1")
+
+
+def test_fresh_thread_builds_both_signatures_without_reparse(
+    idp_key: SigningKey, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sekisho.saml.core import dsig
+
+    def no_reparse() -> etree.XMLParser:
+        raise AssertionError("the fast C14N path should hold")
+
+    monkeypatch.setattr(dsig, "_reparser", no_reparse)
+    results: list[bytes] = []
+    thread = threading.Thread(
+        target=lambda: results.append(factory.response_xml(sign_response=True))
+    )
+    thread.start()
+    thread.join()
+    (xml,) = results
+    root = parse_xml(xml)
+    assert root.nsmap["xs"] == "http://www.w3.org/2001/XMLSchema"
+    outer = verify_element(root, trusted_certificates=[idp_key.certificate_pem])
+    assertion = root.find(_s("Assertion"))
+    assert assertion is not None
+    inner = verify_element(assertion, trusted_certificates=[idp_key.certificate_pem])
+    for verified in (outer, inner):
+        assert verified.signed_xml.count(b'xmlns:xs="http://www.w3.org/2001/XMLSchema"') == 1
+
+
+def test_reparse_fallback_with_prefix_declared_on_an_ancestor(
+    idp_key: SigningKey, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sekisho.saml.core import dsig
+
+    fast = factory.response_xml(sign_response=True)
+    monkeypatch.setattr(dsig, "_APEX_NAMESPACES", re.compile(rb"(?!)"))
+    slow = factory.response_xml(sign_response=True)
+    assert slow == fast

@@ -15,6 +15,7 @@ import base64
 import binascii
 import copy
 import hashlib
+import re
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -112,7 +113,8 @@ def sign_element(
     The ds:Signature goes right after ``insert_after`` (the saml:Issuer, as the schemas of
     Response and Assertion require, saml-core §5.4.1), or first when it is None.
     ``inclusive_prefixes`` lists prefixes (e.g. ``xs`` used in xsi:type values) that
-    exclusive C14N must keep although no element or attribute name uses them.
+    exclusive C14N must keep although no element or attribute name uses them; each must
+    be in scope at ``element`` (declared on it or an ancestor).
 
     The default path canonicalizes with libxml2's exclusive C14N (through lxml, the same
     code xmlsec runs), hashes with hashlib and signs with ``cryptography``'s cached key:
@@ -127,6 +129,8 @@ def sign_element(
     element_id = element.get("ID")
     if not element_id:
         raise ValueError("expected the element to sign to carry an ID attribute, got none")
+    if children(element, DS, "Signature"):
+        raise ValueError("expected an element without a ds:Signature, got one already signed")
     if insert_after is not None and insert_after.getparent() is not element:
         raise ValueError("expected insert_after to be a child of the element to sign")
     if use_xmlsec:
@@ -135,20 +139,7 @@ def sign_element(
     # Digest first, before the Signature exists: that is exactly the node-set the
     # enveloped-signature transform leaves (xmldsig-core §6.6.4), as the Signature
     # gets no surrounding whitespace text.
-    # libxml2's exclusive C14N drops InclusiveNamespaces prefixes whose names were not
-    # interned in the parser dictionary (true of nodes built through lxml's API, in a
-    # thread that has not parsed them yet), so canonicalize a re-parsed serialization:
-    # exactly what a verifier will see. Prefixes must be declared within ``element``.
-    subject = etree.fromstring(etree.tostring(element), parser=_reparser()) if prefixes else element
-    digest = hashlib.sha256(
-        etree.tostring(
-            subject,
-            method="c14n",
-            exclusive=True,
-            with_comments=False,
-            inclusive_ns_prefixes=prefixes or None,
-        )
-    ).digest()
+    digest = hashlib.sha256(_exclusive_c14n(element, prefixes)).digest()
     signature = _signature_template(element_id, prefixes, digest, key.certificate_b64)
     if insert_after is None:
         element.insert(0, signature)
@@ -192,15 +183,65 @@ _DS_NSMAP = {"ds": DS}
 _EC_NSMAP = {"ec": _EC}
 
 
+# The namespace declarations at the start of a canonical start tag (C14N puts them first).
+_APEX_NAMESPACES = re.compile(rb'^<[^\s>]+((?: xmlns(?::[^=]+)?="[^"]*")*)')
+
+
+def _exclusive_c14n(element: Element, prefixes: list[str]) -> bytes:
+    """Exclusive C14N of ``element`` keeping the InclusiveNamespaces ``prefixes``."""
+    if not prefixes:
+        return etree.tostring(element, method="c14n", exclusive=True, with_comments=False)
+    # lxml passes on only those inclusive prefixes already interned in the document's
+    # name dictionary (xmlDictExists), which nodes built through its API may not be:
+    # the declaration would silently vanish from the digest. Interning the names first
+    # avoids that; the check below proves it worked, else a re-parse (what a verifier
+    # sees) is canonicalized instead.
+    in_scope = element.nsmap
+    for prefix in prefixes:
+        if prefix not in in_scope:
+            raise ValueError(f"expected inclusive prefix {prefix!r} to be in scope, got none")
+        element.remove(etree.SubElement(element, prefix))
+    canonical = etree.tostring(
+        element, method="c14n", exclusive=True, with_comments=False, inclusive_ns_prefixes=prefixes
+    )
+    match = _APEX_NAMESPACES.match(canonical)
+    declared = match.group(1) if match else b""
+    if all(f' xmlns:{p}="'.encode() in declared for p in prefixes):
+        return canonical
+    # lxml serializes a sub-element with every namespace in scope at it declared.
+    reparsed = etree.fromstring(etree.tostring(element), parser=_reparser())
+    return etree.tostring(
+        reparsed, method="c14n", exclusive=True, with_comments=False, inclusive_ns_prefixes=prefixes
+    )
+
+
 def _signature_template(
     element_id: str, prefixes: list[str], digest: bytes, certificate: str
 ) -> Element:
+    # Building the ds:Signature skeleton costs ~7x more than copying a finished one, so
+    # each thread keeps one per (certificate, prefixes); lxml trees stay thread-local.
+    cache: dict[tuple[str, tuple[str, ...]], Element] | None = getattr(_THREAD, "templates", None)
+    if cache is None:
+        cache = _THREAD.templates = {}
+    cache_key = (certificate, tuple(prefixes))
+    template = cache.get(cache_key)
+    if template is None:
+        if len(cache) >= 8:
+            cache.clear()
+        template = cache[cache_key] = _build_signature_template(prefixes, certificate)
+    signature = copy.deepcopy(template)
+    reference = signature[0][2]
+    reference.set("URI", "#" + element_id)
+    reference[2].text = base64.b64encode(digest).decode("ascii")
+    return signature
+
+
+def _build_signature_template(prefixes: list[str], certificate: str) -> Element:
     signature = etree.Element(_Q_SIGNATURE, nsmap=_DS_NSMAP)
     signed_info = etree.SubElement(signature, _Q_SIGNED_INFO)
     etree.SubElement(signed_info, _Q_C14N_METHOD).set("Algorithm", C14N_EXCLUSIVE)
     etree.SubElement(signed_info, _Q_SIGNATURE_METHOD).set("Algorithm", SIG_RSA_SHA256)
     reference = etree.SubElement(signed_info, _Q_REFERENCE)
-    reference.set("URI", "#" + element_id)
     transforms = etree.SubElement(reference, _Q_TRANSFORMS)
     etree.SubElement(transforms, _Q_TRANSFORM).set("Algorithm", TRANSFORM_ENVELOPED)
     c14n = etree.SubElement(transforms, _Q_TRANSFORM)
@@ -209,7 +250,7 @@ def _signature_template(
         inclusive = etree.SubElement(c14n, qn(_EC, "InclusiveNamespaces"), nsmap=_EC_NSMAP)
         inclusive.set("PrefixList", " ".join(prefixes))
     etree.SubElement(reference, _Q_DIGEST_METHOD).set("Algorithm", DIGEST_SHA256)
-    etree.SubElement(reference, _Q_DIGEST_VALUE).text = base64.b64encode(digest).decode("ascii")
+    etree.SubElement(reference, _Q_DIGEST_VALUE)
     etree.SubElement(signature, _Q_SIGNATURE_VALUE)
     key_info = etree.SubElement(signature, _Q_KEY_INFO)
     x509_data = etree.SubElement(key_info, _Q_X509_DATA)
@@ -509,17 +550,26 @@ def _check_unique_id(element: Element, element_id: str) -> None:
 
 
 def _signed_content(element: Element, signature: Element, prefixes: tuple[str, ...]) -> bytes:
-    clone = copy.deepcopy(element)
-    for node in children(clone, DS, "Signature"):
-        # lxml drops an element's tail with it; the enveloped transform keeps that text.
-        _remove_keeping_tail(node)
-    return etree.tostring(
-        clone,
-        method="c14n",
-        exclusive=True,
-        with_comments=False,
-        inclusive_ns_prefixes=list(prefixes) or None,
-    )
+    clone = _rerooted(element, skip=signature)
+    in_scope = clone.nsmap
+    return _exclusive_c14n(clone, [p for p in prefixes if p in in_scope])
+
+
+def _rerooted(element: Element, *, skip: Element | None = None) -> Element:
+    """A detached copy of ``element`` declaring every namespace in scope at it.
+
+    A plain copy would lose namespaces declared on ancestors but used only inside
+    attribute values (xs in xsi:type); declaring them all on the copy changes nothing
+    else, since exclusive C14N renders only the used and the listed ones.
+    """
+    clone = etree.Element(element.tag, attrib=dict(element.attrib), nsmap=element.nsmap)
+    clone.text = element.text
+    for child in element:
+        clone.append(copy.deepcopy(child))
+        if child is skip:
+            # lxml drops an element's tail with it; the enveloped transform keeps that text.
+            _remove_keeping_tail(clone[-1])
+    return clone
 
 
 def _remove_keeping_tail(node: Element) -> None:

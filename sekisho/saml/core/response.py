@@ -91,7 +91,8 @@ MFA_AUTHN_CONTEXTS: Final = (
 # the signature names it in InclusiveNamespaces to keep the canonical form self-contained.
 _INCLUSIVE_PREFIXES: Final = ("xs",)
 _RESPONSE_NSMAP: Final = {"samlp": SAMLP, "saml": SAML}
-_ASSERTION_NSMAP: Final = {"saml": SAML, "xs": XS, "xsi": XSI}
+# Declared on the Response root so that xs is in scope at both signed elements.
+_RESPONSE_NSMAP_TYPED: Final = {"samlp": SAMLP, "saml": SAML, "xs": XS, "xsi": XSI}
 _XSI_TYPE: Final = f"{{{XSI}}}type"
 
 
@@ -179,18 +180,16 @@ def build_response(
     not_on_or_after = format_instant(now + timedelta(seconds=spec.lifetime_seconds))
     not_before = format_instant(now - timedelta(seconds=spec.not_before_skew_seconds))
 
-    response = etree.Element(_Q_RESPONSE, nsmap=_RESPONSE_NSMAP)
+    response = etree.Element(
+        _Q_RESPONSE, nsmap=_RESPONSE_NSMAP_TYPED if spec.attributes else _RESPONSE_NSMAP
+    )
     _set_header(response, new_id(), issue_instant, spec.destination, spec.in_response_to)
     response_issuer = etree.SubElement(response, _Q_ISSUER)
     response_issuer.text = _text(spec.issuer, "issuer")
     status = etree.SubElement(response, _Q_STATUS)
     etree.SubElement(status, _Q_STATUS_CODE).set("Value", StatusCodes.SUCCESS)
 
-    assertion = etree.SubElement(
-        response,
-        _Q_ASSERTION,
-        nsmap=_ASSERTION_NSMAP if spec.attributes else None,
-    )
+    assertion = etree.SubElement(response, _Q_ASSERTION)
     assertion.set("ID", _checked_id(new_id()))
     assertion.set("Version", "2.0")
     assertion.set("IssueInstant", issue_instant)
@@ -232,14 +231,11 @@ def build_response(
     if spec.attributes:
         _add_attributes(assertion, spec.attributes)
 
+    prefixes = _INCLUSIVE_PREFIXES if spec.attributes else ()
     if spec.sign_assertion:
-        sign_element(
-            assertion, key, insert_after=assertion_issuer, inclusive_prefixes=_INCLUSIVE_PREFIXES
-        )
+        sign_element(assertion, key, insert_after=assertion_issuer, inclusive_prefixes=prefixes)
     if spec.sign_response:
-        sign_element(
-            response, key, insert_after=response_issuer, inclusive_prefixes=_INCLUSIVE_PREFIXES
-        )
+        sign_element(response, key, insert_after=response_issuer, inclusive_prefixes=prefixes)
     return etree.tostring(response, encoding="UTF-8", xml_declaration=True)
 
 
