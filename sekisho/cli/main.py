@@ -502,7 +502,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--role-name", required=True)
     p.add_argument("--provider-name", required=True)
     p.add_argument("--destination", help="ccp, agent-app or a path such as /ccp-v2/")
-    p.add_argument("--acs", choices=["global", "regional"], default="regional")
+    p.add_argument(
+        "--acs",
+        choices=["global", "regional"],
+        default="global",
+        help="AWS sign-in endpoint; regional also needs that URL in the role's SAML:aud",
+    )
     p.add_argument("--session-duration", type=int, help="seconds, 900..43200")
     p.add_argument("--signin-url", help="override https://<region>.signin.aws.amazon.com/saml")
     p.add_argument("--console-url", help="override https://<region>.console.aws.amazon.com")

@@ -49,14 +49,17 @@ class Application(models.Model):
         return self.name
 
     def default_acs(self) -> str:
-        """The ACS used for IdP-initiated SSO: the default one, else the lowest index."""
+        """The default ACS (saml-metadata §2.2.3): isDefault="true", else the first not false."""
         endpoints: list[dict[str, Any]] = list(self.acs_endpoints)
         if not endpoints:
             return ""
         for endpoint in endpoints:
-            if endpoint.get("default"):
+            if endpoint.get("default") is True:
                 return str(endpoint["url"])
-        return str(min(endpoints, key=lambda e: int(e.get("index", 0)))["url"])
+        for endpoint in endpoints:
+            if endpoint.get("default") is None:
+                return str(endpoint["url"])
+        return str(endpoints[0]["url"])
 
 
 class PendingAuthnRequest(models.Model):

@@ -350,7 +350,7 @@ def create_saml_app(
             {
                 "url": e.location,
                 "index": e.index if e.index is not None else i,
-                "default": bool(e.is_default),
+                "default": e.is_default,
             }
             for i, e in enumerate(endpoints)
         ],

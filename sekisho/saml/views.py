@@ -235,6 +235,10 @@ def sso(request: HttpRequest) -> HttpResponse:
             authn, expected_destinations=(services.idp_identity().sso_redirect_url,), signed=signed
         )
         ar.check_request_freshness(authn, now=services.clock().now())
+        if authn.subject_name_id is not None:
+            # saml-core §3.4.1: a Subject binds the answer to that principal; Sekisho signs
+            # in whoever holds the session, so it refuses rather than answer for someone else.
+            raise errors.RequestUnsupported("AuthnRequests naming a Subject are not supported")
         name_id_format = ar.choose_name_id_format(authn, configured=app.name_id_format)
     except errors.SamlError as exc:
         if exc.status is not None:
@@ -320,8 +324,6 @@ def continue_sso(request: HttpRequest, token: str) -> HttpResponse:
         relay_state=pending.relay_state,
         name_id_format=pending.name_id_format or None,
     )
-    if not outcome.allowed:
-        return render_outcome(request, outcome)
     return render_outcome(request, outcome)
 
 

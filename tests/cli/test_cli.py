@@ -178,7 +178,7 @@ def test_saml_preview_and_metadata(capsys, monkeypatch) -> None:
     code, out, _ = run(capsys, "saml", "preview", "--app", "connect", "--user", "agent1")
     assert code == 0
     root = etree.fromstring(base64.b64decode(out.strip()))
-    assert root.get("Destination") == "https://ap-northeast-1.signin.aws.amazon.com/saml"
+    assert root.get("Destination") == "https://signin.aws.amazon.com/saml"
     code, out, _ = run(
         capsys, "saml", "preview", "--app", "connect", "--user", "agent1", "--decode"
     )

@@ -51,6 +51,7 @@ def authn_request(
     force_authn: bool = False,
     is_passive: bool = False,
     name_id_format: str | None = None,
+    subject: str | None = None,
 ) -> bytes:
     """An AuthnRequest (saml-core §3.4.1) as an SP would send it."""
     root = etree.Element(f"{{{SAMLP}}}AuthnRequest", nsmap={"samlp": SAMLP, "saml": SAML})
@@ -67,6 +68,9 @@ def authn_request(
     if is_passive:
         root.set("IsPassive", "true")
     etree.SubElement(root, f"{{{SAML}}}Issuer").text = issuer
+    if subject:
+        subject_element = etree.SubElement(root, f"{{{SAML}}}Subject")
+        etree.SubElement(subject_element, f"{{{SAML}}}NameID").text = subject
     if name_id_format:
         policy = etree.SubElement(root, f"{{{SAMLP}}}NameIDPolicy")
         policy.set("Format", name_id_format)

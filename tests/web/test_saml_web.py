@@ -390,3 +390,10 @@ def test_forwarded_for_only_from_trusted_proxies(
     )
     via_proxy = AuditRecord.objects.filter(event_name="CredentialVerification").last()
     assert via_proxy is not None and via_proxy.source_ip == "198.51.100.7"
+
+
+def test_request_naming_a_subject_gets_request_unsupported(client: Client, sp_app, clock) -> None:
+    query = redirect_query(authn_request(now=clock.now(), subject="someone-else"))
+    fields = posted(client.get("/saml/sso?" + query).content)
+    codes = [c.get("Value") for c in decoded(fields).iter("{*}StatusCode")]
+    assert codes[-1].endswith(":RequestUnsupported")
