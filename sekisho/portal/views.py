@@ -13,7 +13,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from sekisho.audit import records
 from sekisho.audit.writer import RequestContext, emit, identity_store_arn
@@ -104,17 +104,17 @@ def _complete_sign_in(request: HttpRequest, user: User, flow: SignInFlow) -> Htt
     return redirect(next_url)
 
 
-@require_GET
+@require_safe
 def index(request: HttpRequest) -> HttpResponse:
     """Home: My applications when signed in, else the sign-in page."""
     return redirect("/apps" if get_auth(request) else "/signin")
 
 
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def signin(request: HttpRequest) -> HttpResponse:
     """The password step of sign-in."""
     next_url = safe_next(request.POST.get("next") or request.GET.get("next"))
-    if request.method == "GET":
+    if request.method != "POST":
         if get_auth(request) is not None:
             return redirect(next_url)
         notice = None
@@ -202,7 +202,7 @@ def mfa_error_message(exc: mfa_errors.MfaError) -> str:
     return _("The code is incorrect. Check the time on your phone and try again.")
 
 
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def mfa_challenge(request: HttpRequest) -> HttpResponse:
     """The TOTP step of sign-in."""
     found = _flow_user(request)
@@ -211,7 +211,7 @@ def mfa_challenge(request: HttpRequest) -> HttpResponse:
     flow, user = found
     if not mfa.confirmed_devices(user):
         return redirect("/signin/mfa/register")
-    if request.method == "GET":
+    if request.method != "POST":
         return render(request, "sekisho/mfa_challenge.html", {})
     try:
         mfa.verify_totp(
@@ -279,7 +279,7 @@ def _confirm(request: HttpRequest, user: User) -> mfa_errors.MfaError | None:
     return None
 
 
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def mfa_register(request: HttpRequest) -> HttpResponse:
     """First sign-in: register an authenticator app (QR code + secret), confirm with a code."""
     found = _flow_user(request)
@@ -316,7 +316,7 @@ def signout(request: HttpRequest) -> HttpResponse:
     return redirect("/signin?signed_out=1")
 
 
-@require_GET
+@require_safe
 @signed_in_required
 def apps(request: HttpRequest) -> HttpResponse:
     """My applications: those assigned to the user directly or through a group."""
@@ -341,7 +341,7 @@ def launch(request: HttpRequest, name: str) -> HttpResponse:
     return render_outcome(request, outcome)
 
 
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 @signed_in_required
 def account(request: HttpRequest) -> HttpResponse:
     """My account: registered authenticator apps, add one (up to two), remove one."""
@@ -366,7 +366,7 @@ def account(request: HttpRequest) -> HttpResponse:
     )
 
 
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 @signed_in_required
 def account_register(request: HttpRequest) -> HttpResponse:
     """Add another authenticator app (at most two per user)."""

@@ -13,7 +13,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_http_methods, require_safe
 
 from sekisho.audit import records
 from sekisho.audit.writer import emit, identity_store_arn
@@ -63,7 +63,7 @@ def render_outcome(request: HttpRequest, outcome: services.LaunchOutcome) -> Htt
     return response
 
 
-@require_GET
+@require_safe
 def metadata(request: HttpRequest) -> HttpResponse:
     """The IdP's metadata (saml-metadata-2.0-os §2.4.3)."""
     response = HttpResponse(services.metadata_xml(), content_type="application/samlmetadata+xml")
@@ -173,10 +173,10 @@ def _error_code(exc: errors.SamlError) -> str:
 
 
 @csrf_exempt
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "POST"])  # no HEAD: receiving a request has side effects
 def sso(request: HttpRequest) -> HttpResponse:
     """Receive an AuthnRequest by HTTP-Redirect (GET) or HTTP-POST (saml-bindings §3.4, §3.5)."""
-    params = request.GET if request.method == "GET" else request.POST
+    params = request.POST if request.method == "POST" else request.GET
     raw_message = params.get("SAMLRequest", "")
     relay_state = params.get("RelayState", "")
     if not raw_message:
@@ -188,7 +188,7 @@ def sso(request: HttpRequest) -> HttpResponse:
             request, "saml_malformed", errors.MalformedMessage("RelayState too long"), app=None
         )
     try:
-        if request.method == "GET":
+        if request.method != "POST":
             xml = ar.decode_redirect_message(raw_message, max_bytes=MAX_MESSAGE_BYTES)
         else:
             xml = ar.decode_post_message(raw_message, max_bytes=MAX_MESSAGE_BYTES)
@@ -210,14 +210,17 @@ def sso(request: HttpRequest) -> HttpResponse:
     # Signatures first: nothing an unauthenticated message says (its ACS URL included)
     # is trusted before the signature of a signed request has been checked.
     signed = False
+    # An SP that publishes no key cannot have its signature checked: its request counts as
+    # unsigned (accepted only when the app does not require signatures).
+    verifiable = bool(sp.signing_certificates)
     try:
-        if request.method == "GET" and "Signature" in request.GET:
+        if verifiable and request.method != "POST" and "Signature" in request.GET:
             dsig.verify_redirect_signature(
                 query_string=request.META.get("QUERY_STRING", ""),
                 trusted_certificates=sp.signing_certificates,
             )
             signed = True
-        elif request.method == "POST" and authn.has_signature:
+        elif verifiable and request.method == "POST" and authn.has_signature:
             ar.verify_authn_request_signature(
                 xml, trusted_certificates=sp.signing_certificates, max_bytes=MAX_MESSAGE_BYTES
             )
@@ -280,7 +283,7 @@ def sso(request: HttpRequest) -> HttpResponse:
     return redirect(f"/saml/continue/{token}")
 
 
-@require_GET
+@require_safe
 def continue_sso(request: HttpRequest, token: str) -> HttpResponse:
     """After sign-in, answer a pending AuthnRequest once, at the ACS chosen from metadata."""
     pending = PendingAuthnRequest.objects.select_related("application").filter(token=token).first()
@@ -364,12 +367,12 @@ def _finish_with_status(
 
 
 @csrf_exempt
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def inspector(request: HttpRequest) -> HttpResponse:
     """A built-in ACS that verifies a Response against Sekisho's own metadata and shows it."""
     config = get_config()
     acs_url = config.url("/saml/inspector")
-    if request.method == "GET":
+    if request.method != "POST":
         return render(request, "sekisho/inspector.html", {"acs_url": acs_url, "inspection": None})
     raw = request.POST.get("SAMLResponse", "")
     relay_state = request.POST.get("RelayState", "")

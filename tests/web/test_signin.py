@@ -291,3 +291,10 @@ def test_unknown_and_known_users_cost_one_password_hash_each(
     client.post("/signin", {"username": "alice", "password": "wrong wrong"})
     client.post("/signin", {"username": "nobody", "password": "wrong wrong"})
     assert calls == ["argon2", "argon2"]
+
+
+def test_head_requests_are_answered_without_side_effects(client: Client, make_user) -> None:
+    make_user()
+    assert client.head("/signin").status_code == 200
+    assert client.head("/saml/metadata").status_code == 200
+    assert not AuditRecord.objects.filter(event_name="CredentialChallenge").exists()
