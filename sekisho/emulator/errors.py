@@ -1,0 +1,85 @@
+"""Errors of the emulator context: AWS-shaped errors a client receives, and emulator bugs.
+
+``AwsError`` is what an AWS service would answer (an error code, a message, an HTTP status
+and whether the caller is at fault); the protocol modules serialize it as the service's
+wire protocol does (``<ErrorResponse>`` for query, ``x-amzn-ErrorType`` for rest-json).
+``ResultShapeError`` is never shown to a client as such: it means the emulator built a
+result that its botocore model does not allow, which the web layer answers with a 500.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from sekisho.errors import SekishoError
+
+if TYPE_CHECKING:
+    from sekisho.emulator.protocol.shapes import ServiceModel
+
+
+class EmulatorError(SekishoError):
+    """Root of the emulator context's errors."""
+
+    code = "emulator_error"
+
+
+class AwsError(EmulatorError):
+    """An error as an AWS service returns it (code, message, HTTP status, fault side).
+
+    ``code`` is the AWS error code the SDK reports as ``Error.Code`` (``NoSuchEntity``,
+    ``InvalidIdentityToken``, ``ResourceNotFoundException``); ``type_name`` is the
+    exception shape's name in the service model (``NoSuchEntityException``), which is
+    what rest-json services put in ``x-amzn-ErrorType`` (for them it equals the code).
+    ``fields`` holds further modeled members of the exception (rest-json body members).
+    """
+
+    def __init__(
+        self,
+        code: str,
+        message: str,
+        *,
+        http_status: int = 400,
+        sender_fault: bool | None = None,
+        type_name: str | None = None,
+        fields: Mapping[str, Any] | None = None,
+    ) -> None:
+        super().__init__(message, code=code)
+        self.http_status = http_status
+        self.sender_fault = http_status < 500 if sender_fault is None else sender_fault
+        self.type_name = type_name or code
+        self.fields: dict[str, Any] = dict(fields or {})
+
+    def __repr__(self) -> str:
+        return f"AwsError({self.code!r}, {self.message!r}, http_status={self.http_status})"
+
+    @classmethod
+    def from_model(
+        cls, service_model: ServiceModel, name: str, message: str, **fields: Any
+    ) -> AwsError:
+        """Build the error a service models, by exception shape name or error code.
+
+        Raises:
+            KeyError: the service model has no such exception (a bug in the caller).
+        """
+        for shape in service_model.error_shapes:
+            error = shape.metadata.get("error", {})
+            code = str(error.get("code", shape.name))
+            if name in (shape.name, code):
+                status = int(error.get("httpStatusCode", 400))
+                sender = error.get("senderFault")
+                return cls(
+                    code,
+                    message,
+                    http_status=status,
+                    sender_fault=None if sender is None else bool(sender),
+                    type_name=shape.name,
+                    fields=fields,
+                )
+        raise KeyError(f"{service_model.service_name} models no exception named {name!r}")
+
+
+class ResultShapeError(EmulatorError):
+    """A handler's result does not fit the operation's output shape (an emulator bug)."""
+
+    code = "result_shape_error"
