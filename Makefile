@@ -54,6 +54,7 @@ typecheck: venv-test
 bench: venv-test
 	$(PY) bench/bench_sign.py
 	$(PY) bench/bench_password.py
+	$(PY) bench/bench_policy.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -25,6 +25,7 @@ INSTALLED_APPS = [
     "sekisho.directory",
     "sekisho.mfa",
     "sekisho.saml",
+    "sekisho.policy",
     "sekisho.audit",
     "sekisho.portal",
 ]

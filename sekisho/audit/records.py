@@ -79,6 +79,10 @@ class AdminEventName(StrEnum):
     DELETE_APPLICATION = "DeleteApplication"
     ASSIGN_APPLICATION = "AssignApplication"
     UNASSIGN_APPLICATION = "UnassignApplication"
+    PUT_POLICY = "PutPolicy"
+    DELETE_POLICY = "DeletePolicy"
+    ATTACH_POLICY = "AttachPolicy"
+    DETACH_POLICY = "DetachPolicy"
 
 
 class AdminChannel(Enum):
@@ -690,6 +694,63 @@ def sso_refused(
         details={"Federate": FAILURE},
         error_code=reason,
         error_message=message,
+    )
+
+
+def policy_denied(
+    *,
+    action: str,
+    resource: str,
+    decision: str,
+    explanation: str,
+    matched: Sequence[Mapping[str, object]],
+    user_uid: str,
+    identity_store_arn: str,
+    workflow_id: str | None = None,
+    application_name: str | None = None,
+    session_id: str | None = None,
+    source_ip: str,
+    user_agent: str,
+    now: datetime,
+    request_id: str | None = None,
+    random: Random = SYSTEM_RANDOM,
+) -> AuditEvent:
+    """An IdP policy refused sign-in or an application launch (Sekisho addition).
+
+    Shaped like the refused step it stands for: ``UserAuthentication`` on
+    signin.amazonaws.com for ``sekisho:SignIn``, ``Federate`` on sso.amazonaws.com for
+    ``sekisho:LaunchApplication``; ``errorCode`` is ``AccessDenied`` (as IAM answers) and
+    ``errorMessage`` the evaluator's explanation, so "why was X refused" is one query.
+    """
+    signing_in = action.lower() == "sekisho:signin"
+    name = "UserAuthentication" if signing_in else "Federate"
+    additional: dict[str, object] = {
+        "Action": action,
+        "Resource": resource,
+        "PolicyDecision": decision,
+        "DecisiveStatements": [dict(m) for m in matched],
+    }
+    if workflow_id is not None:
+        additional["AuthWorkflowID"] = workflow_id
+    if application_name is not None:
+        additional["ApplicationName"] = application_name
+    return _event(
+        source=SIGNIN_SOURCE if signing_in else PORTAL_SOURCE,
+        name=name,
+        event_type=AWS_SERVICE_EVENT,
+        identity=_user_identity(
+            user_uid=user_uid, identity_store_arn=identity_store_arn, session_id=session_id
+        ),
+        source_ip=source_ip,
+        user_agent=user_agent,
+        now=now,
+        request_id=request_id,
+        random=random,
+        read_only=not signing_in,
+        additional=additional,
+        details={name: FAILURE},
+        error_code="AccessDenied",
+        error_message=explanation[:2000],
     )
 
 

@@ -25,6 +25,7 @@ class RequestContext:
     source_ip: str
     user_agent: str = ""
     session_id: str | None = None
+    secure_transport: bool = False
 
 
 def account_id() -> str:

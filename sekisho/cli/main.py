@@ -591,6 +591,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--follow", "-f", action="store_true")
     p.add_argument("--interval", type=float, default=1.0, help=argparse.SUPPRESS)
     p.set_defaults(func=cmd_audit_tail)
+
+    from sekisho.cli import policy
+
+    def with_actor(func: Callable[[argparse.Namespace, Any], int]) -> Callable[..., int]:
+        return lambda args: func(args, _actor())
+
+    policy.register(sub, _Parser, with_actor)
     return parser
 
 
@@ -605,6 +612,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         host = "localhost" if args.host in ("127.0.0.1", "::1", "localhost") else args.host
         os.environ["SEKISHO_BASE_URL"] = f"http://{host}:{args.port}"
     try:
+        if not getattr(args, "needs_database", True) and not getattr(args, "idp", False):
+            # Policy files are checked without any Sekisho installation (e.g. in CI).
+            result: int = args.func(args)
+            return result
         from sekisho.config import get_config
 
         get_config()
@@ -613,7 +624,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             from sekisho.saml import services as saml
 
             saml.require_initialized()
-        result: int = args.func(args)
+        result = args.func(args)
         return result
     except KeyboardInterrupt:
         print("sekisho: interrupted", file=sys.stderr)
@@ -625,10 +636,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _report(exc: Exception) -> int:
+    from sekisho.cli.policy import PolicyCliError
     from sekisho.errors import SekishoError
 
-    if isinstance(exc, SekishoError | CliError):
-        print(f"sekisho: error: {exc}", file=sys.stderr)
+    if isinstance(exc, SekishoError | CliError | PolicyCliError):
+        # One line, even for errors that list several problems (e.g. an invalid policy).
+        text = "; ".join(line.strip() for line in str(exc).splitlines() if line.strip())
+        print(f"sekisho: error: {text}", file=sys.stderr)
         return EXIT_ERROR
     try:
         from django.db import DatabaseError

@@ -69,10 +69,43 @@ def setup() -> tuple[str, str]:
     return DEMO_USER, password
 
 
+OFFICE_ONLY = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Sid": "SignInFromAnywhere",
+            "Effect": "Allow",
+            "Action": "sekisho:SignIn",
+            "Resource": "*",
+        },
+        {
+            "Sid": "ConnectOnlyFromTheOffice",
+            "Effect": "Allow",
+            "Action": "sekisho:LaunchApplication",
+            "Resource": f"arn:sekisho:::application/{DEMO_APP}",
+            # A documentation range (RFC 5737): your browser on this machine is not in it.
+            "Condition": {"IpAddress": {"aws:SourceIp": ["203.0.113.0/24"]}},
+        },
+    ],
+}
+
+
+def write_policy_example() -> str:
+    """Write the seed's IP restriction as an IdP policy file; returns its path."""
+    import json
+
+    folder = get_config().data_dir / "demo-policies"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "office-only.json"
+    path.write_text(json.dumps(OFFICE_ONLY, indent=2) + "\n")
+    return str(path)
+
+
 def run(*, host: str, port: int, serve: bool) -> int:
     """Set up the demo, print what to open, then serve (unless told not to)."""
     username, password = setup()
     config = get_config()
+    policy_file = write_policy_example()
     print(
         f"""
 Sekisho demo is ready.
@@ -85,6 +118,18 @@ Sekisho demo is ready.
   4. In "My applications", choose "Amazon Connect (demo)".
      Sekisho's built-in SAML inspector receives the signed assertion in place of AWS
      and shows the NameID, the Role and RoleSessionName attributes and the signature check.
+
+  5. IP restriction at the IdP (the seed's aws:SourceIp condition, checked before any
+     assertion exists). In another terminal:
+       .venv/bin/sekisho policy put OfficeOnly {policy_file}
+       .venv/bin/sekisho policy attach OfficeOnly --idp
+       .venv/bin/sekisho policy detach AllowAll --idp
+     Launch Amazon Connect again: "Access denied". Why, in the audit trail:
+       .venv/bin/sekisho audit tail -n 1
+     Ask the simulator:
+       .venv/bin/sekisho policy simulate --idp --user {username} \\
+           --app {DEMO_APP} --source-ip 127.0.0.1 --mfa
+     Undo: .venv/bin/sekisho policy attach AllowAll --idp
 
   Switch between English and Japanese with the language menu at the top of every page.
   See the assertion without a browser:

@@ -24,6 +24,7 @@ from sekisho.directory.signin import check_password_sign_in
 from sekisho.mfa import errors as mfa_errors
 from sekisho.mfa import services as mfa
 from sekisho.mfa.methods import MfaMode
+from sekisho.policy import idp as policy
 from sekisho.portal.session import (
     AuthState,
     SignInFlow,
@@ -51,6 +52,7 @@ def request_context(request: HttpRequest) -> RequestContext:
         source_ip=source_ip(request),
         user_agent=request.META.get("HTTP_USER_AGENT", "")[:512],
         session_id=session_id,
+        secure_transport=request.is_secure(),
     )
 
 
@@ -71,8 +73,40 @@ def signed_in_required(view: View) -> View:
     return wrapper
 
 
+def _sign_in_allowed(
+    request: HttpRequest, user: User, flow: SignInFlow, *, mfa_present: bool
+) -> HttpResponse | None:
+    """The IdP's sekisho:SignIn decision; None when allowed, else the refusal page."""
+    facts = policy.AccessFacts(
+        source_ip=source_ip(request),
+        now=saml.clock().now(),
+        secure_transport=request.is_secure(),
+        mfa_present=mfa_present,
+        mfa_method=policy.mfa_method(flow.factors),
+    )
+    decision = policy.authorize(
+        policy.SIGN_IN,
+        user,
+        facts,
+        context=request_context(request),
+        workflow_id=flow.workflow_id,
+    )
+    if decision.decision == "Allow":
+        return None
+    clear_flow(request)
+    return error_page(
+        request,
+        status=403,
+        code="signin_denied",
+        detail=_("Your address: %(address)s") % {"address": facts.source_ip},
+    )
+
+
 def _complete_sign_in(request: HttpRequest, user: User, flow: SignInFlow) -> HttpResponse:
-    """Every factor passed: rotate the session key, record the sign-in, continue."""
+    """Every factor passed: decide again with them, rotate the session key, continue."""
+    refused = _sign_in_allowed(request, user, flow, mfa_present=len(flow.factors) > 1)
+    if refused is not None:
+        return refused
     context = request_context(request)
     next_url = safe_next(flow.next_url)
     login(request, user, backend="sekisho.directory.backends.DirectoryBackend")
@@ -167,6 +201,11 @@ def signin(request: HttpRequest) -> HttpResponse:
     request.session.cycle_key()
     flow.user_id = user.pk
     flow.factors = ["PASSWORD"]
+    # Decided now, for the session this sign-in would create, so nobody registers an MFA
+    # device from a refused network; decided again once every factor has passed.
+    refused = _sign_in_allowed(request, user, flow, mfa_present=mfa.requires_mfa(user))
+    if refused is not None:
+        return refused
     if mfa.requires_mfa(user):
         if not mfa.confirmed_devices(user):
             flow.enrollment_required = True

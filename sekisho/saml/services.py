@@ -562,6 +562,27 @@ def launch(
     target = acs_url or app.default_acs()
     if not refusal and not target:
         refusal, reason = "app_cannot_launch", "the application has no ACS"
+    if not refusal:
+        # The IdP's own policies, evaluated before any assertion exists (audited there).
+        from sekisho.policy import idp as policy
+
+        facts = policy.AccessFacts(
+            source_ip=context.source_ip,
+            now=now,
+            secure_transport=context.secure_transport,
+            mfa_present=bool(auth.mfa),
+            mfa_method=policy.mfa_method(getattr(auth, "methods", ())),
+        )
+        decision = policy.authorize(
+            policy.LAUNCH_APPLICATION, user, facts, context=context, application=app
+        )
+        if decision.decision != "Allow":
+            return LaunchOutcome(
+                allowed=False,
+                app_name=app.display_name,
+                refusal="launch_denied",
+                reason=decision.explanation,
+            )
     name_id = ""
     encoded = ""
     if not refusal:

@@ -42,8 +42,11 @@ MAX_RELAY_STATE = 1024  # saml-bindings §3.4.3 / §3.5.3: at most 80 bytes SHOU
 def render_outcome(request: HttpRequest, outcome: services.LaunchOutcome) -> HttpResponse:
     """A launch outcome as HTTP: the auto-submitting POST form, or a clear refusal page."""
     if not outcome.allowed:
-        status = 403
-        return error_page(request, status=status, code=outcome.refusal or "forbidden")
+        detail = None
+        if outcome.refusal == "launch_denied":
+            # The person sees where they are; the policy's reasoning goes to the audit log.
+            detail = _("Your address: %(address)s") % {"address": source_ip(request)}
+        return error_page(request, status=403, code=outcome.refusal or "forbidden", detail=detail)
     response = render(
         request,
         "sekisho/post_binding.html",

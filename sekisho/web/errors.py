@@ -83,6 +83,20 @@ MESSAGES: dict[str, tuple[Promise, Promise]] = {
             "why in the audit log."
         ),
     ),
+    "signin_denied": (
+        _("Sign-in not allowed"),
+        _(
+            "Your organisation's access policy does not allow you to sign in from here. "
+            "If you think this is wrong, contact your administrator."
+        ),
+    ),
+    "launch_denied": (
+        _("Access denied"),
+        _(
+            "Your organisation's access policy does not allow you to open this application "
+            "from here. If you think this is wrong, contact your administrator."
+        ),
+    ),
     "session_expired": (
         _("Session expired"),
         _("Your session has ended. Please sign in again."),
