@@ -24,9 +24,7 @@ class Actor:
     context: RequestContext
 
 
-def admin_audit(
-    actor: Actor, event_name: str, parameters: dict[str, object], clock: Clock
-) -> None:
+def admin_audit(actor: Actor, event_name: str, parameters: dict[str, object], clock: Clock) -> None:
     """Record an administrative change made by an actor."""
     emit(
         records.admin_change(
@@ -58,7 +56,17 @@ def get_group(name: str) -> Group:
 
 def check_password(password: str, *, username: str, email: str) -> None:
     """Raise WeakPassword listing every problem of a proposed password (NIST SP 800-63B)."""
-    problems = rules.password_problems(password, username=username, email=email)
+    from sekisho.mfa.methods import MfaMode
+    from sekisho.mfa.services import current_mode
+
+    # NIST SP 800-63B §3.1.1.2: a password that is the only factor needs 15 characters.
+    single_factor = current_mode() is MfaMode.DISABLED
+    problems = rules.password_problems(
+        password,
+        username=username,
+        email=email,
+        min_length=rules.PASSWORD_MIN_SINGLE_FACTOR if single_factor else rules.PASSWORD_MIN,
+    )
     if problems:
         raise errors.WeakPassword("; ".join(p.message for p in problems))
 

@@ -298,3 +298,20 @@ def test_head_requests_are_answered_without_side_effects(client: Client, make_us
     assert client.head("/signin").status_code == 200
     assert client.head("/saml/metadata").status_code == 200
     assert not AuditRecord.objects.filter(event_name="CredentialChallenge").exists()
+
+
+def test_passwords_need_fifteen_characters_when_mfa_is_disabled(db, actor) -> None:
+    from sekisho.directory import services
+    from sekisho.directory.errors import WeakPassword
+
+    settings_row = MfaSettings.current()
+    settings_row.mode = MfaSettings.MODE_DISABLED
+    settings_row.save()
+    with pytest.raises(WeakPassword, match="15"):
+        services.create_user(
+            username="bob",
+            email="bob@example.com",
+            display_name=None,
+            password="thirteen char",
+            actor=actor,
+        )
