@@ -28,6 +28,7 @@ INSTALLED_APPS = [
     "sekisho.policy",
     "sekisho.audit",
     "sekisho.portal",
+    "sekisho.emulator",
 ]
 
 MIDDLEWARE = [

@@ -3,6 +3,7 @@
 from django.urls import path
 from django.views.i18n import set_language
 
+from sekisho.emulator import views as emulator
 from sekisho.portal import views as portal
 from sekisho.saml import views as saml
 
@@ -21,6 +22,8 @@ urlpatterns = [
     path("saml/sso", saml.sso),
     path("saml/continue/<str:token>", saml.continue_sso),
     path("saml/inspector", saml.inspector),
+    path("aws", emulator.aws_endpoint),
+    path("aws/", emulator.aws_endpoint),
 ]
 
 handler400 = "sekisho.web.errors.bad_request"

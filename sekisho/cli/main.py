@@ -598,6 +598,10 @@ def build_parser() -> argparse.ArgumentParser:
         return lambda args: func(args, _actor())
 
     policy.register(sub, _Parser, with_actor)
+
+    from sekisho.cli import aws
+
+    aws.register(sub, _Parser)
     return parser
 
 

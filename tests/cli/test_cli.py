@@ -222,3 +222,12 @@ def test_audit_tail_prints_json_lines(capsys, monkeypatch) -> None:
     lines = [json.loads(line) for line in out.splitlines()]
     assert code == 0 and lines[-1]["eventName"] == "CreateGroup"
     assert lines[-1]["eventVersion"] == "1.11"
+
+
+def test_aws_bootstrap_prints_a_root_key(capsys) -> None:
+    code, out, _ = run(capsys, "aws", "bootstrap", "--account-id", "111122223333")
+    keys = json.loads(out)
+    assert code == 0 and keys["AccountId"] == "111122223333"
+    assert keys["AccessKeyId"].startswith("AKIA") and len(keys["SecretAccessKey"]) == 40
+    code, _, err = run(capsys, "aws", "bootstrap", "--account-id", "12")
+    assert code == 1 and "12-digit" in err and "unexpected" not in err

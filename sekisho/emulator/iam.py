@@ -1,0 +1,902 @@
+"""IAM, emulated: SAML providers, managed and inline policies, roles, access keys.
+
+One handler per operation, each taking the caller's account and the parsed parameters and
+returning the result as botocore's output shape for that operation expects it. Behaviour,
+limits and error codes follow the "IAM API Reference" (cited per handler) and "IAM and
+AWS STS quotas". ``call`` authorizes every request first, as IAM does, with the caller's
+identity policies ("Policy evaluation logic"); the account root user is always allowed.
+
+Features IAM has but the emulator does not (permissions boundaries, SAML assertion
+encryption, IAM users) are refused with an error naming them, never silently ignored.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric import dsa, rsa
+from django.db import IntegrityError, transaction
+from django.db.models import F
+
+from sekisho.clock import SYSTEM_CLOCK, SYSTEM_RANDOM, Clock, Random
+from sekisho.emulator import accounts
+from sekisho.emulator.errors import AwsError
+from sekisho.emulator.models import (
+    MAX_POLICY_VERSIONS,
+    Account,
+    ManagedPolicy,
+    PolicyVersion,
+    Role,
+    RoleAttachment,
+    RolePolicy,
+    SamlProvider,
+)
+from sekisho.emulator.protocol.shapes import ServiceModel, load_service_model
+from sekisho.policy import (
+    Policy,
+    PolicyError,
+    PolicyKind,
+    Request,
+    RequestContext,
+    evaluate,
+    parse_policy,
+)
+from sekisho.saml.core.keys import certificate_pem, load_certificate
+from sekisho.saml.core.xml import DS, MD, SAMLP, children, element_text, parse_instant, parse_xml
+from sekisho.saml.errors import MalformedMessage
+
+Params = Mapping[str, Any]
+Result = dict[str, Any]
+
+# "IAM and AWS STS quotas".
+MAX_SAML_PROVIDERS = 100
+MAX_SAML_KEYS = 10
+MIN_RSA_KEY_BITS = 1024
+MAX_ATTACHED_PER_ROLE = 10
+MAX_ROLE_INLINE_CHARS = 10_240
+MAX_ACCESS_KEYS = 2
+DEFAULT_MAX_ITEMS = 100
+# Not documented: a provider whose metadata has no validUntil reports one 100 years on.
+DEFAULT_PROVIDER_VALIDITY = timedelta(days=36_525)
+
+_clock: Clock = SYSTEM_CLOCK
+_random: Random = SYSTEM_RANDOM
+
+
+def set_clock(clock: Clock) -> None:
+    """Use ``clock`` for creation dates and session expiry checks (tests freeze it)."""
+    global _clock
+    _clock = clock
+
+
+def now() -> datetime:
+    """The emulator's current time."""
+    return _clock.now()
+
+
+def service_model() -> ServiceModel:
+    """IAM's botocore service model (load_service_model caches it; it is read-only)."""
+    return load_service_model("iam")
+
+
+def error(name: str, message: str) -> AwsError:
+    """An IAM error as the model declares it (code, HTTP status, fault side)."""
+    return AwsError.from_model(service_model(), name, message)
+
+
+def _validation(message: str) -> AwsError:
+    # ValidationError is the query protocol's generic input error, not an IAM shape.
+    return AwsError("ValidationError", message, http_status=400)
+
+
+def _unsupported(params: Params, *names: str) -> None:
+    for name in names:
+        if params.get(name) not in (None, "", [], {}):
+            raise error("InvalidInput", f"{name} is not supported by the Sekisho emulator yet.")
+
+
+# --- callers and authorization --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who signed a request: the account root user, or a session of a role."""
+
+    account: Account
+    role: Role | None = None
+    session_name: str = ""
+
+    @property
+    def arn(self) -> str:
+        """The caller's ARN as IAM reports it (``...:root`` or ``...:assumed-role/R/s``)."""
+        if self.role is None:
+            return self.account.root_arn
+        return (
+            f"arn:aws:sts::{self.account.account_id}:assumed-role/"
+            f"{self.role.name}/{self.session_name}"
+        )
+
+    @property
+    def user_id(self) -> str:
+        """``aws:userid``: the account id for root, ``<RoleId>:<RoleSessionName>`` for sessions."""
+        if self.role is None:
+            return self.account.account_id
+        return f"{self.role.role_id}:{self.session_name}"
+
+
+def role_policies(role: Role) -> list[Policy]:
+    """A role's permission policies: its attached managed policies' default versions and
+    its inline policies, compiled (stored documents were validated when stored)."""
+    compiled: list[Policy] = []
+    for version in PolicyVersion.objects.filter(
+        policy__role_attachments__role=role, is_default=True
+    ).select_related("policy"):
+        compiled.append(_compile(version.document, PolicyKind.IDENTITY, version.policy.arn))
+    for inline in RolePolicy.objects.filter(role=role).order_by("name"):
+        compiled.append(_compile(inline.document, PolicyKind.INLINE, f"{role.arn}/{inline.name}"))
+    return compiled
+
+
+def authorize(caller: Caller, action: str, resource: str, *, source_ip: str) -> None:
+    """Refuse a request the caller's policies do not allow ("Policy evaluation logic").
+
+    Raises:
+        AwsError: ``AccessDenied`` (403) worded as IAM words it.
+    """
+    context: dict[str, Any] = {
+        "aws:SourceIp": source_ip or None,
+        "aws:userid": caller.user_id,
+        "aws:PrincipalArn": caller.role.arn if caller.role else caller.account.root_arn,
+        "aws:PrincipalAccount": caller.account.account_id,
+        "aws:PrincipalType": "AssumedRole" if caller.role else "Account",
+        "aws:CurrentTime": now(),
+        "aws:SecureTransport": False,
+    }
+    request = Request(
+        action=action,
+        resource=resource,
+        context=RequestContext.from_mapping(context),
+        principal=caller.arn,
+        principal_account=caller.account.account_id,
+    )
+    policies = role_policies(caller.role) if caller.role is not None else []
+    decision = evaluate(request=request, identity_policies=policies)
+    if decision.allowed:
+        return
+    reason = (
+        "with an explicit deny in an identity-based policy"
+        if decision.decision == "ExplicitDeny"
+        else f"because no identity-based policy allows the {action} action"
+    )
+    raise AwsError(
+        "AccessDenied",
+        f"User: {caller.arn} is not authorized to perform: {action} on resource: "
+        f"{resource} {reason}",
+        http_status=403,
+    )
+
+
+# --- shared helpers ---------------------------------------------------------------------------
+
+
+def _compile(document: str, kind: PolicyKind, name: str = "") -> Policy:
+    try:
+        return parse_policy(document, kind=kind, name=name)
+    except PolicyError as exc:
+        raise error(
+            "MalformedPolicyDocument", "; ".join(str(problem) for problem in exc.problems)
+        ) from exc
+
+
+def _arn(account: Account, kind: str, path: str, name: str) -> str:
+    return f"arn:aws:iam::{account.account_id}:{kind}{path}{name}"
+
+
+def _path(params: Params) -> str:
+    return str(params.get("Path") or "/")
+
+
+def _tags(params: Params) -> list[dict[str, str]]:
+    tags = [{"Key": str(t["Key"]), "Value": str(t["Value"])} for t in params.get("Tags") or []]
+    keys = [tag["Key"].lower() for tag in tags]
+    if len(keys) != len(set(keys)):
+        raise error(
+            "InvalidInput",
+            "Duplicate tag keys found. Please note that Tag keys are case insensitive.",
+        )
+    return tags
+
+
+def _page(items: Sequence[Any], params: Params, key: str) -> Result:
+    """One page of a list result, with IAM's ``Marker`` / ``MaxItems`` / ``IsTruncated``."""
+    max_items = int(params.get("MaxItems") or DEFAULT_MAX_ITEMS)
+    marker = params.get("Marker")
+    start = 0
+    if marker is not None:
+        if not re.fullmatch(r"[0-9]{1,9}", str(marker)) or int(marker) > len(items):
+            raise _validation(f"Invalid Marker: {marker}")
+        start = int(marker)
+    page = list(items[start : start + max_items])
+    result: Result = {key: page, "IsTruncated": start + max_items < len(items)}
+    if result["IsTruncated"]:
+        result["Marker"] = str(start + max_items)
+    return result
+
+
+def _role(account: Account, name: str) -> Role:
+    role = Role.objects.filter(account=account, name_key=name.lower()).first()
+    if role is None:
+        raise error("NoSuchEntity", f"The role with name {name} cannot be found.")
+    return role
+
+
+def _check_arn(arn: str) -> None:
+    if not arn.startswith("arn:") or len(arn.split(":", 5)) != 6:
+        raise error("InvalidInput", f"ARN {arn} is not valid.")
+
+
+def _managed_policy(account: Account, arn: str, *, attaching: bool = False) -> ManagedPolicy:
+    _check_arn(arn)
+    policy = ManagedPolicy.objects.filter(account=account, arn=arn).first()
+    if policy is None:
+        # AWS managed policies (arn:aws:iam::aws:policy/...) are not emulated.
+        if attaching:
+            raise error("NoSuchEntity", f"Policy {arn} does not exist or is not attachable.")
+        raise error("NoSuchEntity", f"Policy {arn} was not found.")
+    return policy
+
+
+def _saml_provider(account: Account, arn: str) -> SamlProvider:
+    _check_arn(arn)
+    provider = SamlProvider.objects.filter(account=account, arn=arn).first()
+    if provider is None:
+        raise error("NoSuchEntity", f"Manifest not found for arn {arn}")
+    return provider
+
+
+def _policy_result(policy: ManagedPolicy) -> Result:
+    result: Result = {
+        "PolicyName": policy.name,
+        "PolicyId": policy.policy_id,
+        "Arn": policy.arn,
+        "Path": policy.path,
+        "DefaultVersionId": policy.default_version_id,
+        "AttachmentCount": policy.attachment_count,
+        "PermissionsBoundaryUsageCount": 0,
+        "IsAttachable": True,
+        "CreateDate": policy.created,
+        "UpdateDate": policy.updated,
+    }
+    if policy.description:
+        result["Description"] = policy.description
+    if policy.tags:
+        result["Tags"] = policy.tags
+    return result
+
+
+def _version_result(version: PolicyVersion) -> Result:
+    return {
+        "Document": version.document,
+        "VersionId": version.version_id,
+        "IsDefaultVersion": version.is_default,
+        "CreateDate": version.created,
+    }
+
+
+def _role_result(role: Role, *, with_tags: bool = True) -> Result:
+    result: Result = {
+        "Path": role.path,
+        "RoleName": role.name,
+        "RoleId": role.role_id,
+        "Arn": role.arn,
+        "CreateDate": role.created,
+        "AssumeRolePolicyDocument": role.trust_policy,
+        "MaxSessionDuration": role.max_session_duration,
+    }
+    if role.description:
+        result["Description"] = role.description
+    if with_tags and role.tags:
+        result["Tags"] = role.tags
+    return result
+
+
+# --- SAML metadata ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class IdpMetadata:
+    """What IAM keeps from a SAML provider's metadata: entityID, signing keys, validity."""
+
+    entity_id: str
+    signing_certificates: tuple[str, ...]
+    valid_until: datetime | None
+
+
+def parse_idp_metadata(document: str) -> IdpMetadata:
+    """Read an IdP's metadata as ``CreateSAMLProvider`` does (saml-metadata-2.0-os §2.4.3).
+
+    "Creating IAM SAML identity providers": UTF-8 without a byte order mark, at most ten
+    signing keys, each at least 1024 bits.
+
+    Raises:
+        AwsError: ``InvalidInput`` for a document IAM refuses, ``MalformedCertificate`` for
+            a certificate that does not decode.
+    """
+    if document.startswith("\ufeff"):
+        raise error("InvalidInput", "Could not parse metadata: expected UTF-8 without a BOM.")
+    try:
+        root = parse_xml(document.encode("utf-8"))
+    except MalformedMessage as exc:
+        raise error("InvalidInput", f"Could not parse metadata: {exc.message}") from exc
+    if root.tag != f"{{{MD}}}EntityDescriptor":
+        raise error("InvalidInput", "Could not parse metadata: expected an md:EntityDescriptor.")
+    entity_id = (root.get("entityID") or "").strip()
+    descriptors = [
+        d
+        for d in children(root, MD, "IDPSSODescriptor")
+        if SAMLP in (d.get("protocolSupportEnumeration") or "").split()
+    ]
+    if not entity_id or not descriptors:
+        raise error(
+            "InvalidInput",
+            "Could not parse metadata: expected an entityID and an IDPSSODescriptor for SAML 2.0.",
+        )
+    certificates: list[str] = []
+    for key_descriptor in children(descriptors[0], MD, "KeyDescriptor"):
+        if key_descriptor.get("use", "signing") != "signing":
+            continue
+        for node in key_descriptor.iter(f"{{{DS}}}X509Certificate"):
+            try:
+                certificate = load_certificate("".join(element_text(node).split()))
+            except ValueError as exc:
+                raise error("MalformedCertificate", f"Invalid certificate: {exc}") from exc
+            public_key = certificate.public_key()
+            if (
+                isinstance(public_key, rsa.RSAPublicKey | dsa.DSAPublicKey)
+                and public_key.key_size < MIN_RSA_KEY_BITS
+            ):
+                raise error(
+                    "InvalidInput",
+                    f"Key size must be at least {MIN_RSA_KEY_BITS} bits, "
+                    f"got {public_key.key_size}.",
+                )
+            pem = certificate_pem("".join(element_text(node).split()))
+            if pem not in certificates:
+                certificates.append(pem)
+    if not certificates:
+        raise error("InvalidInput", "Could not parse metadata: expected a signing certificate.")
+    if len(certificates) > MAX_SAML_KEYS:
+        raise error(
+            "InvalidInput",
+            f"Metadata may contain at most {MAX_SAML_KEYS} signing keys, got {len(certificates)}.",
+        )
+    valid_until_text = root.get("validUntil")
+    try:
+        valid_until = (
+            parse_instant(valid_until_text, what="validUntil") if valid_until_text else None
+        )
+    except MalformedMessage as exc:
+        raise error("InvalidInput", f"Could not parse metadata: {exc.message}") from exc
+    return IdpMetadata(entity_id, tuple(certificates), valid_until)
+
+
+# --- SAML providers -----------------------------------------------------------------------------
+
+
+def create_saml_provider(account: Account, params: Params) -> Result:
+    """IAM API Reference, "CreateSAMLProvider"."""
+    _unsupported(params, "AddPrivateKey", "ContextProvider", "IdentityCenterInstanceArn")
+    if params.get("AssertionEncryptionMode") == "Required":
+        raise error("InvalidInput", "AssertionEncryptionMode Required is not supported yet.")
+    name = str(params["Name"])
+    metadata = parse_idp_metadata(str(params["SAMLMetadataDocument"]))
+    arn = _arn(account, "saml-provider/", "", name)
+    created = now()
+    tags = _tags(params)
+    with transaction.atomic():
+        if SamlProvider.objects.filter(account=account).count() >= MAX_SAML_PROVIDERS:
+            raise error(
+                "LimitExceeded",
+                f"Cannot exceed quota for SAMLProvidersPerAccount: {MAX_SAML_PROVIDERS}",
+            )
+        if SamlProvider.objects.filter(account=account, name=name).exists():
+            raise error("EntityAlreadyExists", f"SAMLProvider {name} already exists.")
+        SamlProvider.objects.create(
+            account=account,
+            name=name,
+            arn=arn,
+            uuid=_random.uuid(),
+            metadata_document=str(params["SAMLMetadataDocument"]),
+            entity_id=metadata.entity_id,
+            signing_certificates=list(metadata.signing_certificates),
+            valid_until=metadata.valid_until or created + DEFAULT_PROVIDER_VALIDITY,
+            tags=tags,
+            created=created,
+        )
+    result: Result = {"SAMLProviderArn": arn}
+    if tags:
+        result["Tags"] = tags
+    return result
+
+
+def get_saml_provider(account: Account, params: Params) -> Result:
+    """IAM API Reference, "GetSAMLProvider"."""
+    provider = _saml_provider(account, str(params["SAMLProviderArn"]))
+    result: Result = {
+        "SAMLProviderUUID": provider.uuid,
+        "SAMLMetadataDocument": provider.metadata_document,
+        "CreateDate": provider.created,
+        "ValidUntil": provider.valid_until,
+        "AssertionEncryptionMode": "Allowed",
+    }
+    if provider.tags:
+        result["Tags"] = provider.tags
+    return result
+
+
+def list_saml_providers(account: Account, params: Params) -> Result:
+    """IAM API Reference, "ListSAMLProviders" (not paginated)."""
+    providers = SamlProvider.objects.filter(account=account).order_by("name")
+    return {
+        "SAMLProviderList": [
+            {"Arn": p.arn, "ValidUntil": p.valid_until, "CreateDate": p.created} for p in providers
+        ]
+    }
+
+
+def update_saml_provider(account: Account, params: Params) -> Result:
+    """IAM API Reference, "UpdateSAMLProvider" (replaces the metadata document)."""
+    _unsupported(
+        params,
+        "AddPrivateKey",
+        "RemovePrivateKey",
+        "ContextProvider",
+        "IdentityCenterInstanceArn",
+    )
+    if params.get("AssertionEncryptionMode") == "Required":
+        raise error("InvalidInput", "AssertionEncryptionMode Required is not supported yet.")
+    with transaction.atomic():
+        provider = _saml_provider(account, str(params["SAMLProviderArn"]))
+        document = params.get("SAMLMetadataDocument")
+        if document is not None:
+            metadata = parse_idp_metadata(str(document))
+            provider.metadata_document = str(document)
+            provider.entity_id = metadata.entity_id
+            provider.signing_certificates = list(metadata.signing_certificates)
+            provider.valid_until = metadata.valid_until or now() + DEFAULT_PROVIDER_VALIDITY
+            provider.save()
+    return {"SAMLProviderArn": provider.arn}
+
+
+def delete_saml_provider(account: Account, params: Params) -> Result:
+    """IAM API Reference, "DeleteSAMLProvider"."""
+    with transaction.atomic():
+        _saml_provider(account, str(params["SAMLProviderArn"])).delete()
+    return {}
+
+
+# --- managed policies ---------------------------------------------------------------------------
+
+
+def create_policy(account: Account, params: Params) -> Result:
+    """IAM API Reference, "CreatePolicy"."""
+    name = str(params["PolicyName"])
+    document = str(params["PolicyDocument"])
+    _compile(document, PolicyKind.IDENTITY, name)
+    path = _path(params)
+    created = now()
+    tags = _tags(params)
+    try:
+        with transaction.atomic():
+            if ManagedPolicy.objects.filter(account=account, name_key=name.lower()).exists():
+                raise IntegrityError(name)
+            policy = ManagedPolicy.objects.create(
+                account=account,
+                name=name,
+                name_key=name.lower(),
+                path=path,
+                arn=_arn(account, "policy", path, name),
+                policy_id=accounts.unique_id("ANPA", 21, random=_random),
+                description=str(params.get("Description") or ""),
+                default_version_id="v1",
+                next_version=2,
+                tags=tags,
+                created=created,
+                updated=created,
+            )
+            PolicyVersion.objects.create(
+                policy=policy, version_id="v1", document=document, is_default=True, created=created
+            )
+    except IntegrityError as exc:
+        raise error(
+            "EntityAlreadyExists",
+            f"A policy called {name} already exists. Duplicate names are not allowed.",
+        ) from exc
+    return {"Policy": _policy_result(policy)}
+
+
+def get_policy(account: Account, params: Params) -> Result:
+    """IAM API Reference, "GetPolicy"."""
+    return {"Policy": _policy_result(_managed_policy(account, str(params["PolicyArn"])))}
+
+
+def _version(policy: ManagedPolicy, version_id: str) -> PolicyVersion:
+    version = PolicyVersion.objects.filter(policy=policy, version_id=version_id).first()
+    if version is None:
+        raise error("NoSuchEntity", f"Policy {policy.arn} version {version_id} does not exist.")
+    return version
+
+
+def get_policy_version(account: Account, params: Params) -> Result:
+    """IAM API Reference, "GetPolicyVersion" (the document goes out URL-encoded)."""
+    policy = _managed_policy(account, str(params["PolicyArn"]))
+    return {"PolicyVersion": _version_result(_version(policy, str(params["VersionId"])))}
+
+
+def create_policy_version(account: Account, params: Params) -> Result:
+    """IAM API Reference, "CreatePolicyVersion" (at most five versions per policy)."""
+    document = str(params["PolicyDocument"])
+    with transaction.atomic():
+        policy = _managed_policy(account, str(params["PolicyArn"]))
+        policy = ManagedPolicy.objects.select_for_update().get(pk=policy.pk)
+        _compile(document, PolicyKind.IDENTITY, policy.name)
+        if policy.versions.count() >= MAX_POLICY_VERSIONS:
+            raise error(
+                "LimitExceeded",
+                f"A managed policy can have up to {MAX_POLICY_VERSIONS} versions. Before you "
+                "create a new version, you must delete an existing version.",
+            )
+        created = now()
+        version_id = f"v{policy.next_version}"
+        default = bool(params.get("SetAsDefault"))
+        if default:
+            policy.versions.update(is_default=False)
+            policy.default_version_id = version_id
+        version = PolicyVersion.objects.create(
+            policy=policy,
+            version_id=version_id,
+            document=document,
+            is_default=default,
+            created=created,
+        )
+        policy.next_version += 1
+        policy.updated = created
+        policy.save()
+    return {"PolicyVersion": _version_result(version)}
+
+
+def list_policy_versions(account: Account, params: Params) -> Result:
+    """IAM API Reference, "ListPolicyVersions" (newest first; documents omitted)."""
+    policy = _managed_policy(account, str(params["PolicyArn"]))
+    versions = [
+        {k: v for k, v in _version_result(version).items() if k != "Document"}
+        for version in policy.versions.order_by("-created", "-id")
+    ]
+    return _page(versions, params, "Versions")
+
+
+def delete_policy_version(account: Account, params: Params) -> Result:
+    """IAM API Reference, "DeletePolicyVersion" (never the default version)."""
+    with transaction.atomic():
+        policy = _managed_policy(account, str(params["PolicyArn"]))
+        version = _version(policy, str(params["VersionId"]))
+        if version.is_default:
+            raise error("DeleteConflict", "Cannot delete the default version of a policy.")
+        version.delete()
+    return {}
+
+
+def delete_policy(account: Account, params: Params) -> Result:
+    """IAM API Reference, "DeletePolicy" (detached, only the default version left)."""
+    with transaction.atomic():
+        policy = _managed_policy(account, str(params["PolicyArn"]))
+        if policy.role_attachments.exists():
+            raise error("DeleteConflict", "Cannot delete a policy attached to entities.")
+        if policy.versions.count() > 1:
+            raise error(
+                "DeleteConflict",
+                "This policy has more than one version. Before you delete a policy, you must "
+                "delete the policy's versions. The default version is deleted with the policy.",
+            )
+        policy.delete()
+    return {}
+
+
+def list_policies(account: Account, params: Params) -> Result:
+    """IAM API Reference, "ListPolicies" (Scope, OnlyAttached, PathPrefix, usage filter)."""
+    scope = params.get("Scope") or "All"
+    if scope == "AWS" or params.get("PolicyUsageFilter") == "PermissionsBoundary":
+        policies: list[ManagedPolicy] = []  # no AWS managed policies, no boundaries emulated
+    else:
+        query = ManagedPolicy.objects.filter(
+            account=account, path__startswith=str(params.get("PathPrefix") or "/")
+        )
+        if params.get("OnlyAttached"):
+            query = query.filter(attachment_count__gt=0)
+        policies = list(query.order_by("name_key"))
+    items = [
+        {k: v for k, v in _policy_result(p).items() if k not in ("Description", "Tags")}
+        for p in policies
+    ]
+    return _page(items, params, "Policies")
+
+
+# --- roles --------------------------------------------------------------------------------------
+
+
+def create_role(account: Account, params: Params) -> Result:
+    """IAM API Reference, "CreateRole" (the trust policy is validated as one)."""
+    _unsupported(params, "PermissionsBoundary", "MaxSigninSessionDuration")
+    name = str(params["RoleName"])
+    document = str(params["AssumeRolePolicyDocument"])
+    _compile(document, PolicyKind.TRUST, name)
+    path = _path(params)
+    try:
+        with transaction.atomic():
+            if Role.objects.filter(account=account, name_key=name.lower()).exists():
+                raise IntegrityError(name)
+            role = Role.objects.create(
+                account=account,
+                name=name,
+                name_key=name.lower(),
+                path=path,
+                arn=_arn(account, "role", path, name),
+                role_id=accounts.unique_id("AROA", 21, random=_random),
+                trust_policy=document,
+                description=str(params.get("Description") or ""),
+                max_session_duration=int(params.get("MaxSessionDuration") or 3600),
+                tags=_tags(params),
+                created=now(),
+            )
+    except IntegrityError as exc:
+        raise error("EntityAlreadyExists", f"Role with name {name} already exists.") from exc
+    return {"Role": _role_result(role)}
+
+
+def get_role(account: Account, params: Params) -> Result:
+    """IAM API Reference, "GetRole"."""
+    return {"Role": _role_result(_role(account, str(params["RoleName"])))}
+
+
+def list_roles(account: Account, params: Params) -> Result:
+    """IAM API Reference, "ListRoles" (tags are not listed, as IAM does)."""
+    roles = Role.objects.filter(
+        account=account, path__startswith=str(params.get("PathPrefix") or "/")
+    ).order_by("name_key")
+    return _page([_role_result(r, with_tags=False) for r in roles], params, "Roles")
+
+
+def delete_role(account: Account, params: Params) -> Result:
+    """IAM API Reference, "DeleteRole" (no attached or inline policies left)."""
+    with transaction.atomic():
+        role = _role(account, str(params["RoleName"]))
+        if role.attachments.exists():
+            raise error("DeleteConflict", "Cannot delete entity, must detach all policies first.")
+        if role.inline_policies.exists():
+            raise error("DeleteConflict", "Cannot delete entity, must delete policies first.")
+        role.delete()
+    return {}
+
+
+def attach_role_policy(account: Account, params: Params) -> Result:
+    """IAM API Reference, "AttachRolePolicy" (attaching twice is a no-op, as in IAM)."""
+    with transaction.atomic():
+        role = _role(account, str(params["RoleName"]))
+        policy = _managed_policy(account, str(params["PolicyArn"]), attaching=True)
+        if RoleAttachment.objects.filter(role=role, policy=policy).exists():
+            return {}
+        if role.attachments.count() >= MAX_ATTACHED_PER_ROLE:
+            raise error(
+                "LimitExceeded",
+                f"Cannot exceed quota for PoliciesPerRole: {MAX_ATTACHED_PER_ROLE}",
+            )
+        RoleAttachment.objects.create(role=role, policy=policy, created=now())
+        ManagedPolicy.objects.filter(pk=policy.pk).update(
+            attachment_count=F("attachment_count") + 1
+        )
+    return {}
+
+
+def detach_role_policy(account: Account, params: Params) -> Result:
+    """IAM API Reference, "DetachRolePolicy"."""
+    with transaction.atomic():
+        role = _role(account, str(params["RoleName"]))
+        arn = str(params["PolicyArn"])
+        _check_arn(arn)
+        deleted, _ = RoleAttachment.objects.filter(role=role, policy__arn=arn).delete()
+        if not deleted:
+            raise error("NoSuchEntity", f"Policy {arn} was not found.")
+        ManagedPolicy.objects.filter(account=account, arn=arn).update(
+            attachment_count=F("attachment_count") - 1
+        )
+    return {}
+
+
+def list_attached_role_policies(account: Account, params: Params) -> Result:
+    """IAM API Reference, "ListAttachedRolePolicies"."""
+    role = _role(account, str(params["RoleName"]))
+    prefix = str(params.get("PathPrefix") or "/")
+    attached = [
+        {"PolicyName": a.policy.name, "PolicyArn": a.policy.arn}
+        for a in role.attachments.select_related("policy").order_by("policy__name_key")
+        if a.policy.path.startswith(prefix)
+    ]
+    return _page(attached, params, "AttachedPolicies")
+
+
+def put_role_policy(account: Account, params: Params) -> Result:
+    """IAM API Reference, "PutRolePolicy" (adds or replaces an inline policy)."""
+    name = str(params["PolicyName"])
+    document = str(params["PolicyDocument"])
+    with transaction.atomic():
+        role = _role(account, str(params["RoleName"]))
+        _compile(document, PolicyKind.INLINE, name)
+        others = role.inline_policies.exclude(name=name)
+        total = sum(len("".join(p.document.split())) for p in others)
+        total += len("".join(document.split()))
+        if total > MAX_ROLE_INLINE_CHARS:
+            raise error(
+                "LimitExceeded",
+                f"Maximum policy size of {MAX_ROLE_INLINE_CHARS} bytes exceeded for role "
+                f"{role.name}",
+            )
+        RolePolicy.objects.update_or_create(role=role, name=name, defaults={"document": document})
+    return {}
+
+
+def get_role_policy(account: Account, params: Params) -> Result:
+    """IAM API Reference, "GetRolePolicy"."""
+    role = _role(account, str(params["RoleName"]))
+    name = str(params["PolicyName"])
+    inline = role.inline_policies.filter(name=name).first()
+    if inline is None:
+        raise error("NoSuchEntity", f"The role policy with name {name} cannot be found.")
+    return {"RoleName": role.name, "PolicyName": inline.name, "PolicyDocument": inline.document}
+
+
+def list_role_policies(account: Account, params: Params) -> Result:
+    """IAM API Reference, "ListRolePolicies"."""
+    role = _role(account, str(params["RoleName"]))
+    names = list(role.inline_policies.order_by("name").values_list("name", flat=True))
+    return _page(names, params, "PolicyNames")
+
+
+def delete_role_policy(account: Account, params: Params) -> Result:
+    """IAM API Reference, "DeleteRolePolicy"."""
+    with transaction.atomic():
+        role = _role(account, str(params["RoleName"]))
+        name = str(params["PolicyName"])
+        deleted, _ = role.inline_policies.filter(name=name).delete()
+        if not deleted:
+            raise error("NoSuchEntity", f"The role policy with name {name} cannot be found.")
+    return {}
+
+
+# --- account and access keys --------------------------------------------------------------------
+
+
+def list_account_aliases(account: Account, params: Params) -> Result:
+    """IAM API Reference, "ListAccountAliases" (an account has at most one alias)."""
+    return _page([account.alias] if account.alias else [], params, "AccountAliases")
+
+
+def create_access_key(account: Account, params: Params) -> Result:
+    """IAM API Reference, "CreateAccessKey" (for the root user; IAM users are not emulated)."""
+    user_name = params.get("UserName")
+    if user_name is not None:
+        raise error("NoSuchEntity", f"The user with name {user_name} cannot be found.")
+    with transaction.atomic():
+        existing = account.access_keys.filter(role__isnull=True).count()
+        if existing >= MAX_ACCESS_KEYS:
+            raise error(
+                "LimitExceeded", f"Cannot exceed quota for AccessKeysPerUser: {MAX_ACCESS_KEYS}"
+            )
+        key, secret = accounts.create_access_key(account, clock=_clock, random=_random)
+    # Not documented for the root user; the emulator reports the account id as UserName.
+    return {
+        "AccessKey": {
+            "UserName": account.account_id,
+            "AccessKeyId": key.access_key_id,
+            "Status": key.status,
+            "SecretAccessKey": secret,
+            "CreateDate": key.created,
+        }
+    }
+
+
+# --- dispatch -----------------------------------------------------------------------------------
+
+Handler = Callable[[Account, Params], Result]
+ResourceOf = Callable[[Account, Params], str]
+
+
+def _any(account: Account, params: Params) -> str:
+    return "*"
+
+
+def _role_resource(account: Account, params: Params) -> str:
+    name = str(params["RoleName"])
+    role = Role.objects.filter(account=account, name_key=name.lower()).first()
+    if role is not None:
+        return role.arn
+    return _arn(account, "role", _path(params), name)
+
+
+def _policy_resource(account: Account, params: Params) -> str:
+    if "PolicyArn" in params:
+        return str(params["PolicyArn"])
+    return _arn(account, "policy", _path(params), str(params["PolicyName"]))
+
+
+def _provider_resource(account: Account, params: Params) -> str:
+    if "SAMLProviderArn" in params:
+        return str(params["SAMLProviderArn"])
+    return _arn(account, "saml-provider/", "", str(params["Name"]))
+
+
+def _root_resource(account: Account, params: Params) -> str:
+    return account.root_arn
+
+
+@dataclass(frozen=True)
+class Operation:
+    """An emulated IAM operation: its handler and the resource IAM authorizes it on."""
+
+    handler: Handler
+    resource: ResourceOf
+
+
+OPERATIONS: dict[str, Operation] = {
+    "CreateSAMLProvider": Operation(create_saml_provider, _provider_resource),
+    "GetSAMLProvider": Operation(get_saml_provider, _provider_resource),
+    "ListSAMLProviders": Operation(list_saml_providers, _any),
+    "UpdateSAMLProvider": Operation(update_saml_provider, _provider_resource),
+    "DeleteSAMLProvider": Operation(delete_saml_provider, _provider_resource),
+    "CreatePolicy": Operation(create_policy, _policy_resource),
+    "GetPolicy": Operation(get_policy, _policy_resource),
+    "DeletePolicy": Operation(delete_policy, _policy_resource),
+    "GetPolicyVersion": Operation(get_policy_version, _policy_resource),
+    "CreatePolicyVersion": Operation(create_policy_version, _policy_resource),
+    "ListPolicyVersions": Operation(list_policy_versions, _policy_resource),
+    "DeletePolicyVersion": Operation(delete_policy_version, _policy_resource),
+    "ListPolicies": Operation(list_policies, _any),
+    "CreateRole": Operation(create_role, _role_resource),
+    "GetRole": Operation(get_role, _role_resource),
+    "ListRoles": Operation(list_roles, _any),
+    "DeleteRole": Operation(delete_role, _role_resource),
+    "AttachRolePolicy": Operation(attach_role_policy, _role_resource),
+    "DetachRolePolicy": Operation(detach_role_policy, _role_resource),
+    "ListAttachedRolePolicies": Operation(list_attached_role_policies, _role_resource),
+    "PutRolePolicy": Operation(put_role_policy, _role_resource),
+    "GetRolePolicy": Operation(get_role_policy, _role_resource),
+    "ListRolePolicies": Operation(list_role_policies, _role_resource),
+    "DeleteRolePolicy": Operation(delete_role_policy, _role_resource),
+    "ListAccountAliases": Operation(list_account_aliases, _any),
+    "CreateAccessKey": Operation(create_access_key, _root_resource),
+}
+
+
+def call(caller: Caller, operation: str, params: Params, *, source_ip: str) -> Result:
+    """Authorize and run one IAM operation for an authenticated caller.
+
+    Raises:
+        AwsError: ``AccessDenied``, the operation's own errors, or ``InvalidAction`` for an
+            IAM operation the emulator does not implement.
+    """
+    entry = OPERATIONS.get(operation)
+    if entry is None:
+        raise AwsError(
+            "InvalidAction",
+            f"The action {operation} is not implemented by the Sekisho IAM emulator.",
+            http_status=400,
+        )
+    authorize(
+        caller, f"iam:{operation}", entry.resource(caller.account, params), source_ip=source_ip
+    )
+    if operation == "CreateAccessKey" and caller.role is not None and "UserName" not in params:
+        raise _validation("Must specify userName when calling with non-User credentials")
+    return entry.handler(caller.account, params)

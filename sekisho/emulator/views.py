@@ -1,0 +1,151 @@
+"""The emulated AWS endpoint: translate Django requests into the AWS pipeline and back.
+
+``/aws`` is the single endpoint every emulated service shares (an SDK's ``endpoint_url``);
+the SigV4 credential scope names the service ("Signature Version 4 signing process").
+The view only translates: routing, SigV4 and the wire protocols live in
+``sekisho.emulator.protocol``, IAM's behaviour in ``sekisho.emulator.iam``.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_http_methods
+
+from sekisho.crypto import CryptoError
+from sekisho.emulator import accounts, iam
+from sekisho.emulator.errors import AwsError
+from sekisho.emulator.protocol.http import AwsHttpRequest, AwsHttpResponse
+from sekisho.emulator.protocol.query import (
+    parse_query_request,
+    serialize_query_error,
+    serialize_query_response,
+)
+from sekisho.emulator.protocol.restjson import serialize_rest_json_error
+from sekisho.emulator.protocol.routing import identify_service
+from sekisho.emulator.protocol.shapes import ServiceModel, load_service_model
+from sekisho.emulator.protocol.sigv4 import (
+    expired_token_error,
+    parse_authorization,
+    unknown_access_key_error,
+    verify_sigv4,
+)
+from sekisho.web.middleware import source_ip
+
+logger = logging.getLogger(__name__)
+
+# Services whose requests are routed here but that are not emulated yet.
+_NOT_YET = {"sts": "query", "connect": "rest-json"}
+
+
+def to_aws_request(request: HttpRequest) -> AwsHttpRequest:
+    """The request as received on the wire: raw target, headers, body and source address.
+
+    Raises:
+        AwsError: ``RequestEntityTooLarge`` (413) for a body over the configured limit.
+    """
+    raw = request.META.get("RAW_URI") or request.get_full_path()
+    path, _, query = str(raw).partition("?")
+    body = request.body
+    if len(body) > int(settings.SEKISHO_MAX_BODY_BYTES):
+        raise AwsError(
+            "RequestEntityTooLarge",
+            f"Request body must be at most {settings.SEKISHO_MAX_BODY_BYTES} bytes.",
+            http_status=413,
+        )
+    return AwsHttpRequest(
+        request.method or "GET",
+        path,
+        query,
+        list(request.headers.items()),  # type: ignore[arg-type]
+        body,
+        source_ip(request),
+    )
+
+
+def authenticate_iam(req: AwsHttpRequest) -> iam.Caller:
+    """Check a signed IAM request's SigV4 against the stored key and name its caller.
+
+    Raises:
+        AwsError: ``InvalidClientTokenId`` for an unknown key or a wrong session token,
+            ``ExpiredToken`` for an expired session, or any SigV4 failure.
+    """
+    credential = parse_authorization(req, protocol="query")
+    key = accounts.find_access_key(credential.access_key_id)
+    if key is None or not accounts.session_token_matches(key, credential.security_token):
+        raise unknown_access_key_error("query")
+    now = iam.now()
+    if accounts.is_expired(key, now):
+        raise expired_token_error("query")
+    try:
+        secret = accounts.secret_of(key)
+    except CryptoError:
+        # A row sealed under another master key: unusable, as if it did not exist.
+        logger.warning("access key %s does not open under this master key", key.access_key_id)
+        raise unknown_access_key_error("query") from None
+    verify_sigv4(req, secret_access_key=secret, now=now, protocol="query", expected_service="iam")
+    return iam.Caller(key.account, key.role, key.session_name)
+
+
+def _handle(req: AwsHttpRequest, request_id: str) -> AwsHttpResponse:
+    service = identify_service(req)
+    if service != "iam":
+        raise AwsError(
+            "NotImplemented",
+            f"The {service} service is not emulated by Sekisho yet.",
+            http_status=501,
+            sender_fault=False,
+        )
+    caller = authenticate_iam(req)
+    operation, params = parse_query_request(req, iam.service_model())
+    result = iam.call(caller, operation.name, params, source_ip=req.source_ip)
+    return serialize_query_response(operation, result, request_id=request_id)
+
+
+def _error_response(error: AwsError, request_id: str, service: str | None) -> AwsHttpResponse:
+    if service is not None and _NOT_YET.get(service) == "rest-json":
+        model: ServiceModel = load_service_model(service)
+        return serialize_rest_json_error(error, request_id=request_id, service_model=model)
+    model_for_query = iam.service_model() if service in (None, "iam") else None
+    return serialize_query_error(error, request_id=request_id, service_model=model_for_query)
+
+
+def _service_hint(req: AwsHttpRequest) -> str | None:
+    try:
+        return identify_service(req)
+    except AwsError:
+        return None
+
+
+def _django_response(response: AwsHttpResponse) -> HttpResponse:
+    out = HttpResponse(response.body, status=response.status)
+    for name, value in response.headers.items():
+        out[name] = value
+    return out
+
+
+@csrf_exempt
+@require_http_methods(["GET", "POST"])
+def aws_endpoint(request: HttpRequest) -> HttpResponse:
+    """Answer one AWS API call the way the AWS service would, errors included."""
+    request_id = str(uuid.uuid4())
+    req: AwsHttpRequest | None = None
+    try:
+        req = to_aws_request(request)
+        response = _handle(req, request_id)
+    except AwsError as error:
+        service = _service_hint(req) if req is not None else None
+        response = _error_response(error, request_id, service)
+    except Exception:  # the emulator's own bug: AWS-shaped 500, never a traceback page
+        logger.exception("emulated AWS request %s failed", request_id)
+        failure = AwsError(
+            "InternalFailure",
+            "The request processing has failed because of an unknown error, exception or failure.",
+            http_status=500,
+        )
+        response = serialize_query_error(failure, request_id=request_id)
+    return _django_response(response)
