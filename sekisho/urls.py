@@ -24,6 +24,8 @@ urlpatterns = [
     path("saml/inspector", saml.inspector),
     path("aws", emulator.aws_endpoint),
     path("aws/", emulator.aws_endpoint),
+    # rest-json services (Amazon Connect) put their operation in the path under /aws.
+    path("aws/<path:rest>", emulator.aws_endpoint),
 ]
 
 handler400 = "sekisho.web.errors.bad_request"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Callable
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
@@ -38,8 +39,8 @@ from sekisho.web.middleware import source_ip
 
 logger = logging.getLogger(__name__)
 
-# Services whose requests are routed here but that are not emulated yet.
-_NOT_YET = {"sts": "query", "connect": "rest-json"}
+# The wire protocol of every service routed here (botocore's metadata "protocol").
+PROTOCOLS = {"iam": "query", "sts": "query", "connect": "rest-json"}
 
 
 def to_aws_request(request: HttpRequest) -> AwsHttpRequest:
@@ -67,51 +68,65 @@ def to_aws_request(request: HttpRequest) -> AwsHttpRequest:
     )
 
 
-def authenticate_iam(req: AwsHttpRequest) -> iam.Caller:
-    """Check a signed IAM request's SigV4 against the stored key and name its caller.
+def authenticate(req: AwsHttpRequest, *, service: str) -> iam.Caller:
+    """Check a signed request's SigV4 against the stored key and name its caller.
 
     Raises:
-        AwsError: ``InvalidClientTokenId`` for an unknown key or a wrong session token,
-            ``ExpiredToken`` for an expired session, or any SigV4 failure.
+        AwsError: ``InvalidClientTokenId`` (or the protocol's equivalent) for an unknown key
+            or a wrong session token, ``ExpiredToken`` for an expired session, or any SigV4
+            failure.
     """
-    credential = parse_authorization(req, protocol="query")
+    protocol = PROTOCOLS[service]
+    credential = parse_authorization(req, protocol=protocol)
     key = accounts.find_access_key(credential.access_key_id)
     if key is None or not accounts.session_token_matches(key, credential.security_token):
-        raise unknown_access_key_error("query")
+        raise unknown_access_key_error(protocol)
     now = iam.now()
     if accounts.is_expired(key, now):
-        raise expired_token_error("query")
+        raise expired_token_error(protocol)
     try:
         secret = accounts.secret_of(key)
     except CryptoError:
         # A row sealed under another master key: unusable, as if it did not exist.
         logger.warning("access key %s does not open under this master key", key.access_key_id)
-        raise unknown_access_key_error("query") from None
-    verify_sigv4(req, secret_access_key=secret, now=now, protocol="query", expected_service="iam")
+        raise unknown_access_key_error(protocol) from None
+    verify_sigv4(
+        req, secret_access_key=secret, now=now, protocol=protocol, expected_service=service
+    )
     return iam.Caller(key.account, key.role, key.session_name)
+
+
+def _handle_iam(req: AwsHttpRequest, request_id: str) -> AwsHttpResponse:
+    caller = authenticate(req, service="iam")
+    operation, params = parse_query_request(req, iam.service_model())
+    result = iam.call(caller, operation.name, params, source_ip=req.source_ip)
+    return serialize_query_response(operation, result, request_id=request_id)
+
+
+Handler = Callable[[AwsHttpRequest, str], AwsHttpResponse]
+
+# One handler per emulated service; a routed service missing here is not emulated yet.
+SERVICES: dict[str, Handler] = {"iam": _handle_iam}
 
 
 def _handle(req: AwsHttpRequest, request_id: str) -> AwsHttpResponse:
     service = identify_service(req)
-    if service != "iam":
+    handler = SERVICES.get(service)
+    if handler is None:
         raise AwsError(
             "NotImplemented",
             f"The {service} service is not emulated by Sekisho yet.",
             http_status=501,
             sender_fault=False,
         )
-    caller = authenticate_iam(req)
-    operation, params = parse_query_request(req, iam.service_model())
-    result = iam.call(caller, operation.name, params, source_ip=req.source_ip)
-    return serialize_query_response(operation, result, request_id=request_id)
+    return handler(req, request_id)
 
 
 def _error_response(error: AwsError, request_id: str, service: str | None) -> AwsHttpResponse:
-    if service is not None and _NOT_YET.get(service) == "rest-json":
-        model: ServiceModel = load_service_model(service)
+    model: ServiceModel = load_service_model(service or "iam")
+    if PROTOCOLS.get(service or "iam") == "rest-json":
         return serialize_rest_json_error(error, request_id=request_id, service_model=model)
-    model_for_query = iam.service_model() if service in (None, "iam") else None
-    return serialize_query_error(error, request_id=request_id, service_model=model_for_query)
+    return serialize_query_error(error, request_id=request_id, service_model=model)
 
 
 def _service_hint(req: AwsHttpRequest) -> str | None:
@@ -129,8 +144,8 @@ def _django_response(response: AwsHttpResponse) -> HttpResponse:
 
 
 @csrf_exempt
-@require_http_methods(["GET", "POST"])
-def aws_endpoint(request: HttpRequest) -> HttpResponse:
+@require_http_methods(["GET", "POST", "PUT", "DELETE", "PATCH"])
+def aws_endpoint(request: HttpRequest, rest: str = "") -> HttpResponse:
     """Answer one AWS API call the way the AWS service would, errors included."""
     request_id = str(uuid.uuid4())
     req: AwsHttpRequest | None = None
