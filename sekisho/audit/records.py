@@ -881,3 +881,90 @@ def to_cloudtrail(event: AuditEvent, *, account_id: str, region: str) -> dict[st
     if event.service_event_details is not None:
         record["serviceEventDetails"] = copy(event.service_event_details)
     return record
+
+
+STS_SOURCE = "sts.amazonaws.com"
+
+
+def assume_role_with_saml(
+    *,
+    role_arn: str,
+    principal_arn: str,
+    account_id: str,
+    duration_seconds: int | None,
+    assertion_id: str | None = None,
+    role_session_name: str | None = None,
+    subject: str | None = None,
+    subject_type: str | None = None,
+    issuer: str | None = None,
+    audience: str | None = None,
+    name_qualifier: str | None = None,
+    access_key_id: str | None = None,
+    expiration: datetime | None = None,
+    assumed_role_id: str | None = None,
+    assumed_role_arn: str | None = None,
+    error_code: str | None = None,
+    error_message: str | None = None,
+    source_ip: str,
+    user_agent: str,
+    now: datetime,
+    request_id: str | None = None,
+    random: Random = SYSTEM_RANDOM,
+) -> AuditEvent:
+    """``AssumeRoleWithSAML`` (sts.amazonaws.com) of the emulated AWS side, success or refusal.
+
+    Shaped as CloudTrail logs it ("Logging IAM and AWS STS API calls with AWS CloudTrail"):
+    a ``SAMLUser`` identity, the assertion's ID (never the assertion), the session's key id
+    with its token hidden; a refusal carries ``errorCode`` and no ``responseElements``.
+    """
+    identity: dict[str, object] = {"type": "SAMLUser"}
+    if subject is not None and name_qualifier is not None:
+        identity.update(
+            principalId=f"{name_qualifier}:{subject}",
+            userName=subject,
+            identityProvider=name_qualifier,
+        )
+    request: dict[str, object] = {
+        "roleArn": role_arn,
+        "principalArn": principal_arn,
+        "durationSeconds": duration_seconds,
+    }
+    if assertion_id is not None:
+        request["sAMLAssertionID"] = assertion_id
+    if role_session_name is not None:
+        request["roleSessionName"] = role_session_name
+    response: dict[str, object] | None = None
+    if error_code is None and access_key_id is not None:
+        response = {
+            "credentials": {
+                "accessKeyId": access_key_id,
+                "sessionToken": HIDDEN,
+                "expiration": expiration,
+            },
+            "assumedRoleUser": {"assumedRoleId": assumed_role_id, "arn": assumed_role_arn},
+            "subject": subject,
+            "subjectType": subject_type,
+            "issuer": issuer,
+            "audience": audience,
+            "nameQualifier": name_qualifier,
+        }
+    return _event(
+        source=STS_SOURCE,
+        name="AssumeRoleWithSAML",
+        event_type=AWS_API_CALL,
+        identity=identity,
+        source_ip=source_ip,
+        user_agent=user_agent,
+        now=now,
+        request_id=request_id,
+        random=random,
+        read_only=False,
+        request_parameters=request,
+        response_elements=response,
+        error_code=error_code,
+        error_message=error_message,
+        resources=[
+            {"ARN": role_arn, "accountId": account_id, "type": "AWS::IAM::Role"},
+            {"ARN": principal_arn, "accountId": account_id, "type": "AWS::IAM::SAMLProvider"},
+        ],
+    )

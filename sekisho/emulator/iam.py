@@ -109,6 +109,8 @@ class Caller:
     account: Account
     role: Role | None = None
     session_name: str = ""
+    # The session policy a role session was created with (JSON text), if any.
+    session_policy: str | None = None
 
     @property
     def arn(self) -> str:
@@ -164,14 +166,21 @@ def authorize(caller: Caller, action: str, resource: str, *, source_ip: str) -> 
         principal_account=caller.account.account_id,
     )
     policies = role_policies(caller.role) if caller.role is not None else []
-    decision = evaluate(request=request, identity_policies=policies)
+    session = (
+        _compile(caller.session_policy, PolicyKind.SESSION, "session")
+        if caller.role is not None and caller.session_policy
+        else None
+    )
+    decision = evaluate(request=request, identity_policies=policies, session_policy=session)
     if decision.allowed:
         return
-    reason = (
-        "with an explicit deny in an identity-based policy"
-        if decision.decision == "ExplicitDeny"
-        else f"because no identity-based policy allows the {action} action"
-    )
+    if decision.decision == "ExplicitDeny":
+        reason = "with an explicit deny in an identity-based policy"
+    elif session is not None and evaluate(request=request, identity_policies=policies).allowed:
+        # "Troubleshooting access denied error messages": the session policy is the gap.
+        reason = f"because no session policy allows the {action} action"
+    else:
+        reason = f"because no identity-based policy allows the {action} action"
     raise AwsError(
         "AccessDenied",
         f"User: {caller.arn} is not authorized to perform: {action} on resource: "

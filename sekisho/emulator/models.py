@@ -69,6 +69,9 @@ class AccessKey(models.Model):
     session_name = models.CharField(max_length=64, blank=True, default="")
     session_token_sha256 = models.CharField(max_length=64, blank=True, default="")
     expiration = models.DateTimeField(null=True, blank=True)
+    # The session policy passed to AssumeRoleWithSAML (``Policy``), as validated JSON text;
+    # the session's permissions are the intersection with the role's ("Session policies").
+    session_policy = models.TextField(null=True, blank=True)
     created = models.DateTimeField()
 
     def __str__(self) -> str:
@@ -172,3 +175,133 @@ class RolePolicy(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["role", "name"], name="emulator_role_policy_name")
         ]
+
+
+class UsedAssertion(models.Model):
+    """A SAML assertion ID already redeemed by AssumeRoleWithSAML (replay guard)."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="used_assertions")
+    assertion_id = models.CharField(max_length=256)
+    # After this instant the assertion is refused as expired anyway, so the row may go.
+    expires_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "assertion_id"], name="emulator_used_assertion_id"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.assertion_id
+
+
+# --- Amazon Connect ("Amazon Connect API Reference", data types ``Instance``, ``User``,
+# ``SecurityProfileSummary``, ``RoutingProfileSummary``) -----------------------------------
+
+
+class ConnectInstance(models.Model):
+    """An Amazon Connect instance; its identity management type never changes."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="connect_instances")
+    instance_id = models.CharField(max_length=36, unique=True)
+    region = models.CharField(max_length=32)
+    arn = models.CharField(max_length=2048, unique=True)
+    alias = models.CharField(max_length=45, blank=True, default="")
+    # Aliases name a domain (``<alias>.my.connect.aws``), so they compare case-insensitively.
+    alias_key = models.CharField(max_length=45, blank=True, default="")
+    identity_management_type = models.CharField(max_length=32)
+    directory_id = models.CharField(max_length=12, blank=True, default="")
+    inbound_calls_enabled = models.BooleanField()
+    outbound_calls_enabled = models.BooleanField()
+    status = models.CharField(max_length=32, default="ACTIVE")
+    tags = models.JSONField(default=dict)
+    created = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "alias_key"],
+                condition=~models.Q(alias_key=""),
+                name="emulator_connect_instance_alias",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.arn
+
+
+class ConnectSecurityProfile(models.Model):
+    """A security profile of a Connect instance (the defaults are made with the instance)."""
+
+    instance = models.ForeignKey(
+        ConnectInstance, on_delete=models.CASCADE, related_name="security_profiles"
+    )
+    profile_id = models.CharField(max_length=36, unique=True)
+    arn = models.CharField(max_length=2048, unique=True)
+    name = models.CharField(max_length=127)
+    created = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["instance", "name"], name="emulator_connect_security_profile_name"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.arn
+
+
+class ConnectRoutingProfile(models.Model):
+    """A routing profile of a Connect instance (``Basic Routing Profile`` comes with it)."""
+
+    instance = models.ForeignKey(
+        ConnectInstance, on_delete=models.CASCADE, related_name="routing_profiles"
+    )
+    profile_id = models.CharField(max_length=36, unique=True)
+    arn = models.CharField(max_length=2048, unique=True)
+    name = models.CharField(max_length=127)
+    created = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["instance", "name"], name="emulator_connect_routing_profile_name"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.arn
+
+
+class ConnectUser(models.Model):
+    """A Connect user (agent); with SAML its username is the role session name."""
+
+    instance = models.ForeignKey(ConnectInstance, on_delete=models.CASCADE, related_name="users")
+    user_id = models.CharField(max_length=36, unique=True)
+    arn = models.CharField(max_length=2048, unique=True)
+    username = models.CharField(max_length=100)
+    first_name = models.CharField(max_length=255, blank=True, default="")
+    last_name = models.CharField(max_length=255, blank=True, default="")
+    email = models.CharField(max_length=255, blank=True, default="")
+    directory_user_id = models.CharField(max_length=256, blank=True, default="")
+    phone_config = models.JSONField(default=dict)
+    security_profiles = models.ManyToManyField(ConnectSecurityProfile, related_name="users")
+    routing_profile = models.ForeignKey(
+        ConnectRoutingProfile, on_delete=models.PROTECT, related_name="users"
+    )
+    hierarchy_group_id = models.CharField(max_length=36, blank=True, default="")
+    tags = models.JSONField(default=dict)
+    created = models.DateTimeField()
+    updated = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["instance", "username"], name="emulator_connect_user_username"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.arn

@@ -17,8 +17,10 @@ from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
-from sekisho.crypto import CryptoError
-from sekisho.emulator import accounts, iam
+from sekisho.emulator import connect as connect_service
+from sekisho.emulator import iam
+from sekisho.emulator import sts as sts_service
+from sekisho.emulator.authn import PROTOCOLS, authenticate
 from sekisho.emulator.errors import AwsError
 from sekisho.emulator.protocol.http import AwsHttpRequest, AwsHttpResponse
 from sekisho.emulator.protocol.query import (
@@ -29,18 +31,9 @@ from sekisho.emulator.protocol.query import (
 from sekisho.emulator.protocol.restjson import serialize_rest_json_error
 from sekisho.emulator.protocol.routing import identify_service
 from sekisho.emulator.protocol.shapes import ServiceModel, load_service_model
-from sekisho.emulator.protocol.sigv4 import (
-    expired_token_error,
-    parse_authorization,
-    unknown_access_key_error,
-    verify_sigv4,
-)
 from sekisho.web.middleware import source_ip
 
 logger = logging.getLogger(__name__)
-
-# The wire protocol of every service routed here (botocore's metadata "protocol").
-PROTOCOLS = {"iam": "query", "sts": "query", "connect": "rest-json"}
 
 
 def to_aws_request(request: HttpRequest) -> AwsHttpRequest:
@@ -68,34 +61,6 @@ def to_aws_request(request: HttpRequest) -> AwsHttpRequest:
     )
 
 
-def authenticate(req: AwsHttpRequest, *, service: str) -> iam.Caller:
-    """Check a signed request's SigV4 against the stored key and name its caller.
-
-    Raises:
-        AwsError: ``InvalidClientTokenId`` (or the protocol's equivalent) for an unknown key
-            or a wrong session token, ``ExpiredToken`` for an expired session, or any SigV4
-            failure.
-    """
-    protocol = PROTOCOLS[service]
-    credential = parse_authorization(req, protocol=protocol)
-    key = accounts.find_access_key(credential.access_key_id)
-    if key is None or not accounts.session_token_matches(key, credential.security_token):
-        raise unknown_access_key_error(protocol)
-    now = iam.now()
-    if accounts.is_expired(key, now):
-        raise expired_token_error(protocol)
-    try:
-        secret = accounts.secret_of(key)
-    except CryptoError:
-        # A row sealed under another master key: unusable, as if it did not exist.
-        logger.warning("access key %s does not open under this master key", key.access_key_id)
-        raise unknown_access_key_error(protocol) from None
-    verify_sigv4(
-        req, secret_access_key=secret, now=now, protocol=protocol, expected_service=service
-    )
-    return iam.Caller(key.account, key.role, key.session_name)
-
-
 def _handle_iam(req: AwsHttpRequest, request_id: str) -> AwsHttpResponse:
     caller = authenticate(req, service="iam")
     operation, params = parse_query_request(req, iam.service_model())
@@ -106,7 +71,11 @@ def _handle_iam(req: AwsHttpRequest, request_id: str) -> AwsHttpResponse:
 Handler = Callable[[AwsHttpRequest, str], AwsHttpResponse]
 
 # One handler per emulated service; a routed service missing here is not emulated yet.
-SERVICES: dict[str, Handler] = {"iam": _handle_iam}
+SERVICES: dict[str, Handler] = {
+    "iam": _handle_iam,
+    "sts": sts_service.handle,
+    "connect": connect_service.handle,
+}
 
 
 def _handle(req: AwsHttpRequest, request_id: str) -> AwsHttpResponse:

@@ -31,7 +31,7 @@ from cryptography.x509.oid import NameOID
 from django.test import Client
 
 from sekisho.cli.aws import cmd_aws_bootstrap, register
-from sekisho.emulator import accounts, iam
+from sekisho.emulator import accounts, iam, views
 from sekisho.emulator.errors import EmulatorError
 from sekisho.emulator.models import AccessKey, Account, Role
 from sekisho.saml import services as saml
@@ -575,7 +575,12 @@ def test_unexpected_failure_is_an_aws_shaped_500(
     assert info.value.response["ResponseMetadata"]["HTTPStatusCode"] == 500
 
 
-def test_services_not_emulated_yet_answer_as_aws(aws: DjangoAws) -> None:
+def test_services_not_emulated_yet_answer_as_aws(
+    aws: DjangoAws, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # STS and Connect are emulated now: take them out of the service table to see the refusal.
+    monkeypatch.delitem(views.SERVICES, "sts")
+    monkeypatch.delitem(views.SERVICES, "connect")
     _, key_id, secret = accounts.bootstrap(ACCOUNT_ID)
     with pytest.raises(ClientError) as info:
         aws.boto("sts", key_id, secret).get_caller_identity()

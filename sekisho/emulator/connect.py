@@ -1,0 +1,618 @@
+"""Amazon Connect, emulated: instances, their default profiles, users and federation.
+
+One handler per operation, each taking the authenticated caller, the request's region and
+the parsed parameters and returning the result as botocore's output shape expects it.
+Behaviour and errors follow the "Amazon Connect API Reference" (cited per handler) and the
+Connect Administrator Guide's SAML chapter (aws-semantics §2). Every request is authorized
+first: the account root user always, a role session by its policies for
+``connect:<Operation>`` ("Policy evaluation logic"), refused with Connect's
+``AccessDeniedException`` (403).
+
+Not emulated yet: idempotent ``ClientToken`` replay, user updates, hierarchy groups,
+``EXISTING_DIRECTORY`` directories (the id is stored, never checked) and the browser side of
+``SignInUrl`` (``/aws/connect/federate/<instance-id>``).
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+
+from sekisho.clock import SYSTEM_RANDOM, Random
+from sekisho.emulator import iam
+from sekisho.emulator.authn import authenticate
+from sekisho.emulator.errors import AwsError
+from sekisho.emulator.models import (
+    ConnectInstance,
+    ConnectRoutingProfile,
+    ConnectSecurityProfile,
+    ConnectUser,
+)
+from sekisho.emulator.protocol.http import AwsHttpRequest, AwsHttpResponse
+from sekisho.emulator.protocol.restjson import (
+    match_rest_json_operation,
+    parse_rest_json_request,
+    serialize_rest_json_response,
+)
+from sekisho.emulator.protocol.shapes import ServiceModel, load_service_model
+from sekisho.emulator.protocol.sigv4 import parse_authorization
+from sekisho.policy import Request, RequestContext, evaluate
+
+Params = Mapping[str, Any]
+Result = dict[str, Any]
+
+IDENTITY_TYPES = ("SAML", "CONNECT_MANAGED", "EXISTING_DIRECTORY")
+# "Default security profiles" (Connect Administrator Guide).
+DEFAULT_SECURITY_PROFILES = ("Admin", "Agent", "CallCenterManager", "QualityAnalyst")
+DEFAULT_ROUTING_PROFILE = "Basic Routing Profile"
+# CreateInstance, InstanceAlias ("DirectoryAlias" in the model).
+ALIAS_PATTERN = re.compile(r"(?!d-)([\da-zA-Z]+)([-]*[\da-zA-Z])*")
+# CreateUser, Username: "for instances using SAML ... up to 64 characters from
+# [a-zA-Z0-9_-.\@]+".
+SAML_USERNAME_PATTERN = re.compile(r"[a-zA-Z0-9_\-.@]{1,64}")
+# Connect Administrator Guide: federated sessions last 12 hours; the refresh token as long.
+SESSION_LIFETIME = timedelta(hours=12)
+ACCESS_TOKEN_LIFETIME = timedelta(hours=12)
+DEFAULT_MAX_RESULTS = 100
+LIST_INSTANCES_MAX_RESULTS = 10
+
+_random: Random = SYSTEM_RANDOM
+
+
+def service_model() -> ServiceModel:
+    """Connect's botocore service model (cached by load_service_model, read-only)."""
+    return load_service_model("connect")
+
+
+def error(name: str, message: str) -> AwsError:
+    """A Connect error as the model declares it (exception name, HTTP status)."""
+    return AwsError.from_model(service_model(), name, message)
+
+
+# --- authorization ------------------------------------------------------------------------------
+
+
+def authorize(
+    caller: iam.Caller,
+    action: str,
+    resource: str,
+    *,
+    source_ip: str,
+    instance_id: str | None = None,
+) -> None:
+    """Refuse a request the caller's identity policies do not allow (root: always allowed).
+
+    ``aws:username`` stays absent (role sessions have none); ``connect:InstanceId`` is set
+    for the operations on an instance ("Actions, resources, and condition keys for Amazon
+    Connect").
+
+    Raises:
+        AwsError: ``AccessDeniedException`` (403).
+    """
+    if caller.role is None:
+        return
+    context: dict[str, Any] = {
+        "aws:SourceIp": source_ip or None,
+        "aws:userid": caller.user_id,
+        "aws:PrincipalArn": caller.role.arn,
+        "aws:PrincipalAccount": caller.account.account_id,
+        "aws:PrincipalType": "AssumedRole",
+        "aws:CurrentTime": iam.now(),
+        "aws:SecureTransport": False,
+        "connect:InstanceId": instance_id,
+    }
+    request = Request(
+        action=action,
+        resource=resource,
+        context=RequestContext.from_mapping(context),
+        principal=caller.arn,
+        principal_account=caller.account.account_id,
+    )
+    decision = evaluate(request=request, identity_policies=iam.role_policies(caller.role))
+    if decision.allowed:
+        return
+    reason = (
+        "with an explicit deny in an identity-based policy"
+        if decision.decision == "ExplicitDeny"
+        else f"because no identity-based policy allows the {action} action"
+    )
+    raise error(
+        "AccessDeniedException",
+        f"User: {caller.arn} is not authorized to perform: {action} on resource: "
+        f"{resource} {reason}",
+    )
+
+
+# --- shared helpers ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Ctx:
+    """One call's caller, region (the SigV4 scope's) and source address."""
+
+    caller: iam.Caller
+    region: str
+    source_ip: str
+
+
+def _instance_arn(ctx: Ctx, instance_id: str) -> str:
+    return f"arn:aws:connect:{ctx.region}:{ctx.caller.account.account_id}:instance/{instance_id}"
+
+
+def _instance_id(params: Params) -> str:
+    """The InstanceId parameter; Connect also accepts the instance ARN there."""
+    value = str(params["InstanceId"])
+    if value.startswith("arn:"):
+        return value.rpartition("instance/")[2]
+    return value
+
+
+def _instance(ctx: Ctx, instance_id: str) -> ConnectInstance:
+    found = ConnectInstance.objects.filter(
+        account=ctx.caller.account, region=ctx.region, instance_id=instance_id
+    ).first()
+    if found is None:
+        raise error("ResourceNotFoundException", f"Instance not found: {instance_id}")
+    return found
+
+
+def _new_id() -> str:
+    return _random.uuid()
+
+
+def _token() -> str:
+    return base64.urlsafe_b64encode(_random.token_bytes(48)).decode("ascii").rstrip("=")
+
+
+def _page(items: Sequence[Any], params: Params, key: str, default_max: int) -> Result:
+    """One page of ``items`` under ``key``; NextToken is the opaque next offset."""
+    start = 0
+    token = params.get("NextToken")
+    if token:
+        try:
+            start = int(base64.urlsafe_b64decode(str(token).encode("ascii")).decode("ascii"))
+        except (ValueError, UnicodeError):
+            raise error("InvalidParameterException", "The NextToken is not valid.") from None
+        if start < 0 or start > len(items):
+            raise error("InvalidParameterException", "The NextToken is not valid.")
+    size = int(params.get("MaxResults") or default_max)
+    result: Result = {key: list(items[start : start + size])}
+    if start + size < len(items):
+        result["NextToken"] = base64.urlsafe_b64encode(str(start + size).encode()).decode()
+    return result
+
+
+def _instance_result(instance: ConnectInstance) -> Result:
+    result: Result = {
+        "Id": instance.instance_id,
+        "Arn": instance.arn,
+        "IdentityManagementType": instance.identity_management_type,
+        "CreatedTime": instance.created,
+        "InstanceStatus": instance.status,
+        "InboundCallsEnabled": instance.inbound_calls_enabled,
+        "OutboundCallsEnabled": instance.outbound_calls_enabled,
+        "ServiceRole": (
+            f"arn:aws:iam::{instance.account.account_id}:role/aws-service-role/"
+            "connect.amazonaws.com/AWSServiceRoleForAmazonConnect"
+        ),
+    }
+    if instance.alias:
+        result["InstanceAlias"] = instance.alias
+        result["InstanceAccessUrl"] = f"https://{instance.alias}.my.connect.aws"
+    return result
+
+
+def _user_result(user: ConnectUser) -> Result:
+    identity: Result = {}
+    if user.first_name:
+        identity["FirstName"] = user.first_name
+    if user.last_name:
+        identity["LastName"] = user.last_name
+    if user.email:
+        identity["Email"] = user.email
+    result: Result = {
+        "Id": user.user_id,
+        "Arn": user.arn,
+        "Username": user.username,
+        "IdentityInfo": identity,
+        "PhoneConfig": user.phone_config,
+        "SecurityProfileIds": sorted(p.profile_id for p in user.security_profiles.all()),
+        "RoutingProfileId": user.routing_profile.profile_id,
+        "Tags": user.tags,
+        "LastModifiedTime": user.updated,
+        "LastModifiedRegion": user.instance.region,
+    }
+    if user.directory_user_id:
+        result["DirectoryUserId"] = user.directory_user_id
+    if user.hierarchy_group_id:
+        result["HierarchyGroupId"] = user.hierarchy_group_id
+    return result
+
+
+# --- instances ---------------------------------------------------------------------------------
+
+
+def create_instance(ctx: Ctx, params: Params) -> Result:
+    """CreateInstance (API Reference): a new ACTIVE instance with its default profiles."""
+    identity = str(params["IdentityManagementType"])
+    if identity not in IDENTITY_TYPES:
+        raise error(
+            "InvalidRequestException",
+            f"IdentityManagementType must be one of {', '.join(IDENTITY_TYPES)}.",
+        )
+    alias = str(params.get("InstanceAlias") or "")
+    directory_id = str(params.get("DirectoryId") or "")
+    if identity in ("SAML", "CONNECT_MANAGED") and not alias:
+        raise error(
+            "InvalidRequestException",
+            "InstanceAlias is required when IdentityManagementType is SAML or CONNECT_MANAGED.",
+        )
+    if identity == "EXISTING_DIRECTORY" and not directory_id:
+        raise error(
+            "InvalidRequestException",
+            "DirectoryId is required when IdentityManagementType is EXISTING_DIRECTORY.",
+        )
+    if alias and (len(alias) > 45 or ALIAS_PATTERN.fullmatch(alias) is None):
+        raise error(
+            "InvalidRequestException",
+            "InstanceAlias must be 1-45 letters, digits and hyphens, not starting with 'd-'.",
+        )
+    instance_id = _new_id()
+    created = iam.now()
+    try:
+        with transaction.atomic():
+            instance = ConnectInstance.objects.create(
+                account=ctx.caller.account,
+                instance_id=instance_id,
+                region=ctx.region,
+                arn=_instance_arn(ctx, instance_id),
+                alias=alias,
+                alias_key=alias.lower(),
+                identity_management_type=identity,
+                directory_id=directory_id,
+                inbound_calls_enabled=bool(params["InboundCallsEnabled"]),
+                outbound_calls_enabled=bool(params["OutboundCallsEnabled"]),
+                tags=dict(params.get("Tags") or {}),
+                created=created,
+            )
+            for name in DEFAULT_SECURITY_PROFILES:
+                profile_id = _new_id()
+                ConnectSecurityProfile.objects.create(
+                    instance=instance,
+                    profile_id=profile_id,
+                    arn=f"{instance.arn}/security-profile/{profile_id}",
+                    name=name,
+                    created=created,
+                )
+            routing_id = _new_id()
+            ConnectRoutingProfile.objects.create(
+                instance=instance,
+                profile_id=routing_id,
+                arn=f"{instance.arn}/routing-profile/{routing_id}",
+                name=DEFAULT_ROUTING_PROFILE,
+                created=created,
+            )
+    except IntegrityError:
+        raise error(
+            "InvalidRequestException", f"The instance alias {alias} is already in use."
+        ) from None
+    return {"Id": instance.instance_id, "Arn": instance.arn}
+
+
+def describe_instance(ctx: Ctx, params: Params) -> Result:
+    """DescribeInstance (API Reference)."""
+    instance = _instance(ctx, _instance_id(params))
+    return {"Instance": _instance_result(instance)}
+
+
+def list_instances(ctx: Ctx, params: Params) -> Result:
+    """ListInstances (API Reference): the account's instances in the request's region."""
+    instances = ConnectInstance.objects.filter(
+        account=ctx.caller.account, region=ctx.region
+    ).order_by("created", "id")
+    return _page(
+        [_instance_result(i) for i in instances],
+        params,
+        "InstanceSummaryList",
+        LIST_INSTANCES_MAX_RESULTS,
+    )
+
+
+def list_security_profiles(ctx: Ctx, params: Params) -> Result:
+    """ListSecurityProfiles (API Reference)."""
+    instance = _instance(ctx, _instance_id(params))
+    profiles = [
+        {
+            "Id": p.profile_id,
+            "Arn": p.arn,
+            "Name": p.name,
+            "LastModifiedTime": p.created,
+            "LastModifiedRegion": instance.region,
+        }
+        for p in instance.security_profiles.order_by("name")
+    ]
+    return _page(profiles, params, "SecurityProfileSummaryList", DEFAULT_MAX_RESULTS)
+
+
+def list_routing_profiles(ctx: Ctx, params: Params) -> Result:
+    """ListRoutingProfiles (API Reference)."""
+    instance = _instance(ctx, _instance_id(params))
+    profiles = [
+        {
+            "Id": p.profile_id,
+            "Arn": p.arn,
+            "Name": p.name,
+            "LastModifiedTime": p.created,
+            "LastModifiedRegion": instance.region,
+        }
+        for p in instance.routing_profiles.order_by("name")
+    ]
+    return _page(profiles, params, "RoutingProfileSummaryList", DEFAULT_MAX_RESULTS)
+
+
+# --- users -------------------------------------------------------------------------------------
+
+
+def _unsupported(params: Params, *names: str) -> None:
+    for name in names:
+        if params.get(name) not in (None, "", [], {}):
+            raise error(
+                "InvalidParameterException", f"{name} is not supported by the Sekisho emulator yet."
+            )
+
+
+def _check_identity(instance: ConnectInstance, params: Params) -> Mapping[str, Any]:
+    """The CreateUser rules that depend on the instance's identity management type."""
+    username = str(params["Username"])
+    identity: Mapping[str, Any] = params.get("IdentityInfo") or {}
+    kind = instance.identity_management_type
+    if kind == "SAML":
+        if SAML_USERNAME_PATTERN.fullmatch(username) is None:
+            raise error(
+                "InvalidParameterException",
+                "For instances using SAML the username must be 1-64 characters of [a-zA-Z0-9_-.@].",
+            )
+        if not identity.get("FirstName") or not identity.get("LastName"):
+            raise error(
+                "InvalidParameterException",
+                "IdentityInfo.FirstName and IdentityInfo.LastName are required for "
+                "instances using SAML.",
+            )
+        if identity.get("Email"):
+            raise error(
+                "InvalidParameterException",
+                "IdentityInfo.Email is not supported for instances using SAML.",
+            )
+        if params.get("Password"):
+            raise error(
+                "InvalidParameterException",
+                "Password is not supported for instances using SAML.",
+            )
+    elif kind == "CONNECT_MANAGED" and not params.get("Password"):
+        raise error(
+            "InvalidParameterException",
+            "Password is required for instances using CONNECT_MANAGED identity management.",
+        )
+    return identity
+
+
+def create_user(ctx: Ctx, params: Params) -> Result:
+    """CreateUser (API Reference): a user with 1-10 security profiles and a routing profile."""
+    _unsupported(
+        params,
+        "HierarchyGroupId",
+        "AutoAcceptConfigs",
+        "AfterContactWorkConfigs",
+        "PhoneNumberConfigs",
+        "PersistentConnectionConfigs",
+        "VoiceEnhancementConfigs",
+    )
+    instance = _instance(ctx, _instance_id(params))
+    identity = _check_identity(instance, params)
+    wanted = [str(item) for item in params["SecurityProfileIds"]]
+    profiles = list(instance.security_profiles.filter(profile_id__in=wanted))
+    missing = sorted(set(wanted) - {p.profile_id for p in profiles})
+    if missing:
+        raise error("ResourceNotFoundException", f"Security profile not found: {missing[0]}")
+    routing = instance.routing_profiles.filter(profile_id=str(params["RoutingProfileId"])).first()
+    if routing is None:
+        raise error(
+            "ResourceNotFoundException", f"Routing profile not found: {params['RoutingProfileId']}"
+        )
+    phone = dict(
+        params.get("PhoneConfig")
+        or {"PhoneType": "SOFT_PHONE", "AutoAccept": False, "AfterContactWorkTimeLimit": 0}
+    )
+    user_id = _new_id()
+    created = iam.now()
+    try:
+        with transaction.atomic():
+            user = ConnectUser.objects.create(
+                instance=instance,
+                user_id=user_id,
+                arn=f"{instance.arn}/agent/{user_id}",
+                username=str(params["Username"]),
+                first_name=str(identity.get("FirstName") or ""),
+                last_name=str(identity.get("LastName") or ""),
+                email=str(identity.get("Email") or ""),
+                directory_user_id=str(params.get("DirectoryUserId") or ""),
+                phone_config=phone,
+                routing_profile=routing,
+                tags=dict(params.get("Tags") or {}),
+                created=created,
+                updated=created,
+            )
+            user.security_profiles.set(profiles)
+    except IntegrityError:
+        raise error(
+            "DuplicateResourceException", f"User with username {params['Username']} already exists."
+        ) from None
+    return {"UserId": user.user_id, "UserArn": user.arn}
+
+
+def _user(instance: ConnectInstance, user_id: str) -> ConnectUser:
+    found = (
+        ConnectUser.objects.select_related("instance", "routing_profile")
+        .filter(instance=instance, user_id=user_id)
+        .first()
+    )
+    if found is None:
+        raise error("ResourceNotFoundException", f"User not found for id: {user_id}")
+    return found
+
+
+def describe_user(ctx: Ctx, params: Params) -> Result:
+    """DescribeUser (API Reference)."""
+    instance = _instance(ctx, _instance_id(params))
+    return {"User": _user_result(_user(instance, str(params["UserId"])))}
+
+
+def list_users(ctx: Ctx, params: Params) -> Result:
+    """ListUsers (API Reference): user summaries, by username."""
+    instance = _instance(ctx, _instance_id(params))
+    users = [
+        {
+            "Id": u.user_id,
+            "Arn": u.arn,
+            "Username": u.username,
+            "LastModifiedTime": u.updated,
+            "LastModifiedRegion": instance.region,
+        }
+        for u in instance.users.order_by("username")
+    ]
+    return _page(users, params, "UserSummaryList", DEFAULT_MAX_RESULTS)
+
+
+def delete_user(ctx: Ctx, params: Params) -> Result:
+    """DeleteUser (API Reference)."""
+    instance = _instance(ctx, _instance_id(params))
+    _user(instance, str(params["UserId"])).delete()
+    return {}
+
+
+# --- federation --------------------------------------------------------------------------------
+
+
+def get_federation_token(ctx: Ctx, params: Params) -> Result:
+    """GetFederationToken (API Reference): sign a federated role session in as its user.
+
+    The caller must be a role session ("This API doesn't support root users"); it is
+    authorized for ``connect:GetFederationToken`` on ``<instance-arn>/user/<aws:userid>``,
+    and the Connect user whose username equals the RoleSessionName gets the tokens.
+    """
+    caller = ctx.caller
+    instance_id = _instance_id(params)
+    if caller.role is None:
+        raise error(
+            "InvalidRequestException",
+            f"Provided identity: Principal: {caller.arn} User: {caller.user_id} cannot be "
+            "used for federation with Amazon Connect",
+        )
+    resource = f"{_instance_arn(ctx, instance_id)}/user/{caller.user_id}"
+    authorize(
+        caller,
+        "connect:GetFederationToken",
+        resource,
+        source_ip=ctx.source_ip,
+        instance_id=instance_id,
+    )
+    instance = _instance(ctx, instance_id)
+    user = ConnectUser.objects.filter(instance=instance, username=caller.session_name).first()
+    if user is None:
+        raise error(
+            "UserNotFoundException",
+            f"No user with username {caller.session_name} exists in instance {instance_id}.",
+        )
+    issued = iam.now()
+    access_token = _token()
+    base = str(settings.BASE_URL).rstrip("/")
+    return {
+        "Credentials": {
+            "AccessToken": access_token,
+            "AccessTokenExpiration": issued + ACCESS_TOKEN_LIFETIME,
+            "RefreshToken": _token(),
+            "RefreshTokenExpiration": issued + SESSION_LIFETIME,
+        },
+        # The browser side of this URL is not emulated yet.
+        "SignInUrl": f"{base}/aws/connect/federate/{instance.instance_id}?token={access_token}",
+        "UserArn": user.arn,
+        "UserId": user.user_id,
+    }
+
+
+# --- dispatch ----------------------------------------------------------------------------------
+
+Handler = Callable[[Ctx, Params], Result]
+
+
+@dataclass(frozen=True)
+class Operation:
+    """An emulated Connect operation: its handler and whether it names an instance."""
+
+    handler: Handler
+    on_instance: bool
+    # The resource suffix under the instance ARN ("" for the instance itself).
+    suffix: str = ""
+
+
+OPERATIONS: dict[str, Operation] = {
+    "CreateInstance": Operation(create_instance, on_instance=False),
+    "DescribeInstance": Operation(describe_instance, on_instance=True),
+    "ListInstances": Operation(list_instances, on_instance=False),
+    "ListSecurityProfiles": Operation(list_security_profiles, on_instance=True),
+    "ListRoutingProfiles": Operation(list_routing_profiles, on_instance=True),
+    "CreateUser": Operation(create_user, on_instance=True, suffix="/agent/*"),
+    "DescribeUser": Operation(describe_user, on_instance=True, suffix="/agent/{UserId}"),
+    "ListUsers": Operation(list_users, on_instance=True),
+    "DeleteUser": Operation(delete_user, on_instance=True, suffix="/agent/{UserId}"),
+    "GetFederationToken": Operation(get_federation_token, on_instance=True),
+}
+
+
+def call(ctx: Ctx, operation: str, params: Params) -> Result:
+    """Authorize and run one Connect operation for an authenticated caller.
+
+    Raises:
+        AwsError: ``AccessDeniedException``, the operation's own errors, or
+            ``InvalidRequestException`` for an operation the emulator does not implement.
+    """
+    entry = OPERATIONS.get(operation)
+    if entry is None:
+        raise error(
+            "InvalidRequestException",
+            f"The operation {operation} is not implemented by the Sekisho Connect emulator.",
+        )
+    # GetFederationToken authorizes itself: its resource is the caller's own user.
+    if operation != "GetFederationToken":
+        instance_id = _instance_id(params) if entry.on_instance else None
+        resource = "*"
+        if instance_id is not None:
+            suffix = entry.suffix.replace("{UserId}", str(params.get("UserId", "")))
+            resource = _instance_arn(ctx, instance_id) + suffix
+        authorize(
+            ctx.caller,
+            f"connect:{operation}",
+            resource,
+            source_ip=ctx.source_ip,
+            instance_id=instance_id,
+        )
+    return entry.handler(ctx, params)
+
+
+def handle(req: AwsHttpRequest, request_id: str) -> AwsHttpResponse:
+    """Answer one signed Connect request arriving at ``/aws`` (rest-json)."""
+
+    caller = authenticate(req, service="connect")
+    region = parse_authorization(req, protocol="rest-json").region
+    operation, labels = match_rest_json_operation(req, service_model(), base_path="/aws")
+    params = parse_rest_json_request(req, operation, labels)
+    ctx = Ctx(caller=caller, region=region, source_ip=req.source_ip)
+    result = call(ctx, operation.name, params)
+    return serialize_rest_json_response(operation, result, request_id=request_id)
