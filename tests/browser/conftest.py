@@ -104,7 +104,9 @@ def _wait_for_http(proc: subprocess.Popen[bytes], url: str, log: Path, deadline:
         if proc.poll() is not None:
             pytest.fail(f"`sekisho demo` exited ({proc.returncode}) early:\n{log.read_text()}")
         try:
-            with urllib.request.urlopen(url, timeout=2) as response:
+            # No proxy: a proxy from the environment must never see loopback test traffic.
+            opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+            with opener.open(url, timeout=2) as response:
                 if response.status == 200:
                     return
         except (urllib.error.URLError, OSError) as exc:
