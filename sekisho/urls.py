@@ -3,6 +3,7 @@
 from django.urls import path
 from django.views.i18n import set_language
 
+from sekisho.emulator import console as aws_console
 from sekisho.emulator import views as emulator
 from sekisho.portal import views as portal
 from sekisho.saml import views as saml
@@ -22,6 +23,12 @@ urlpatterns = [
     path("saml/sso", saml.sso),
     path("saml/continue/<str:token>", saml.continue_sso),
     path("saml/inspector", saml.inspector),
+    # The browser side of the emulated AWS (before the API's catch-all: order matters).
+    path("aws/saml", aws_console.saml_signin),
+    path("aws/connect/federate/<str:instance_id>", aws_console.connect_federate),
+    path("aws/connect/instance/<str:name>", aws_console.connect_instance),
+    path("aws/connect/<str:name>/", aws_console.connect_instance),
+    path("aws/connect/<str:name>/<path:rest>", aws_console.connect_instance),
     path("aws", emulator.aws_endpoint),
     path("aws/", emulator.aws_endpoint),
     # rest-json services (Amazon Connect) put their operation in the path under /aws.

@@ -968,3 +968,109 @@ def assume_role_with_saml(
             {"ARN": principal_arn, "accountId": account_id, "type": "AWS::IAM::SAMLProvider"},
         ],
     )
+
+
+CONSOLE_SIGNIN_SOURCE = "signin.amazonaws.com"
+CONNECT_SOURCE = "connect.amazonaws.com"
+AWS_CONSOLE_SIGNIN = "AwsConsoleSignIn"
+
+
+def assumed_role_identity(
+    *, account_id: str, role_arn: str, role_id: str | None = None, session_name: str | None = None
+) -> dict[str, object]:
+    """The ``userIdentity`` of a role session (``AssumedRole`` with its session issuer)."""
+    role_name = role_arn.rpartition("/")[2]
+    identity: dict[str, object] = {"type": "AssumedRole", "accountId": account_id}
+    if role_id is not None and session_name is not None:
+        identity["principalId"] = f"{role_id}:{session_name}"
+        identity["arn"] = f"arn:aws:sts::{account_id}:assumed-role/{role_name}/{session_name}"
+    issuer: dict[str, object] = {
+        "type": "Role",
+        "arn": role_arn,
+        "accountId": account_id,
+        "userName": role_name,
+    }
+    if role_id is not None:
+        issuer["principalId"] = role_id
+    identity["sessionContext"] = {"sessionIssuer": issuer}
+    return identity
+
+
+def console_login(
+    *,
+    identity: Mapping[str, object],
+    login_to: str,
+    saml_provider_arn: str | None,
+    mfa_used: bool = False,
+    failure_reason: str | None = None,
+    source_ip: str,
+    user_agent: str,
+    now: datetime,
+    request_id: str | None = None,
+    random: Random = SYSTEM_RANDOM,
+) -> AuditEvent:
+    """``ConsoleLogin`` (signin.amazonaws.com, ``AwsConsoleSignIn``) of the emulated console.
+
+    ``failure_reason`` (Sekisho addition, in ``additionalEventData.Reason``) says why the
+    emulated sign-in was refused; CloudTrail's ``errorMessage`` stays "Failed authentication".
+    """
+    additional: dict[str, object] = {
+        "LoginTo": login_to,
+        "MobileVersion": "No",
+        "MFAUsed": "Yes" if mfa_used else "No",
+        "SamlProviderArn": saml_provider_arn,
+    }
+    if failure_reason is not None:
+        additional["Reason"] = failure_reason
+    return _event(
+        source=CONSOLE_SIGNIN_SOURCE,
+        name="ConsoleLogin",
+        event_type=AWS_CONSOLE_SIGNIN,
+        identity=identity,
+        source_ip=source_ip,
+        user_agent=user_agent,
+        now=now,
+        request_id=request_id,
+        random=random,
+        read_only=False,
+        response_elements={"ConsoleLogin": FAILURE if failure_reason is not None else SUCCESS},
+        additional=additional,
+        error_message="Failed authentication" if failure_reason is not None else None,
+    )
+
+
+def get_federation_token(
+    *,
+    identity: Mapping[str, object],
+    instance_id: str,
+    error_code: str | None = None,
+    error_message: str | None = None,
+    explanation: str | None = None,
+    source_ip: str,
+    user_agent: str,
+    now: datetime,
+    request_id: str | None = None,
+    random: Random = SYSTEM_RANDOM,
+) -> AuditEvent:
+    """``GetFederationToken`` (connect.amazonaws.com) of the emulated Connect, success or denial.
+
+    ``responseElements`` stays null: the tokens are credentials and never logged.
+    ``explanation`` (Sekisho addition, ``additionalEventData.policyExplanation``) says which
+    statement or condition decided a denial.
+    """
+    return _event(
+        source=CONNECT_SOURCE,
+        name="GetFederationToken",
+        event_type=AWS_API_CALL,
+        identity=identity,
+        source_ip=source_ip,
+        user_agent=user_agent,
+        now=now,
+        request_id=request_id,
+        random=random,
+        read_only=True,
+        request_parameters={"InstanceId": instance_id},
+        additional=None if explanation is None else {"policyExplanation": explanation},
+        error_code=error_code,
+        error_message=error_message,
+    )

@@ -9,8 +9,8 @@ first: the account root user always, a role session by its policies for
 ``AccessDeniedException`` (403).
 
 Not emulated yet: idempotent ``ClientToken`` replay, user updates, hierarchy groups,
-``EXISTING_DIRECTORY`` directories (the id is stored, never checked) and the browser side of
-``SignInUrl`` (``/aws/connect/federate/<instance-id>``).
+``EXISTING_DIRECTORY`` directories (the id is stored, never checked) and signing in with
+``SignInUrl``'s token (the browser federates with its console session instead).
 """
 
 from __future__ import annotations
@@ -25,6 +25,8 @@ from typing import Any
 from django.conf import settings
 from django.db import IntegrityError, transaction
 
+from sekisho.audit import records
+from sekisho.audit.writer import emit
 from sekisho.clock import SYSTEM_RANDOM, Random
 from sekisho.emulator import iam
 from sekisho.emulator.authn import authenticate
@@ -123,11 +125,13 @@ def authorize(
         if decision.decision == "ExplicitDeny"
         else f"because no identity-based policy allows the {action} action"
     )
-    raise error(
+    denied = error(
         "AccessDeniedException",
         f"User: {caller.arn} is not authorized to perform: {action} on resource: "
         f"{resource} {reason}",
     )
+    denied.explanation = decision.explanation
+    raise denied
 
 
 # --- shared helpers ---------------------------------------------------------------------------
@@ -500,15 +504,20 @@ def delete_user(ctx: Ctx, params: Params) -> Result:
 # --- federation --------------------------------------------------------------------------------
 
 
-def get_federation_token(ctx: Ctx, params: Params) -> Result:
-    """GetFederationToken (API Reference): sign a federated role session in as its user.
+def federation_user(ctx: Ctx, instance_id: str) -> tuple[ConnectInstance, ConnectUser]:
+    """The one federation decision (API GetFederationToken and the browser's federate page).
 
     The caller must be a role session ("This API doesn't support root users"); it is
-    authorized for ``connect:GetFederationToken`` on ``<instance-arn>/user/<aws:userid>``,
-    and the Connect user whose username equals the RoleSessionName gets the tokens.
+    authorized for ``connect:GetFederationToken`` on ``<instance-arn>/user/<aws:userid>``
+    with ``ctx.source_ip`` as ``aws:SourceIp``, and the Connect user whose username equals
+    the RoleSessionName (case-sensitive) is the one signed in.
+
+    Raises:
+        AwsError: ``InvalidRequestException`` (not a role session),
+            ``AccessDeniedException``, ``ResourceNotFoundException`` or
+            ``UserNotFoundException``.
     """
     caller = ctx.caller
-    instance_id = _instance_id(params)
     if caller.role is None:
         raise error(
             "InvalidRequestException",
@@ -530,6 +539,52 @@ def get_federation_token(ctx: Ctx, params: Params) -> Result:
             "UserNotFoundException",
             f"No user with username {caller.session_name} exists in instance {instance_id}.",
         )
+    return instance, user
+
+
+def audit_federation(
+    ctx: Ctx,
+    instance_id: str,
+    *,
+    failure: AwsError | None,
+    user_agent: str,
+    request_id: str | None,
+) -> None:
+    """Write the ``GetFederationToken`` audit record (API call or browser federation)."""
+    caller = ctx.caller
+    account_id = caller.account.account_id
+    identity: dict[str, object] = (
+        records.assumed_role_identity(
+            account_id=account_id,
+            role_arn=caller.role.arn,
+            role_id=caller.role.role_id,
+            session_name=caller.session_name,
+        )
+        if caller.role is not None
+        else {"type": "Root", "accountId": account_id, "arn": caller.arn}
+    )
+    code = None
+    if failure is not None:
+        # audit-format: a denial is recorded as errorCode AccessDenied (CloudTrail's wording).
+        code = "AccessDenied" if failure.code == "AccessDeniedException" else failure.code
+    emit(
+        records.get_federation_token(
+            identity=identity,
+            instance_id=instance_id,
+            error_code=code,
+            error_message=failure.message if failure is not None else None,
+            explanation=failure.explanation if failure is not None else None,
+            source_ip=ctx.source_ip,
+            user_agent=user_agent,
+            now=iam.now(),
+            request_id=request_id,
+        )
+    )
+
+
+def get_federation_token(ctx: Ctx, params: Params) -> Result:
+    """GetFederationToken (API Reference): sign a federated role session in as its user."""
+    instance, user = federation_user(ctx, _instance_id(params))
     issued = iam.now()
     access_token = _token()
     base = str(settings.BASE_URL).rstrip("/")
@@ -540,7 +595,7 @@ def get_federation_token(ctx: Ctx, params: Params) -> Result:
             "RefreshToken": _token(),
             "RefreshTokenExpiration": issued + SESSION_LIFETIME,
         },
-        # The browser side of this URL is not emulated yet.
+        # The browser side of this URL is sekisho.emulator.console (cookie session).
         "SignInUrl": f"{base}/aws/connect/federate/{instance.instance_id}?token={access_token}",
         "UserArn": user.arn,
         "UserId": user.user_id,
@@ -614,5 +669,18 @@ def handle(req: AwsHttpRequest, request_id: str) -> AwsHttpResponse:
     operation, labels = match_rest_json_operation(req, service_model(), base_path="/aws")
     params = parse_rest_json_request(req, operation, labels)
     ctx = Ctx(caller=caller, region=region, source_ip=req.source_ip)
-    result = call(ctx, operation.name, params)
+    if operation.name != "GetFederationToken":
+        result = call(ctx, operation.name, params)
+        return serialize_rest_json_response(operation, result, request_id=request_id)
+    user_agent = req.headers.get("user-agent", "")
+    try:
+        result = call(ctx, operation.name, params)
+    except AwsError as failure:
+        audit_federation(
+            ctx, _instance_id(params), failure=failure, user_agent=user_agent, request_id=request_id
+        )
+        raise
+    audit_federation(
+        ctx, _instance_id(params), failure=None, user_agent=user_agent, request_id=request_id
+    )
     return serialize_rest_json_response(operation, result, request_id=request_id)

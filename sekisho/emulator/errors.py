@@ -49,6 +49,8 @@ class AwsError(EmulatorError):
         self.sender_fault = http_status < 500 if sender_fault is None else sender_fault
         self.type_name = type_name or code
         self.fields: dict[str, Any] = dict(fields or {})
+        # Why a policy refused the request (never sent to the client; for logs and audit).
+        self.explanation: str | None = None
 
     def __repr__(self) -> str:
         return f"AwsError({self.code!r}, {self.message!r}, http_status={self.http_status})"

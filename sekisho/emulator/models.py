@@ -305,3 +305,25 @@ class ConnectUser(models.Model):
 
     def __str__(self) -> str:
         return self.arn
+
+
+class ConsoleSession(models.Model):
+    """A browser's emulated AWS console session, made by a SAML sign-in at ``/aws/saml``.
+
+    The cookie holds a random id; only its SHA-256 is stored. The session acts as the role
+    session whose ``ASIA`` key STS issued, and ends when that key expires.
+    """
+
+    session_id_sha256 = models.CharField(max_length=64, unique=True)
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="console_sessions")
+    role = models.ForeignKey(Role, on_delete=models.CASCADE, related_name="console_sessions")
+    session_name = models.CharField(max_length=64)
+    access_key = models.ForeignKey(
+        AccessKey, on_delete=models.CASCADE, related_name="console_sessions"
+    )
+    saml_provider_arn = models.CharField(max_length=2048)
+    expires = models.DateTimeField(db_index=True)
+    created = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.role.arn}/{self.session_name}"

@@ -206,6 +206,30 @@ def _audit(
     claims: SamlClaims | None = None,
     failure: AwsError | None = None,
 ) -> None:
+    audit_assume_role_with_saml(
+        params,
+        now,
+        source_ip=req.source_ip,
+        user_agent=req.headers.get("user-agent", ""),
+        request_id=request_id,
+        result=result,
+        claims=claims,
+        failure=failure,
+    )
+
+
+def audit_assume_role_with_saml(
+    params: Params,
+    now: datetime,
+    *,
+    source_ip: str,
+    user_agent: str,
+    request_id: str | None,
+    result: Result | None = None,
+    claims: SamlClaims | None = None,
+    failure: AwsError | None = None,
+) -> None:
+    """Write the ``AssumeRoleWithSAML`` audit record (API call or console sign-in)."""
     role_arn = str(params.get("RoleArn") or "")
     duration = params.get("DurationSeconds")
     fields: dict[str, Any] = {}
@@ -232,8 +256,8 @@ def _audit(
             duration_seconds=None if duration is None else int(duration),
             error_code=failure.code if failure is not None else None,
             error_message=failure.message if failure is not None else None,
-            source_ip=req.source_ip,
-            user_agent=req.headers.get("user-agent", ""),
+            source_ip=source_ip,
+            user_agent=user_agent,
             now=now,
             request_id=request_id,
             **fields,

@@ -1,4 +1,4 @@
-"""`sekisho demo`: a demo user and an Amazon Connect app whose ACS is the built-in inspector."""
+"""`sekisho demo`: the seed's whole system on one machine, IdP and (emulated) AWS side."""
 
 from __future__ import annotations
 
@@ -12,13 +12,13 @@ from sekisho.config import get_config
 from sekisho.directory import services as directory
 from sekisho.directory.models import User
 from sekisho.directory.services import Actor
+from sekisho.portal import demo_aws
 from sekisho.saml import services as saml
 from sekisho.saml.models import Application
 
 DEMO_USER = "agent1"
 DEMO_APP = "amazon-connect"
-DEMO_ACCOUNT = "111122223333"
-DEMO_INSTANCE = "aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee"
+INSPECTOR_APP = "connect-inspector"
 
 
 def _one_time_password() -> str:
@@ -27,13 +27,43 @@ def _one_time_password() -> str:
     return "-".join("".join(secrets.choice(alphabet) for _ in range(4)) for _ in range(4))
 
 
-def setup() -> tuple[str, str]:
-    """Create (or refresh) the demo user and app; returns (username, password)."""
+def _connect_app(
+    *, name: str, display_name: str, side: demo_aws.AwsSide, signin_url: str, actor: Actor
+) -> Application:
+    """The Amazon Connect app for this instance, recreated if an older demo left another."""
+    app = Application.objects.filter(name=name).first()
+    if app is not None and (
+        app.preset.get("instance_id") != side.instance_id or app.default_acs() != signin_url
+    ):
+        saml.delete_app(app, actor=actor)
+        app = None
+    if app is None:
+        app = saml.create_amazon_connect_app(
+            name=name,
+            display_name=display_name,
+            region=demo_aws.REGION,
+            instance_id=side.instance_id,
+            account_id=side.account_id,
+            role_name=demo_aws.ROLE_NAME,
+            provider_name=demo_aws.PROVIDER_NAME,
+            destination="ccp",
+            acs="global",
+            session_duration=43200,
+            signin_url=signin_url,
+            console_url=None,
+            actor=actor,
+        )
+    return app
+
+
+def setup() -> tuple[str, str, demo_aws.AwsSide]:
+    """Create (or refresh) the seed walkthrough; returns (username, password, AWS side)."""
     actor = Actor(
         name="demo", context=RequestContext(source_ip="127.0.0.1", user_agent="sekisho-demo")
     )
     saml.init_instance(actor=actor, quiet=True)
     config = get_config()
+    side = demo_aws.provision()
     password = _one_time_password()
     user = User.objects.filter(username=DEMO_USER).first()
     if user is None:
@@ -47,26 +77,26 @@ def setup() -> tuple[str, str]:
     else:
         directory.set_password(user, password, actor=actor)
         directory.set_status(user, active=True, actor=actor)
-    app = Application.objects.filter(name=DEMO_APP).first()
-    if app is None:
-        app = saml.create_amazon_connect_app(
-            name=DEMO_APP,
-            display_name="Amazon Connect (demo)",
-            region="ap-northeast-1",
-            instance_id=DEMO_INSTANCE,
-            account_id=DEMO_ACCOUNT,
-            role_name="ConnectFederationRole",
-            provider_name="Sekisho",
-            destination="ccp",
-            acs="regional",
-            session_duration=43200,
-            # Until the local AWS side exists, Sekisho's own inspector stands in for AWS sign-in.
-            signin_url=config.url("/saml/inspector"),
-            console_url=None,
-            actor=actor,
-        )
+    demo_aws.ensure_connect_user(side, DEMO_USER, "Agent", "One")
+    # The real path: AWS sign-in (emulated under /aws) → Connect federation → agent console.
+    app = _connect_app(
+        name=DEMO_APP,
+        display_name="Amazon Connect",
+        side=side,
+        signin_url=config.url("/aws/saml"),
+        actor=actor,
+    )
+    # The same assertion into Sekisho's inspector, to read what AWS receives.
+    inspector = _connect_app(
+        name=INSPECTOR_APP,
+        display_name="Amazon Connect (SAML inspector)",
+        side=side,
+        signin_url=config.url("/saml/inspector"),
+        actor=actor,
+    )
     directory.assign(app, user=user, actor=actor)
-    return DEMO_USER, password
+    directory.assign(inspector, user=user, actor=actor)
+    return DEMO_USER, password, side
 
 
 OFFICE_ONLY = {
@@ -103,33 +133,49 @@ def write_policy_example() -> str:
 
 def run(*, host: str, port: int, serve: bool) -> int:
     """Set up the demo, print what to open, then serve (unless told not to)."""
-    username, password = setup()
+    username, password, side = setup()
     config = get_config()
     policy_file = write_policy_example()
+    move_script = demo_aws.write_move_range_script(side)
     print(
         f"""
-Sekisho demo is ready.
+Sekisho demo is ready: the seed's whole system on this machine. Sekisho is the IdP;
+the AWS side (IAM, STS, Amazon Connect) is Sekisho's local emulator under /aws, set up
+as the seed does it: a SAML Connect instance "{demo_aws.INSTANCE_ALIAS}", the federation
+policy with an aws:SourceIp condition admitting this machine, the IAM policy, the SAML
+provider from Sekisho's metadata, the role, and the Connect user "{username}".
 
   1. Open {config.url("/signin")} in a browser.
   2. Sign in as   {username}
      password     {password}   (new on every 'make demo')
   3. Register an authenticator app (Google Authenticator, Microsoft Authenticator, Authy):
      scan the QR code, then enter the 6-digit code it shows.
-  4. In "My applications", choose "Amazon Connect (demo)".
-     Sekisho's built-in SAML inspector receives the signed assertion in place of AWS
-     and shows the NameID, the Role and RoleSessionName attributes and the signature check.
+  4. In "My applications", choose "Amazon Connect": the signed assertion goes to the
+     emulated AWS sign-in, then Connect federation opens the agent console as {username}.
+     "Amazon Connect (SAML inspector)" shows the same assertion decoded instead.
 
-  5. IP restriction at the IdP (the seed's aws:SourceIp condition, checked before any
-     assertion exists). In another terminal:
+  5. "Access denied" from AWS's side (the seed's step 8): move the IP condition of the
+     federation policy to a range that excludes your browser (boto3, CreatePolicyVersion):
+       .venv/bin/python {move_script} 203.0.113.0/24
+     Choose Amazon Connect again: "Access denied". Back: ... {move_script} 127.0.0.1/32 ::1/128
+     Opening {config.url("/aws/connect/" + side.instance_id + "/")} directly: "Session Expired".
+
+  6. The same restriction at the IdP, before any assertion exists:
        .venv/bin/sekisho policy put OfficeOnly {policy_file}
        .venv/bin/sekisho policy attach OfficeOnly --idp
        .venv/bin/sekisho policy detach AllowAll --idp
-     Launch Amazon Connect again: "Access denied". Why, in the audit trail:
+     Launch Amazon Connect again: refused by Sekisho. Why, in the audit trail:
        .venv/bin/sekisho audit tail -n 1
      Ask the simulator:
        .venv/bin/sekisho policy simulate --idp --user {username} \\
            --app {DEMO_APP} --source-ip 127.0.0.1 --mfa
      Undo: .venv/bin/sekisho policy attach AllowAll --idp
+
+  boto3 / AWS CLI against the emulated account:
+      export AWS_ENDPOINT_URL={side.endpoint_url}
+      export AWS_ACCESS_KEY_ID={side.access_key_id}
+      export AWS_SECRET_ACCESS_KEY={side.secret_access_key}
+      export AWS_DEFAULT_REGION={demo_aws.REGION}
 
   Switch between English and Japanese with the language menu at the top of every page.
   See the assertion without a browser:

@@ -2,8 +2,10 @@
 
 `sekisho demo` runs as a subprocess (SQLite, http://localhost:<port>); Chromium signs in as
 agent1 with the printed one-time password, registers a TOTP authenticator, launches
-"Amazon Connect (demo)" and lands on the built-in SAML inspector, which checks the
-signed assertion. Any console error (CSP violations included) fails the test.
+"Amazon Connect (SAML inspector)" and lands on the built-in SAML inspector, which checks
+the signed assertion, then launches "Amazon Connect", which goes through the emulated AWS
+sign-in and Connect federation to the agent console as agent1. Any console error (CSP
+violations included) fails the test.
 """
 
 from __future__ import annotations
@@ -114,7 +116,7 @@ def test_demo_walkthrough_reaches_the_inspector(
 
     # 3. "My applications" lists the demo app.
     page.wait_for_url(f"{base_url}/apps")
-    tile = page.locator("button.tile", has_text="Amazon Connect (demo)")
+    tile = page.locator("button.tile", has_text="Amazon Connect (SAML inspector)")
     tile.wait_for(state="visible")
     page.screenshot(path=shots_dir / "3-apps.png", full_page=True)
 
@@ -144,6 +146,17 @@ def test_demo_walkthrough_reaches_the_inspector(
         AUTHN_CONTEXT_PASSWORD,
         AUTHN_CONTEXT_PASSWORD_PROTECTED_TRANSPORT,
     )
+
+    # 5. The seed's path: Amazon Connect → emulated AWS sign-in (/aws/saml) → Connect
+    #    federation (the IP condition admits this loopback browser) → the agent console.
+    page.goto(f"{base_url}/apps")
+    page.locator("button.tile", has_text="Amazon Connect").filter(
+        has_not_text="inspector"
+    ).click()
+    page.wait_for_url(f"{base_url}/aws/connect/federate/**")
+    assert (page.locator("#connect-user").text_content() or "").strip() == "agent1"
+    assert "ccp-v2" in (page.locator("#connect-destination").text_content() or "")
+    page.screenshot(path=shots_dir / "5-agent-console.png", full_page=True)
 
     console.assert_clean()
 

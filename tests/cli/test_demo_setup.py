@@ -23,7 +23,16 @@ def test_demo_sets_up_user_app_and_policy_example(capsys) -> None:
     user = User.objects.get(username="agent1")
     assert user.check_password(password.group(1))
     app = Application.objects.get(name="amazon-connect")
-    assert app.default_acs().endswith("/saml/inspector")
+    assert app.default_acs().endswith("/aws/saml")
+    inspector = Application.objects.get(name="connect-inspector")
+    assert inspector.default_acs().endswith("/saml/inspector")
+    from sekisho.emulator.models import ConnectInstance, ConnectUser, Role
+
+    instance = ConnectInstance.objects.get(alias="sekisho-demo")
+    assert instance.identity_management_type == "SAML"
+    assert app.preset["instance_id"] == instance.instance_id
+    assert ConnectUser.objects.filter(instance=instance, username="agent1").exists()
+    assert Role.objects.filter(name="ConnectFederationRole").exists()
     example = get_config().data_dir / "demo-policies" / "office-only.json"
     document = json.loads(example.read_text())
     assert document["Statement"][1]["Condition"]["IpAddress"]["aws:SourceIp"] == [
