@@ -164,6 +164,12 @@ def demo_server(tmp_path_factory: pytest.TempPathFactory, demo_log: Path) -> Ite
 
 
 @pytest.fixture(scope="session")
+def demo_printout(demo_server: DemoServer, demo_log: Path) -> str:
+    """Everything `sekisho demo` printed (its instructions, commands, endpoint and keys)."""
+    return demo_log.read_text(errors="replace")
+
+
+@pytest.fixture(scope="session")
 def browser() -> Iterator[Browser]:
     """Debian's Chromium driven by Playwright (never a Playwright-downloaded browser)."""
     if not CHROMIUM.exists():

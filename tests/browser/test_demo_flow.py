@@ -10,6 +10,10 @@ violations included) fails the test.
 
 from __future__ import annotations
 
+import os
+import re
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -86,7 +90,7 @@ def _current_totp(secret: str) -> str:
 
 
 def test_demo_walkthrough_reaches_the_inspector(
-    demo_server: DemoServer, context: BrowserContext, shots_dir: Path
+    demo_server: DemoServer, demo_printout: str, context: BrowserContext, shots_dir: Path
 ) -> None:
     base_url, password = demo_server
     console = ConsoleWatch(context)
@@ -157,8 +161,40 @@ def test_demo_walkthrough_reaches_the_inspector(
     assert (page.locator("#connect-user").text_content() or "").strip() == "agent1"
     assert "ccp-v2" in (page.locator("#connect-destination").text_content() or "")
     page.screenshot(path=shots_dir / "5-agent-console.png", full_page=True)
-
     console.assert_clean()
+
+    # 6. The seed's step 8, as the demo prints it: move the federation policy's IP range
+    #    away from this browser (boto3 CreatePolicyVersion), choose Amazon Connect again.
+    #    (Refusal pages answer 403/401, which the browser logs: no console check from here.)
+    script = re.search(r"python (\S+move-ip-range\.py) 203\.0\.113\.0/24", demo_printout)
+    assert script is not None, demo_printout
+    _run_script(script.group(1), "203.0.113.0/24")
+    page.goto(f"{base_url}/apps")
+    page.locator("button.tile", has_text="Amazon Connect").filter(
+        has_not_text="inspector"
+    ).click()
+    page.wait_for_url(f"{base_url}/aws/connect/federate/**")
+    assert page.locator("h1").text_content() == "Access denied"
+    page.screenshot(path=shots_dir / "6-access-denied.png", full_page=True)
+    _run_script(script.group(1), "127.0.0.1/32", "::1/128")
+
+    # 7. Opening the instance without federating: "Session Expired" (no SP-initiated sign-in).
+    direct = re.search(r"Opening (\S+) directly", demo_printout)
+    assert direct is not None, demo_printout
+    fresh = context.browser.new_context() if context.browser else None
+    assert fresh is not None
+    try:
+        other = fresh.new_page()
+        other.goto(direct.group(1))
+        assert "Session Expired" in (other.locator("h1").text_content() or "")
+    finally:
+        fresh.close()
+
+
+def _run_script(path: str, *cidrs: str) -> None:
+    """Run the demo's boto3 script against the loopback server, never through a proxy."""
+    env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
+    subprocess.run([sys.executable, path, *cidrs], check=True, timeout=60, env=env)
 
 
 @pytest.mark.parametrize("context", ["ja-JP"], indirect=True)
