@@ -18,7 +18,7 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -178,7 +178,23 @@ def test_demo_walkthrough_reaches_the_inspector(
     page.screenshot(path=shots_dir / "6-access-denied.png", full_page=True)
     _run_script(script.group(1), "127.0.0.1/32", "::1/128")
 
-    # 7. Opening the instance without federating: "Session Expired" (no SP-initiated sign-in).
+    # 7. No Connect user named like the session: "Access denied" (delete agent1 with boto3,
+    #    using the endpoint and root key the demo printed).
+    exports = dict(re.findall(r"export (AWS_[A-Z_]+)=(\S+)", demo_printout))
+    instance_id = re.search(r"/aws/connect/([0-9a-f-]{36})/ directly", demo_printout)
+    assert instance_id is not None and "AWS_ENDPOINT_URL" in exports, demo_printout
+    connect = _boto3_connect(exports)
+    users = connect.list_users(InstanceId=instance_id.group(1))["UserSummaryList"]
+    agent = next(u for u in users if u["Username"] == "agent1")
+    connect.delete_user(InstanceId=instance_id.group(1), UserId=agent["Id"])
+    page.goto(f"{base_url}/apps")
+    page.locator("button.tile", has_text="Amazon Connect").filter(
+        has_not_text="inspector"
+    ).click()
+    page.wait_for_url(f"{base_url}/aws/connect/federate/**")
+    assert page.locator("h1").text_content() == "Access denied"
+
+    # 8. Opening the instance without federating: "Session Expired" (no SP-initiated sign-in).
     direct = re.search(r"Opening (\S+) directly", demo_printout)
     assert direct is not None, demo_printout
     fresh = context.browser.new_context() if context.browser else None
@@ -189,6 +205,21 @@ def test_demo_walkthrough_reaches_the_inspector(
         assert "Session Expired" in (other.locator("h1").text_content() or "")
     finally:
         fresh.close()
+
+
+def _boto3_connect(exports: dict[str, str]) -> Any:
+    """boto3's Connect client for the emulated account, never through a proxy."""
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client(
+        "connect",
+        endpoint_url=exports["AWS_ENDPOINT_URL"],
+        region_name=exports["AWS_DEFAULT_REGION"],
+        aws_access_key_id=exports["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=exports["AWS_SECRET_ACCESS_KEY"],
+        config=Config(proxies={}),
+    )
 
 
 def _run_script(path: str, *cidrs: str) -> None:
