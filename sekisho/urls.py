@@ -4,6 +4,7 @@ from django.urls import path
 from django.views.i18n import set_language
 
 from sekisho.emulator import console as aws_console
+from sekisho.emulator import emergency as aws_emergency
 from sekisho.emulator import views as emulator
 from sekisho.portal import views as portal
 from sekisho.saml import views as saml
@@ -26,6 +27,8 @@ urlpatterns = [
     # The browser side of the emulated AWS (before the API's catch-all: order matters).
     path("aws/saml", aws_console.saml_signin),
     path("aws/connect/federate/<str:instance_id>", aws_console.connect_federate),
+    path("aws/connect/<str:instance_id>/emergency", aws_emergency.login),
+    path("aws/connect/<str:instance_id>/emergency/users", aws_emergency.users),
     path("aws/connect/instance/<str:name>", aws_console.connect_instance),
     path("aws/connect/<str:name>/", aws_console.connect_instance),
     path("aws/connect/<str:name>/<path:rest>", aws_console.connect_instance),

@@ -1074,3 +1074,72 @@ def get_federation_token(
         error_code=error_code,
         error_message=error_message,
     )
+
+
+def emergency_access_login(
+    *,
+    identity: Mapping[str, object],
+    instance_id: str,
+    failure_reason: str | None = None,
+    source_ip: str,
+    user_agent: str,
+    now: datetime,
+    request_id: str | None = None,
+    random: Random = SYSTEM_RANDOM,
+) -> AuditEvent:
+    """``EmergencyAccessLogin`` (Sekisho addition, connect.amazonaws.com): root sign-in to Connect.
+
+    ``failure_reason`` (``additionalEventData.Reason``) says why it was refused; the page
+    itself shows only the generic message.
+    """
+    return _event(
+        source=CONNECT_SOURCE,
+        name="EmergencyAccessLogin",
+        event_type=AWS_CONSOLE_SIGNIN,
+        identity=identity,
+        source_ip=source_ip,
+        user_agent=user_agent,
+        now=now,
+        request_id=request_id,
+        random=random,
+        read_only=False,
+        request_parameters={"InstanceId": instance_id},
+        response_elements={
+            "EmergencyAccessLogin": FAILURE if failure_reason is not None else SUCCESS
+        },
+        additional=None if failure_reason is None else {"Reason": failure_reason},
+        error_message="Failed authentication" if failure_reason is not None else None,
+    )
+
+
+def connect_create_user(
+    *,
+    identity: Mapping[str, object],
+    instance_id: str,
+    username: str,
+    user_id: str | None = None,
+    error_code: str | None = None,
+    error_message: str | None = None,
+    source_ip: str,
+    user_agent: str,
+    now: datetime,
+    request_id: str | None = None,
+    random: Random = SYSTEM_RANDOM,
+) -> AuditEvent:
+    """``CreateUser`` (connect.amazonaws.com, AwsApiCall) of the emulated Connect."""
+    return _event(
+        source=CONNECT_SOURCE,
+        name="CreateUser",
+        event_type=AWS_API_CALL,
+        identity=identity,
+        source_ip=source_ip,
+        user_agent=user_agent,
+        now=now,
+        request_id=request_id,
+        random=random,
+        read_only=False,
+        request_parameters={"InstanceId": instance_id, "Username": username},
+        response_elements=None if user_id is None else {"UserId": user_id},
+        error_code=error_code,
+        error_message=error_message,
+    )

@@ -327,3 +327,23 @@ class ConsoleSession(models.Model):
 
     def __str__(self) -> str:
         return f"{self.role.arn}/{self.session_name}"
+
+
+class EmergencySession(models.Model):
+    """A browser's emergency-access session on one Connect instance (account root sign-in).
+
+    The cookie holds a random id; only its SHA-256 is stored (aws-semantics §2).
+    """
+
+    session_id_sha256 = models.CharField(max_length=64, unique=True)
+    instance = models.ForeignKey(
+        ConnectInstance, on_delete=models.CASCADE, related_name="emergency_sessions"
+    )
+    access_key = models.ForeignKey(
+        AccessKey, on_delete=models.CASCADE, related_name="emergency_sessions"
+    )
+    expires = models.DateTimeField(db_index=True)
+    created = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"emergency access to {self.instance.instance_id}"
