@@ -137,6 +137,7 @@ def run(*, host: str, port: int, serve: bool) -> int:
     config = get_config()
     policy_file = write_policy_example()
     move_script = demo_aws.write_move_range_script(side)
+    user_script = demo_aws.write_connect_user_script(side)
     print(
         f"""
 Sekisho demo is ready: the seed's whole system on this machine. Sekisho is the IdP;
@@ -158,6 +159,11 @@ provider from Sekisho's metadata, the role, and the Connect user "{username}".
      federation policy to a range that excludes your browser (boto3, CreatePolicyVersion):
        .venv/bin/python {move_script} 203.0.113.0/24
      Choose Amazon Connect again: "Access denied". Back: ... {move_script} 127.0.0.1/32 ::1/128
+     Without a Connect user named like the IdP user, "Access denied" too:
+       .venv/bin/python {user_script} delete {username}
+     Back: ... {user_script} create {username}
+     (or create it on Connect's emergency-access page, signing in with the key below:
+      {config.url("/aws/connect/" + side.instance_id + "/emergency")})
      Opening {config.url("/aws/connect/" + side.instance_id + "/")} directly: "Session Expired".
 
   6. The same restriction at the IdP, before any assertion exists:

@@ -237,3 +237,56 @@ def write_move_range_script(side: AwsSide) -> Path:
     )
     path.chmod(0o600)  # it holds the demo account's root key
     return path
+
+
+CONNECT_USER_SCRIPT = '''"""Delete or re-create the demo's Amazon Connect user with boto3."""
+
+import json
+import sys
+
+import boto3
+
+side = json.loads({side_json!r})
+if len(sys.argv) != 3 or sys.argv[1] not in ("delete", "create"):
+    sys.exit("usage: connect-user.py delete|create USERNAME")
+action, username = sys.argv[1], sys.argv[2]
+connect = boto3.client(
+    "connect",
+    endpoint_url=side["endpoint_url"],
+    region_name={region!r},
+    aws_access_key_id=side["access_key_id"],
+    aws_secret_access_key=side["secret_access_key"],
+)
+instance = side["instance_id"]
+users = connect.list_users(InstanceId=instance)["UserSummaryList"]
+if action == "delete":
+    for user in users:
+        if user["Username"] == username:
+            connect.delete_user(InstanceId=instance, UserId=user["Id"])
+            print("deleted Connect user", username)
+            break
+    else:
+        print("no Connect user named", username)
+else:
+    profiles = connect.list_security_profiles(InstanceId=instance)["SecurityProfileSummaryList"]
+    routing = connect.list_routing_profiles(InstanceId=instance)["RoutingProfileSummaryList"]
+    connect.create_user(
+        InstanceId=instance,
+        Username=username,
+        IdentityInfo={{"FirstName": "Agent", "LastName": "One"}},
+        PhoneConfig={{"PhoneType": "SOFT_PHONE"}},
+        SecurityProfileIds=[next(p["Id"] for p in profiles if p["Name"] == "Agent")],
+        RoutingProfileId=routing[0]["Id"],
+    )
+    print("created Connect user", username)
+'''
+
+
+def write_connect_user_script(side: AwsSide) -> Path:
+    """A small boto3 script that deletes or re-creates a Connect user; returns its path."""
+    folder = get_config().data_dir / "demo-aws"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "connect-user.py"
+    path.write_text(CONNECT_USER_SCRIPT.format(side_json=json.dumps(side.__dict__), region=REGION))
+    path.chmod(0o600)  # it holds the demo account's root key
+    return path

@@ -18,7 +18,7 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -178,15 +178,11 @@ def test_demo_walkthrough_reaches_the_inspector(
     page.screenshot(path=shots_dir / "6-access-denied.png", full_page=True)
     _run_script(script.group(1), "127.0.0.1/32", "::1/128")
 
-    # 7. No Connect user named like the session: "Access denied" (delete agent1 with boto3,
-    #    using the endpoint and root key the demo printed).
-    exports = dict(re.findall(r"export (AWS_[A-Z_]+)=(\S+)", demo_printout))
-    instance_id = re.search(r"/aws/connect/([0-9a-f-]{36})/ directly", demo_printout)
-    assert instance_id is not None and "AWS_ENDPOINT_URL" in exports, demo_printout
-    connect = _boto3_connect(exports)
-    users = connect.list_users(InstanceId=instance_id.group(1))["UserSummaryList"]
-    agent = next(u for u in users if u["Username"] == "agent1")
-    connect.delete_user(InstanceId=instance_id.group(1), UserId=agent["Id"])
+    # 7. No Connect user named like the session: "Access denied" (the demo's printed boto3
+    #    script deletes agent1 from the Connect instance).
+    user_script = re.search(r"python (\S+connect-user\.py) delete agent1", demo_printout)
+    assert user_script is not None, demo_printout
+    _run_script(user_script.group(1), "delete", "agent1")
     page.goto(f"{base_url}/apps")
     page.locator("button.tile", has_text="Amazon Connect").filter(
         has_not_text="inspector"
@@ -207,25 +203,10 @@ def test_demo_walkthrough_reaches_the_inspector(
         fresh.close()
 
 
-def _boto3_connect(exports: dict[str, str]) -> Any:
-    """boto3's Connect client for the emulated account, never through a proxy."""
-    import boto3
-    from botocore.config import Config
-
-    return boto3.client(
-        "connect",
-        endpoint_url=exports["AWS_ENDPOINT_URL"],
-        region_name=exports["AWS_DEFAULT_REGION"],
-        aws_access_key_id=exports["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=exports["AWS_SECRET_ACCESS_KEY"],
-        config=Config(proxies={}),
-    )
-
-
-def _run_script(path: str, *cidrs: str) -> None:
-    """Run the demo's boto3 script against the loopback server, never through a proxy."""
+def _run_script(path: str, *args: str) -> None:
+    """Run one of the demo's boto3 scripts against the loopback server, never via a proxy."""
     env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
-    subprocess.run([sys.executable, path, *cidrs], check=True, timeout=60, env=env)
+    subprocess.run([sys.executable, path, *args], check=True, timeout=60, env=env)
 
 
 @pytest.mark.parametrize("context", ["ja-JP"], indirect=True)
