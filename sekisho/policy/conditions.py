@@ -491,13 +491,10 @@ Builder = Callable[
 ]
 
 
-def _build_string(
-    info: OperatorInfo,
-    texts: list[str],
-    raw: Sequence[object],
-    variables_enabled: bool,
-    at: Callable[[int], str],
-) -> Built | list[Problem]:
+def _parse_templates(
+    texts: list[str], variables_enabled: bool, at: Callable[[int], str]
+) -> tuple[list[Template | None], list[Problem]]:
+    """Each value as a policy-variable template, and a problem for each that is malformed."""
     templates: list[Template | None] = []
     problems: list[Problem] = []
     for index, text in enumerate(texts):
@@ -505,6 +502,17 @@ def _build_string(
         if error:
             problems.append(Problem(at(index), error))
         templates.append(template)
+    return templates, problems
+
+
+def _build_string(
+    info: OperatorInfo,
+    texts: list[str],
+    raw: Sequence[object],
+    variables_enabled: bool,
+    at: Callable[[int], str],
+) -> Built | list[Problem]:
+    templates, problems = _parse_templates(texts, variables_enabled, at)
     if problems:
         return problems
     mode = {"eq": MODE_EXACT, "eq_ic": MODE_EXACT_IGNORE_CASE, "like": MODE_GLOB}[info.compare]
@@ -788,13 +796,7 @@ def _build_arn(
     variables_enabled: bool,
     at: Callable[[int], str],
 ) -> Built | list[Problem]:
-    templates: list[Template | None] = []
-    problems: list[Problem] = []
-    for index, text in enumerate(texts):
-        template, error = parse_template(text, enabled=variables_enabled)
-        if error:
-            problems.append(Problem(at(index), error))
-        templates.append(template)
+    templates, problems = _parse_templates(texts, variables_enabled, at)
     if problems:
         return problems
     # A bare "*" matches any value: not documented for Arn operators, read as "any ARN".

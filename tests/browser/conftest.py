@@ -6,12 +6,9 @@ HTTP on loopback, exactly as a person who ran `make demo` would.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -22,6 +19,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
 import pytest
+
+from tests.servers import free_port, stop_process_group
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser
@@ -49,12 +48,6 @@ class DemoServer(NamedTuple):
     password: str
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _demo_command(port: int) -> list[str]:
     args = ["demo", "--host", "127.0.0.1", "--port", str(port)]
     try:
@@ -65,25 +58,6 @@ def _demo_command(port: int) -> list[str]:
             pytest.fail("neither `python -m sekisho.cli.main` nor a `sekisho` script is available")
         return [script, *args]
     return [sys.executable, "-m", "sekisho.cli.main", *args]
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    """Stop gunicorn's master and workers (one process group), then reap the master."""
-    for sig, grace in ((signal.SIGTERM, 15.0), (signal.SIGKILL, 5.0)):
-        try:
-            os.killpg(proc.pid, sig)
-        except ProcessLookupError:
-            break
-        try:
-            proc.wait(timeout=grace)
-        except subprocess.TimeoutExpired:
-            continue
-        # The master is gone; make sure no worker of its group outlived it.
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        break
-    if proc.poll() is None:
-        proc.wait(timeout=5)
 
 
 def _wait_for_password(proc: subprocess.Popen[bytes], log: Path, deadline: float) -> str:
@@ -129,7 +103,7 @@ def demo_server(tmp_path_factory: pytest.TempPathFactory, demo_log: Path) -> Ite
     runtime_dir = root / "run"  # gunicorn's control socket goes here, not in $HOME
     runtime_dir.mkdir(mode=0o700)
     log = demo_log
-    port = _free_port()
+    port = free_port()
     env = {
         key: value
         for key, value in os.environ.items()
@@ -160,7 +134,7 @@ def demo_server(tmp_path_factory: pytest.TempPathFactory, demo_log: Path) -> Ite
         _wait_for_http(proc, f"{base_url}/signin", log, deadline)
         yield DemoServer(base_url=base_url, password=password)
     finally:
-        _stop(proc)
+        stop_process_group(proc)
 
 
 @pytest.fixture(scope="session")

@@ -9,11 +9,8 @@ talks to the pytest-django database or to any non-loopback address.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -26,6 +23,7 @@ from typing import Any, NamedTuple
 import pytest
 
 from tests.policy.test_seed import IP_RESTRICTED, LIST_ROLES
+from tests.servers import free_port, stop_process_group
 
 boto3 = pytest.importorskip("boto3")
 botocore_config = pytest.importorskip("botocore.config")
@@ -62,12 +60,6 @@ class Server(NamedTuple):
         return f"{self.base_url}/aws"
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _cli(server: Server, *args: str, stdin: str | None = None) -> str:
     """Run `sekisho ARGS` against the server's data directory; return its stdout."""
     done = subprocess.run(
@@ -82,24 +74,6 @@ def _cli(server: Server, *args: str, stdin: str | None = None) -> str:
     )
     assert done.returncode == 0, f"sekisho {' '.join(args)}: {done.stderr}{done.stdout}"
     return done.stdout
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    """Stop gunicorn's master and workers (one process group), then reap the master."""
-    for sig, grace in ((signal.SIGTERM, 15.0), (signal.SIGKILL, 5.0)):
-        try:
-            os.killpg(proc.pid, sig)
-        except ProcessLookupError:
-            break
-        try:
-            proc.wait(timeout=grace)
-        except subprocess.TimeoutExpired:
-            continue
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        break
-    if proc.poll() is None:
-        proc.wait(timeout=5)
 
 
 # urllib's default opener honours HTTP_PROXY; this one always connects directly.
@@ -129,7 +103,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     runtime_dir = root / "run"
     runtime_dir.mkdir(mode=0o700)
     log = root / "serve.log"
-    port = _free_port()
+    port = free_port()
     env = {
         key: value
         for key, value in os.environ.items()
@@ -170,7 +144,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         _wait_for_http(proc, f"{srv.base_url}/saml/metadata", log)
         yield srv
     finally:
-        _stop(proc)
+        stop_process_group(proc)
 
 
 # ---------------------------------------------------------------- boto3 clients
