@@ -496,6 +496,9 @@ _REGISTRATION_NAMES: dict[CredentialType, tuple[str, str]] = {
         "StartWebAuthnDeviceRegistration",
         "CompleteWebAuthnDeviceRegistration",
     ),
+    # Sekisho additions: Identity Center has no per-user RADIUS or recovery-code registration.
+    CredentialType.RADIUS: ("StartRadiusMfaRegistration", "CompleteRadiusMfaRegistration"),
+    CredentialType.RECOVERY_CODE: ("StartRecoveryCodesGeneration", "GenerateRecoveryCodes"),
 }
 
 

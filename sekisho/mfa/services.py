@@ -1,36 +1,80 @@
-"""MFA decisions and device registration, glued to storage and the audit trail."""
+"""MFA decisions for every method alike: settings, registration, verification, throttle, audit."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
+from typing import Any, Protocol, runtime_checkable
 
 from django.db import transaction
 
 from sekisho.audit import records
-from sekisho.audit.writer import RequestContext, emit, identity_store_arn
-from sekisho.clock import SYSTEM_CLOCK, SYSTEM_RANDOM, Clock, Random
-from sekisho.crypto import SecretBox
+from sekisho.audit.writer import emit, identity_store_arn
+from sekisho.clock import SYSTEM_CLOCK, Clock
 from sekisho.directory import throttle
 from sekisho.directory.models import SignInThrottle, User
 from sekisho.directory.services import Actor, admin_audit
 from sekisho.directory.signin import load_throttle, store_throttle
-from sekisho.instance import cached_master_key
-from sekisho.mfa import errors, totp
-from sekisho.mfa.methods import MfaMode, mfa_required
-from sekisho.mfa.models import MfaSettings, TotpDevice
+from sekisho.errors import ConfigError
+from sekisho.mfa import errors
+from sekisho.mfa.methods import (
+    REGISTRY,
+    SELECTABLE_METHODS,
+    Device,
+    MfaContext,
+    MfaMethod,
+    MfaMode,
+    Network,
+    Prompt,
+    Verified,
+    WithoutDevice,
+    get_method,
+    ordered,
+    parse_methods,
+    parse_networks,
+)
+from sekisho.mfa.models import MfaSettings
 
-ISSUER = "Sekisho"
-PENDING_ENROLLMENT_TTL = timedelta(minutes=15)
+
+@runtime_checkable
+class RecoveryCodes(MfaMethod, Protocol):
+    """The recovery-code method's extra operations (a set is generated, not registered)."""
+
+    def generate(self, user: User, ctx: MfaContext) -> list[str]:
+        """Replace the user's set with new codes."""
+        ...
+
+    def remaining(self, user: User) -> int:
+        """How many unused codes the user has."""
+        ...
 
 
-def _box() -> SecretBox:
-    return SecretBox.from_master_key(cached_master_key())
+@dataclass(frozen=True)
+class MfaPolicy:
+    """The IdP-wide MFA settings, parsed."""
+
+    mode: MfaMode
+    without_device: WithoutDevice
+    methods: tuple[str, ...]
+    trust_days: int
+    known_networks: tuple[Network, ...]
+    user_verification: str
+    aaguids: tuple[str, ...]
 
 
-def _secret_context(user: User) -> str:
-    # Binds each sealed secret to its owner: a row copied to another user will not open.
-    return f"totp-secret:{user.uid}"
+def current_policy() -> MfaPolicy:
+    """The IdP-wide MFA settings, as stored."""
+    row = MfaSettings.current()
+    return MfaPolicy(
+        mode=MfaMode(row.mode),
+        without_device=WithoutDevice(row.without_device),
+        methods=parse_methods(row.methods),
+        trust_days=row.trust_days,
+        known_networks=parse_networks(row.known_networks),
+        user_verification=row.webauthn_user_verification,
+        aaguids=tuple(a.strip().lower() for a in row.webauthn_aaguids.split() if a.strip()),
+    )
 
 
 def current_mode() -> MfaMode:
@@ -38,135 +82,105 @@ def current_mode() -> MfaMode:
     return MfaMode(MfaSettings.current().mode)
 
 
+def configure(
+    *,
+    mode: MfaMode | None = None,
+    without_device: WithoutDevice | None = None,
+    methods: tuple[str, ...] | None = None,
+    trust_days: int | None = None,
+    known_networks: tuple[Network, ...] | None = None,
+    user_verification: str | None = None,
+    aaguids: tuple[str, ...] | None = None,
+    actor: Actor | None = None,
+    clock: Clock = SYSTEM_CLOCK,
+) -> MfaPolicy:
+    """Change the IdP-wide MFA settings (only the given ones); audited when an actor is given."""
+    row = MfaSettings.current()
+    changed: dict[str, object] = {}
+    if mode is not None:
+        row.mode = changed["mode"] = mode.value
+    if without_device is not None:
+        row.without_device = changed["withoutDevice"] = without_device.value
+    if methods is not None:
+        row.methods = ",".join(parse_methods(",".join(methods)))
+        changed["methods"] = row.methods
+    if trust_days is not None:
+        if not 1 <= trust_days <= 365:
+            raise ConfigError(f"--trust-days must be between 1 and 365, got {trust_days}")
+        row.trust_days = changed["trustDays"] = trust_days
+    if known_networks is not None:
+        row.known_networks = "\n".join(str(net) for net in known_networks)
+        changed["knownNetworks"] = [str(net) for net in known_networks]
+    if user_verification is not None:
+        if user_verification not in ("preferred", "required"):
+            raise ConfigError(
+                f"user verification must be preferred or required, got {user_verification!r}"
+            )
+        row.webauthn_user_verification = changed["userVerification"] = user_verification
+    if aaguids is not None:
+        row.webauthn_aaguids = "\n".join(aaguids)
+        changed["aaguids"] = list(aaguids)
+    row.save()
+    if actor is not None and changed:
+        admin_audit(actor, "UpdateMfaSettings", changed, clock)
+    return current_policy()
+
+
 def set_mode(mode: MfaMode) -> None:
     """Change the IdP-wide MFA mode."""
-    row = MfaSettings.current()
-    row.mode = mode.value
-    row.save(update_fields=["mode", "updated_at"])
+    configure(mode=mode)
 
 
-def requires_mfa(user: User) -> bool:
-    """Whether this sign-in needs a second factor under the current mode."""
-    return mfa_required(current_mode())
-
-
-def confirmed_devices(user: User) -> list[TotpDevice]:
-    """The user's registered authenticator apps."""
-    return list(TotpDevice.objects.filter(user=user, confirmed=True).order_by("created_at"))
-
-
-@dataclass(frozen=True)
-class Enrollment:
-    """A pending registration shown to the user: the secret, its URI and QR code."""
-
-    device_id: int
-    secret: str
-    uri: str
-    qr_svg: str
-
-    @property
-    def secret_grouped(self) -> str:
-        """The base32 secret in groups of four, easier to type by hand."""
-        return " ".join(self.secret[i : i + 4] for i in range(0, len(self.secret), 4))
-
-
-def start_totp_enrollment(
-    user: User,
-    *,
-    context: RequestContext,
-    qr_title: str = totp.DEFAULT_QR_TITLE,
-    clock: Clock = SYSTEM_CLOCK,
-    random: Random = SYSTEM_RANDOM,
-) -> Enrollment:
-    """Create (or resume) a pending authenticator app for the user; at most two per user."""
-    now = clock.now()
-    totp.check_can_add(len(confirmed_devices(user)))
-    pending = (
-        TotpDevice.objects.filter(
-            user=user, confirmed=False, created_at__gte=now - PENDING_ENROLLMENT_TTL
-        )
-        .order_by("-created_at")
-        .first()
-    )
-    box = _box()
-    if pending is None:
-        TotpDevice.objects.filter(user=user, confirmed=False).delete()
-        secret = totp.new_secret(random)
-        pending = TotpDevice.objects.create(
-            user=user,
-            name="",
-            sealed_secret=box.seal(secret.encode(), context=_secret_context(user)),
-        )
-        emit(
-            records.mfa_registration_started(
-                user_uid=str(user.uid),
-                identity_store_arn=identity_store_arn(),
-                source_ip=context.source_ip,
-                user_agent=context.user_agent,
-                now=now,
-            )
-        )
-    else:
-        secret = box.open(pending.sealed_secret, context=_secret_context(user)).decode()
-    uri = totp.provisioning_uri(secret=secret, account_name=user.username, issuer=ISSUER)
-    return Enrollment(
-        device_id=pending.pk, secret=secret, uri=uri, qr_svg=totp.qr_svg(uri, title=qr_title)
-    )
-
-
-def confirm_totp_enrollment(
-    user: User,
-    *,
-    device_id: int,
-    code: str,
-    device_name: str,
-    context: RequestContext,
-    clock: Clock = SYSTEM_CLOCK,
-) -> TotpDevice:
-    """Confirm a pending app with a code it shows; raises an MfaError on a wrong code."""
-    now = clock.now()
-    name = (device_name or "").strip()[:64] or "Authenticator app"
-    failure: errors.MfaError | None = None
-    with transaction.atomic():
-        device = (
-            TotpDevice.objects.select_for_update()
-            .filter(pk=device_id, user=user, confirmed=False)
-            .first()
-        )
-        if device is None or device.created_at < now - PENDING_ENROLLMENT_TTL:
-            raise errors.EnrollmentExpired("the registration expired; start again")
-        totp.check_can_add(len(confirmed_devices(user)))
-        _check_mfa_throttle(user, now=now)
-        secret = _box().open(device.sealed_secret, context=_secret_context(user)).decode()
+def allowed_methods(policy: MfaPolicy | None = None) -> list[MfaMethod]:
+    """The methods people may register and sign in with now, strongest first."""
+    policy = policy or current_policy()
+    found = []
+    for name in ordered(policy.methods):
         try:
-            step = totp.verify(secret=secret, code=code, now=now, last_used_step=None)
-        except errors.MfaError as exc:
-            # Counted and audited below, outside this block: raising here would roll both back.
-            failure = exc
-        else:
-            device.confirmed = True
-            device.name = name
-            device.confirmed_at = now
-            device.last_used_step = step
-            device.last_used_at = now
-            device.save()
-    if failure is not None:
-        with transaction.atomic():
-            _record_mfa_failure(user, now=now)
-    emit(
-        records.mfa_registration_completed(
-            user_uid=str(user.uid),
-            identity_store_arn=identity_store_arn(),
-            success=failure is None,
-            device_name=name if failure is None else None,
-            source_ip=context.source_ip,
-            user_agent=context.user_agent,
-            now=now,
-        )
+            method = get_method(name)
+        except KeyError:
+            continue
+        if method.user_selectable and method.available():
+            found.append(method)
+    return found
+
+
+def allowed_method(name: str, policy: MfaPolicy | None = None) -> MfaMethod:
+    """The allowed method called ``name``, or MethodNotAllowed."""
+    for method in allowed_methods(policy):
+        if method.name == name:
+            return method
+    raise errors.MethodNotAllowed(f"the MFA method {name!r} is not allowed here")
+
+
+def verifiable_method(name: str, policy: MfaPolicy | None = None) -> MfaMethod:
+    """An allowed method, or recovery codes (always accepted in place of a device)."""
+    if name == "recovery" and _known(name):
+        return get_method(name)
+    return allowed_method(name, policy)
+
+
+def devices(user: User, *, policy: MfaPolicy | None = None, usable: bool = True) -> list[Device]:
+    """The user's registered devices: of the allowed methods only, unless usable=False."""
+    methods = (
+        allowed_methods(policy)
+        if usable
+        else [get_method(name) for name in ordered(SELECTABLE_METHODS) if _known(name)]
     )
-    if failure is not None:
-        raise failure
-    return device
+    return [device for method in methods for device in method.devices(user)]
+
+
+def _known(name: str) -> bool:
+    try:
+        get_method(name)
+    except KeyError:
+        return False
+    return True
+
+
+def usable_methods(user: User, policy: MfaPolicy | None = None) -> list[MfaMethod]:
+    """The allowed methods the user has at least one device of, strongest first."""
+    return [method for method in allowed_methods(policy) if method.devices(user)]
 
 
 def _mfa_scope(user: User) -> str:
@@ -174,124 +188,252 @@ def _mfa_scope(user: User) -> str:
 
 
 def _check_mfa_throttle(user: User, *, now: datetime) -> None:
-    """Refuse to even check a code while the user's MFA counter is locked."""
+    """Refuse to even check an answer while the user's MFA counter is locked."""
     _row, state = load_throttle(_mfa_scope(user))
     verdict = throttle.check(state, now=now, policy=throttle.ACCOUNT_POLICY)
     if not verdict.allowed:
         raise errors.MfaLocked(
-            f"too many wrong codes; try again in {verdict.retry_after_seconds} seconds"
+            f"too many wrong answers; try again in {verdict.retry_after_seconds} seconds",
+            retry_after_seconds=verdict.retry_after_seconds,
         )
 
 
-def _record_mfa_failure(user: User, *, now: datetime) -> None:
-    row, state = load_throttle(_mfa_scope(user))
-    new_state, _locked = throttle.record_failure(state, now=now, policy=throttle.ACCOUNT_POLICY)
-    store_throttle(row, new_state)
+def record_failure(scope: str, *, now: datetime) -> None:
+    """Count one wrong MFA answer against a throttle scope (a user, or a source address)."""
+    with transaction.atomic():
+        row, state = load_throttle(scope)
+        new_state, _locked = throttle.record_failure(state, now=now, policy=throttle.ACCOUNT_POLICY)
+        store_throttle(row, new_state)
 
 
-def verify_totp(
+def check_throttle(scope: str, *, now: datetime) -> None:
+    """Raise MfaLocked while a throttle scope is locked."""
+    _row, state = load_throttle(scope)
+    verdict = throttle.check(state, now=now, policy=throttle.ACCOUNT_POLICY)
+    if not verdict.allowed:
+        raise errors.MfaLocked(
+            f"too many wrong answers; try again in {verdict.retry_after_seconds} seconds",
+            retry_after_seconds=verdict.retry_after_seconds,
+        )
+
+
+def begin_enroll(user: User, method_name: str, ctx: MfaContext) -> Prompt:
+    """Start registering a device of an allowed method, within the method's device limit."""
+    method = allowed_method(method_name)
+    if len(method.devices(user)) >= method.max_devices:
+        raise errors.TooManyDevices(f"at most {method.max_devices} {method.name} devices per user")
+    prompt = method.begin_enroll(user, ctx)
+    emit(
+        records.mfa_registration_started(
+            user_uid=str(user.uid),
+            identity_store_arn=identity_store_arn(),
+            credential_type=method.credential_type,
+            source_ip=ctx.request.source_ip,
+            user_agent=ctx.request.user_agent,
+            now=ctx.clock.now(),
+        )
+    )
+    return prompt
+
+
+def finish_enroll(
     user: User,
+    method_name: str,
+    ctx: MfaContext,
     *,
-    code: str,
-    context: RequestContext,
-    workflow_id: str,
-    clock: Clock = SYSTEM_CLOCK,
-) -> TotpDevice:
-    """The TOTP sign-in decision: accept a fresh code from any of the user's apps, or raise.
+    state: Mapping[str, Any],
+    form: Mapping[str, str],
+    name: str,
+) -> Device | Prompt:
+    """Confirm a registration; wrong answers count towards the user's MFA lockout."""
+    now = ctx.clock.now()
+    method = allowed_method(method_name)
+    if len(method.devices(user)) >= method.max_devices:
+        raise errors.TooManyDevices(f"at most {method.max_devices} {method.name} devices")
+    clean_name = " ".join((name or "").split())[:64] or method.label
+    _check_mfa_throttle(user, now=now)
+    try:
+        result = method.finish_enroll(user, ctx, state=state, form=form, name=clean_name)
+    except errors.MfaError as exc:
+        if exc.counts_as_failure:
+            record_failure(_mfa_scope(user), now=now)
+        _audit_registration(user, method, ctx, success=False, name=None)
+        raise
+    if isinstance(result, Device):
+        _audit_registration(user, method, ctx, success=True, name=result.name)
+    return result
 
-    A code's time step is never accepted twice for a device (RFC 6238 §5.2); wrong codes
-    count towards a lockout like wrong passwords do. Both outcomes are audited.
-    """
-    now = clock.now()
+
+def _audit_registration(
+    user: User, method: MfaMethod, ctx: MfaContext, *, success: bool, name: str | None
+) -> None:
+    emit(
+        records.mfa_registration_completed(
+            user_uid=str(user.uid),
+            identity_store_arn=identity_store_arn(),
+            success=success,
+            credential_type=method.credential_type,
+            device_name=name,
+            source_ip=ctx.request.source_ip,
+            user_agent=ctx.request.user_agent,
+            now=ctx.clock.now(),
+        )
+    )
+
+
+def begin_verify(user: User, method_name: str, ctx: MfaContext) -> Prompt:
+    """Ask for a factor of an allowed method the user has (audited as CredentialChallenge)."""
+    method = verifiable_method(method_name)
+    if not method.devices(user):
+        raise errors.NoDevice(f"no {method.name} device is registered")
+    _check_mfa_throttle(user, now=ctx.clock.now())
+    prompt = method.begin_verify(user, ctx)
     emit(
         records.credential_challenge(
-            credential_type="TOTP",
-            workflow_id=workflow_id,
-            user_name=None,
+            credential_type=method.credential_type,
+            workflow_id=ctx.workflow_id,
             user_uid=str(user.uid),
             identity_store_arn=identity_store_arn(),
-            source_ip=context.source_ip,
-            user_agent=context.user_agent,
-            now=now,
+            source_ip=ctx.request.source_ip,
+            user_agent=ctx.request.user_agent,
+            now=ctx.clock.now(),
         )
     )
-    failure: errors.MfaError | None = None
-    matched: TotpDevice | None = None
-    with transaction.atomic():
-        try:
-            _check_mfa_throttle(user, now=now)
-            normalized = totp.normalize_code(code)
-            box = _box()
-            devices = list(
-                TotpDevice.objects.select_for_update()
-                .filter(user=user, confirmed=True)
-                .order_by("created_at")
-            )
-            for device in devices:
-                secret = box.open(device.sealed_secret, context=_secret_context(user)).decode()
-                try:
-                    step = totp.verify(
-                        secret=secret,
-                        code=normalized,
-                        now=now,
-                        last_used_step=device.last_used_step,
-                    )
-                except errors.ReusedCode as exc:
-                    failure = exc
-                    continue
-                except errors.InvalidCode as exc:
-                    failure = failure or exc
-                    continue
-                device.last_used_step = step
-                device.last_used_at = now
-                device.save(update_fields=["last_used_step", "last_used_at"])
-                matched = device
-                break
-            if matched is None and failure is None:
-                failure = errors.InvalidCode("no authenticator app is registered")
-        except errors.MfaError as exc:
-            failure = exc
-        if matched is None and not isinstance(failure, errors.MfaLocked):
-            _record_mfa_failure(user, now=now)
+    return prompt
+
+
+def finish_verify(
+    user: User,
+    method_name: str,
+    ctx: MfaContext,
+    *,
+    state: Mapping[str, Any],
+    form: Mapping[str, str],
+) -> Verified | Prompt:
+    """The MFA sign-in decision for one answer: Verified, one more Prompt, or an MfaError.
+
+    Wrong answers count towards the user's lockout, like wrong passwords; both outcomes
+    are audited as CredentialVerification with the failure's stable code.
+    """
+    now = ctx.clock.now()
+    method = verifiable_method(method_name)
+    try:
+        _check_mfa_throttle(user, now=now)
+        result = method.finish_verify(user, ctx, state=state, form=form)
+    except errors.MfaError as exc:
+        if exc.counts_as_failure:
+            record_failure(_mfa_scope(user), now=now)
+        _audit_verification(user, method.credential_type, ctx, success=False, reason=exc.code)
+        raise
+    if isinstance(result, Verified):
+        _audit_verification(user, result.credential_type, ctx, success=True, reason=None)
+    return result
+
+
+def _audit_verification(
+    user: User | None,
+    credential_type: str,
+    ctx: MfaContext,
+    *,
+    success: bool,
+    reason: str | None,
+) -> None:
     emit(
         records.credential_verification(
-            credential_type="TOTP",
-            success=matched is not None,
-            workflow_id=workflow_id,
-            user_uid=str(user.uid),
+            credential_type=credential_type,
+            success=success,
+            workflow_id=ctx.workflow_id,
+            user_uid=str(user.uid) if user is not None else None,
             identity_store_arn=identity_store_arn(),
-            source_ip=context.source_ip,
-            user_agent=context.user_agent,
-            now=now,
+            failure_reason=reason,
+            source_ip=ctx.request.source_ip,
+            user_agent=ctx.request.user_agent,
+            now=ctx.clock.now(),
         )
     )
-    if matched is None:
-        assert failure is not None
-        raise failure
-    return matched
 
 
-def remove_device(
-    user: User, device_id: int, *, context: RequestContext, clock: Clock = SYSTEM_CLOCK
-) -> bool:
-    """Delete one of the user's apps; returns whether it existed."""
-    deleted, _ = TotpDevice.objects.filter(user=user, pk=device_id).delete()
-    if deleted:
-        emit(
-            records.mfa_device_deleted(
-                user_uid=str(user.uid),
-                identity_store_arn=identity_store_arn(),
-                source_ip=context.source_ip,
-                user_agent=context.user_agent,
-                now=clock.now(),
-            )
+def audit_verification(
+    user: User | None, credential_type: str, ctx: MfaContext, *, success: bool, reason: str | None
+) -> None:
+    """Write a CredentialVerification event (for flows outside finish_verify: passkeys)."""
+    _audit_verification(user, credential_type, ctx, success=success, reason=reason)
+
+
+def can_remove(user: User, method_name: str, policy: MfaPolicy | None = None) -> bool:
+    """Whether removing one device of this method leaves MFA possible for the user.
+
+    The last usable device cannot be removed while MFA is required: the user would be
+    locked out (block) or silently downgraded (allow) at the next sign-in.
+    """
+    policy = policy or current_policy()
+    if policy.mode is MfaMode.DISABLED:
+        return True
+    usable = devices(user, policy=policy)
+    remaining = [d for d in usable if d.method != method_name] + [
+        d for d in usable if d.method == method_name
+    ][1:]
+    return bool(remaining)
+
+
+def remove_device(user: User, method_name: str, device_id: str, ctx: MfaContext) -> bool:
+    """Delete one device (the person's own action); audited as DeleteMfaDeviceForUser."""
+    method = get_method(method_name)
+    named = next((d.name for d in method.devices(user) if d.id == device_id), None)
+    if not method.remove(user, device_id):
+        return False
+    emit(
+        records.mfa_device_deleted(
+            user_uid=str(user.uid),
+            identity_store_arn=identity_store_arn(),
+            device_name=named,
+            source_ip=ctx.request.source_ip,
+            user_agent=ctx.request.user_agent,
+            now=ctx.clock.now(),
         )
-    return deleted > 0
+    )
+    return True
+
+
+def rename_device(user: User, method_name: str, device_id: str, name: str) -> bool:
+    """Rename one of the user's devices (whitespace collapsed, 64 characters at most)."""
+    clean = " ".join(name.split())[:64]
+    if not clean:
+        raise errors.InvalidName("a device needs a name")
+    return get_method(method_name).rename(user, device_id, clean)
 
 
 def reset_mfa(user: User, *, actor: Actor, clock: Clock = SYSTEM_CLOCK) -> int:
-    """Forget every authenticator app of a user (admin action); returns how many."""
-    deleted, _ = TotpDevice.objects.filter(user=user).delete()
+    """Forget every MFA device, recovery code and trusted browser of a user (admin action)."""
+    from sekisho.mfa.models import KnownAddress, TrustedDevice
+
+    removed = 0
+    for name in ordered((*SELECTABLE_METHODS, "recovery")):
+        if _known(name):
+            removed += get_method(name).remove_all(user)
+    TrustedDevice.objects.filter(user=user).delete()
+    KnownAddress.objects.filter(user=user).delete()
     SignInThrottle.objects.filter(scope=_mfa_scope(user)).delete()
-    admin_audit(actor, "ResetMfa", {"userName": user.username, "devices": deleted}, clock)
-    return deleted
+    admin_audit(actor, "ResetMfa", {"userName": user.username, "devices": removed}, clock)
+    return removed
+
+
+def credential_type_of(method_name: str) -> str:
+    """The audit CredentialType of a method (``"WEBAUTHN"``)."""
+    return get_method(method_name).credential_type
+
+
+def recovery_method() -> RecoveryCodes | None:
+    """The recovery-code method, when registered."""
+    method = REGISTRY.get("recovery")
+    return method if isinstance(method, RecoveryCodes) else None
+
+
+def generate_recovery_codes(user: User, ctx: MfaContext) -> list[str]:
+    """Replace the user's recovery codes with a new set; the plain codes are returned once."""
+    method = recovery_method()
+    if method is None:
+        raise errors.MethodNotAllowed("recovery codes are not available")
+    codes = method.generate(user, ctx)
+    _audit_registration(user, method, ctx, success=True, name=None)
+    return codes

@@ -1,0 +1,1 @@
+"""The MFA methods, one module each; importing a module registers its method."""
