@@ -6,19 +6,27 @@ from django.views.i18n import set_language
 from sekisho.emulator import console as aws_console
 from sekisho.emulator import emergency as aws_emergency
 from sekisho.emulator import views as emulator
+from sekisho.portal import mfa_views as mfa_pages
+from sekisho.portal import passkey, security
 from sekisho.portal import views as portal
 from sekisho.saml import views as saml
 
 urlpatterns = [
     path("", portal.index),
     path("signin", portal.signin),
-    path("signin/mfa", portal.mfa_challenge),
-    path("signin/mfa/register", portal.mfa_register),
+    path("signin/passkey/options", passkey.options),
+    path("signin/passkey", passkey.signin),
+    path("signin/mfa", mfa_pages.verify_start),
+    path("signin/mfa/register", mfa_pages.register_start),
+    path("signin/mfa/register/<slug:method>", mfa_pages.register),
+    path("signin/mfa/<slug:method>", mfa_pages.verify),
+    path("signin/continue", mfa_pages.signin_continue),
     path("signout", portal.signout),
     path("apps", portal.apps),
     path("apps/<slug:name>/launch", portal.launch),
-    path("account", portal.account),
-    path("account/mfa/register", portal.account_register),
+    path("account", security.account),
+    path("account/verify", security.reauthenticate),
+    path("account/security/add/<slug:method>", security.add_device),
     path("i18n/setlang/", set_language, name="set_language"),
     path("saml/metadata", saml.metadata),
     path("saml/sso", saml.sso),

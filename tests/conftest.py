@@ -94,9 +94,11 @@ def password_step(client: Client, username: str = "alice", password: str = PASSW
 def sign_in_registering(client: Client, clock: FrozenClock, username: str = "alice") -> str:
     """Password, then first-time TOTP registration; returns the TOTP secret."""
     assert password_step(client, username) == "/signin/mfa/register"
-    page = client.get("/signin/mfa/register")
+    page = client.get("/signin/mfa/register/totp")
     secret = secret_from_page(page.content.decode())
     code = totp.code_at(secret=secret, now=clock.now())
-    done = client.post("/signin/mfa/register", {"code": code, "device_name": "phone"})
+    shown = client.post("/signin/mfa/register/totp", {"code": code, "device_name": "phone"})
+    assert shown.status_code == 200 and b"recovery-codes" in shown.content, shown.content[:500]
+    done = client.post("/signin/continue")
     assert done.status_code == 302 and done["Location"] == "/apps", done.content[:500]
     return secret

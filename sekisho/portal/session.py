@@ -23,6 +23,12 @@ class SignInFlow:
     factors: list[str] = field(default_factory=list)
     started: float = field(default_factory=time.time)
     enrollment_required: bool = False
+    # MFA added to a signed-in session (an application requires it); the session stays.
+    step_up: bool = False
+    # The person ticked "Trust this browser" (context-aware mode).
+    trust_device: bool = False
+    # A passkey with user verification: one ceremony, two factors (WebAuthn §6.2.3).
+    user_verified: bool = False
 
 
 @dataclass
@@ -76,10 +82,11 @@ def get_auth(request: HttpRequest) -> AuthState | None:
     return auth
 
 
-def put_auth(request: HttpRequest, auth: AuthState) -> None:
-    """Store the completed sign-in."""
+def put_auth(request: HttpRequest, auth: AuthState, *, touch: bool = True) -> None:
+    """Store the completed sign-in (``touch`` restarts the idle timer from auth_time)."""
     request.session[AUTH_KEY] = asdict(auth)
-    request.session["last_seen"] = auth.auth_time
+    if touch:
+        request.session["last_seen"] = auth.auth_time
 
 
 def safe_next(raw: str | None, default: str = "/apps") -> str:

@@ -1,4 +1,4 @@
-"""Portal pages: sign-in, MFA challenge and registration, My applications, launch, account."""
+"""Portal pages: sign-in, how it completes, My applications, launch, sign-out."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from django.contrib.auth import login, logout
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -18,19 +18,19 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 from sekisho.audit import records
 from sekisho.audit.writer import RequestContext, emit, identity_store_arn
 from sekisho.clock import SYSTEM_RANDOM
+from sekisho.config import get_config
 from sekisho.directory.models import User
 from sekisho.directory.services import applications_for
 from sekisho.directory.signin import check_password_sign_in
-from sekisho.mfa import errors as mfa_errors
 from sekisho.mfa import services as mfa
-from sekisho.mfa.methods import MfaMode
+from sekisho.mfa import trust
+from sekisho.mfa.methods import MfaContext, MfaMode, MfaStep, Verified, next_mfa_step
 from sekisho.policy import idp as policy
 from sekisho.portal.session import (
     AuthState,
     SignInFlow,
     clear_flow,
     get_auth,
-    get_flow,
     put_auth,
     put_flow,
     safe_next,
@@ -53,6 +53,19 @@ def request_context(request: HttpRequest) -> RequestContext:
         user_agent=request.META.get("HTTP_USER_AGENT", "")[:512],
         session_id=session_id,
         secure_transport=request.is_secure(),
+    )
+
+
+def mfa_context(request: HttpRequest, workflow_id: str) -> MfaContext:
+    """The MFA methods' view of this request; origin and RP ID come from SEKISHO_BASE_URL."""
+    config = get_config()
+    parts = urlsplit(config.base_url)
+    return MfaContext(
+        request=request_context(request),
+        workflow_id=workflow_id,
+        origin=f"{parts.scheme}://{parts.netloc}",
+        rp_id=config.host,
+        clock=saml.clock(),
     )
 
 
@@ -102,24 +115,44 @@ def _sign_in_allowed(
     )
 
 
-def _complete_sign_in(request: HttpRequest, user: User, flow: SignInFlow) -> HttpResponse:
-    """Every factor passed: decide again with them, rotate the session key, continue."""
-    refused = _sign_in_allowed(request, user, flow, mfa_present=len(flow.factors) > 1)
+def mfa_passed(flow: SignInFlow) -> bool:
+    """Whether the flow's factors amount to MFA: two factors, or a user-verified passkey."""
+    return len(flow.factors) > 1 or flow.user_verified
+
+
+def complete_sign_in(request: HttpRequest, user: User, flow: SignInFlow) -> HttpResponse:
+    """Every required factor passed: decide again with them, rotate the session, continue.
+
+    A step-up (MFA added to a signed-in session for an application that requires it)
+    keeps the session and its id and only records the new factor.
+    """
+    mfa_present = mfa_passed(flow)
+    refused = _sign_in_allowed(request, user, flow, mfa_present=mfa_present)
     if refused is not None:
         return refused
     context = request_context(request)
+    now = saml.clock().now()
     next_url = safe_next(flow.next_url)
-    login(request, user, backend="sekisho.directory.backends.DirectoryBackend")
-    auth = AuthState(
-        user_id=user.pk,
-        auth_time=time.time(),
-        methods=list(flow.factors),
-        mfa=len(flow.factors) > 1,
-        session_id=SYSTEM_RANDOM.uuid(),
-        session_index=SYSTEM_RANDOM.new_id(),
-    )
-    put_auth(request, auth)
+    current = get_auth(request)
+    if flow.step_up and current is not None and current.user_id == user.pk:
+        current.methods = list(dict.fromkeys([*current.methods, *flow.factors]))
+        current.mfa = current.mfa or mfa_present
+        put_auth(request, current, touch=False)
+        auth = current
+    else:
+        login(request, user, backend="sekisho.directory.backends.DirectoryBackend")
+        auth = AuthState(
+            user_id=user.pk,
+            auth_time=time.time(),
+            methods=list(flow.factors),
+            mfa=mfa_present,
+            session_id=SYSTEM_RANDOM.uuid(),
+            session_index=SYSTEM_RANDOM.new_id(),
+        )
+        put_auth(request, auth)
     clear_flow(request)
+    if mfa_present:
+        trust.remember_address(user, context.source_ip, now=now)
     emit(
         records.user_authentication(
             credential_types=list(flow.factors),
@@ -132,16 +165,66 @@ def _complete_sign_in(request: HttpRequest, user: User, flow: SignInFlow) -> Htt
             device_enrollment_required=flow.enrollment_required,
             source_ip=context.source_ip,
             user_agent=context.user_agent,
-            now=saml.clock().now(),
+            now=now,
         )
     )
-    return redirect(next_url)
+    response = redirect(next_url)
+    if flow.trust_device and mfa_present:
+        settings = mfa.current_policy()
+        if settings.mode is MfaMode.CONTEXT_AWARE:
+            issued = trust.issue(
+                user, mfa_context(request, flow.workflow_id), days=settings.trust_days
+            )
+            response.set_cookie(
+                trust.COOKIE_NAME,
+                issued.value,
+                max_age=issued.max_age,
+                secure=True,
+                httponly=True,
+                samesite="Lax",
+                path="/",
+            )
+    return response
+
+
+def complete_passkey_sign_in(
+    request: HttpRequest, user: User, verified: Verified, workflow_id: str
+) -> HttpResponse:
+    """A passkey signed in without a password: the same decision and completion as any sign-in."""
+    if get_auth(request) is not None:
+        logout(request)
+    request.session.cycle_key()
+    flow = SignInFlow(
+        user_id=user.pk,
+        workflow_id=workflow_id,
+        next_url=safe_next(request.POST.get("next") or request.GET.get("next")),
+        factors=[verified.credential_type],
+        user_verified=verified.user_verified,
+    )
+    return complete_sign_in(request, user, flow)
 
 
 @require_safe
 def index(request: HttpRequest) -> HttpResponse:
     """Home: My applications when signed in, else the sign-in page."""
     return redirect("/apps" if get_auth(request) else "/signin")
+
+
+def _signin_page(
+    request: HttpRequest,
+    next_url: str,
+    *,
+    error: str | None = None,
+    username: str = "",
+    status: int = 200,
+    notice: str | None = None,
+) -> HttpResponse:
+    return render(
+        request,
+        "sekisho/signin.html",
+        {"next": next_url, "error": error, "username": username[:128], "notice": notice},
+        status=status,
+    )
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
@@ -156,19 +239,12 @@ def signin(request: HttpRequest) -> HttpResponse:
             notice = _("Your session has ended. Please sign in again.")
         elif request.GET.get("signed_out"):
             notice = _("You have signed out.")
-        return render(
-            request, "sekisho/signin.html", {"next": next_url, "notice": notice, "username": ""}
-        )
+        return _signin_page(request, next_url, notice=notice)
     username = request.POST.get("username", "")
     password = request.POST.get("password", "")
     generic = _("The username or password is incorrect.")
     if not username.strip() or not password or len(username) > 128 or len(password) > 256:
-        return render(
-            request,
-            "sekisho/signin.html",
-            {"next": next_url, "error": generic, "username": username[:128]},
-            status=400,
-        )
+        return _signin_page(request, next_url, error=generic, username=username, status=400)
     flow = SignInFlow(user_id=0, workflow_id=SYSTEM_RANDOM.uuid(), next_url=next_url)
     decision = check_password_sign_in(
         username=username,
@@ -185,15 +261,8 @@ def signin(request: HttpRequest) -> HttpResponse:
                 "Too many failed sign-in attempts. Try again in %(minutes)d minutes.",
                 minutes,
             ) % {"minutes": minutes}
-            status = 429
-        else:
-            error, status = generic, 401
-        return render(
-            request,
-            "sekisho/signin.html",
-            {"next": next_url, "error": error, "username": username[:128]},
-            status=status,
-        )
+            return _signin_page(request, next_url, error=error, username=username, status=429)
+        return _signin_page(request, next_url, error=generic, username=username, status=401)
     user = decision.user
     if get_auth(request) is not None:
         logout(request)
@@ -201,137 +270,46 @@ def signin(request: HttpRequest) -> HttpResponse:
     request.session.cycle_key()
     flow.user_id = user.pk
     flow.factors = ["PASSWORD"]
+    return _after_password(request, user, flow)
+
+
+def _after_password(request: HttpRequest, user: User, flow: SignInFlow) -> HttpResponse:
+    """Decide the second factor by mode and context, then the sign-in policy, then go on."""
+    settings = mfa.current_policy()
+    now = saml.clock().now()
+    context, trusted = trust.sign_in_context(
+        user,
+        cookie=request.COOKIES.get(trust.COOKIE_NAME),
+        address=source_ip(request),
+        policy=settings,
+        now=now,
+    )
+    step = next_mfa_step(
+        settings.mode,
+        confirmed_devices=len(mfa.devices(user, policy=settings)),
+        context=context,
+        without_device=settings.without_device,
+    )
     # Decided now, for the session this sign-in would create, so nobody registers an MFA
     # device from a refused network; decided again once every factor has passed.
-    refused = _sign_in_allowed(request, user, flow, mfa_present=mfa.requires_mfa(user))
+    refused = _sign_in_allowed(
+        request, user, flow, mfa_present=step in (MfaStep.CHALLENGE, MfaStep.ENROLL)
+    )
     if refused is not None:
         return refused
-    if mfa.requires_mfa(user):
-        if not mfa.confirmed_devices(user):
-            flow.enrollment_required = True
-            put_flow(request, flow)
-            return redirect("/signin/mfa/register")
+    if step is MfaStep.BLOCK:
+        clear_flow(request)
+        return error_page(request, status=403, code="mfa_no_device")
+    if step is MfaStep.ENROLL:
+        flow.enrollment_required = True
+        put_flow(request, flow)
+        return redirect("/signin/mfa/register")
+    if step is MfaStep.CHALLENGE:
         put_flow(request, flow)
         return redirect("/signin/mfa")
-    return _complete_sign_in(request, user, flow)
-
-
-def _flow_user(request: HttpRequest) -> tuple[SignInFlow, User] | None:
-    flow = get_flow(request)
-    if flow is None or flow.factors != ["PASSWORD"]:
-        return None
-    user = User.objects.filter(pk=flow.user_id).first()
-    if user is None or not user.is_active:
-        return None
-    return flow, user
-
-
-def mfa_error_message(exc: mfa_errors.MfaError) -> str:
-    """The person-facing message of an MFA error, in their language."""
-    if isinstance(exc, mfa_errors.MalformedCode):
-        return _("Enter the 6 digits shown in your authenticator app.")
-    if isinstance(exc, mfa_errors.ReusedCode):
-        return _("This code was already used. Wait for the next code and try again.")
-    if isinstance(exc, mfa_errors.MfaLocked):
-        return _("Too many wrong codes. Wait a few minutes and try again.")
-    if isinstance(exc, mfa_errors.TooManyDevices):
-        return _("You already have the maximum of two authenticator apps.")
-    if isinstance(exc, mfa_errors.EnrollmentExpired):
-        return _("The registration expired. Scan the new QR code and try again.")
-    return _("The code is incorrect. Check the time on your phone and try again.")
-
-
-@require_http_methods(["GET", "HEAD", "POST"])
-def mfa_challenge(request: HttpRequest) -> HttpResponse:
-    """The TOTP step of sign-in."""
-    found = _flow_user(request)
-    if found is None:
-        return redirect("/signin")
-    flow, user = found
-    if not mfa.confirmed_devices(user):
-        return redirect("/signin/mfa/register")
-    if request.method != "POST":
-        return render(request, "sekisho/mfa_challenge.html", {})
-    try:
-        mfa.verify_totp(
-            user,
-            code=request.POST.get("code", "")[:32],
-            context=request_context(request),
-            workflow_id=flow.workflow_id,
-            clock=saml.clock(),
-        )
-    except mfa_errors.MfaError as exc:
-        return render(
-            request, "sekisho/mfa_challenge.html", {"error": mfa_error_message(exc)}, status=401
-        )
-    flow.factors.append("TOTP")
-    return _complete_sign_in(request, user, flow)
-
-
-def _registration(
-    request: HttpRequest, user: User, *, action: str, required: bool
-) -> HttpResponse | None:
-    """Show the registration page (QR code, key, code form) or confirm it; None once done."""
-    error, status = None, 200
-    if request.method == "POST":
-        problem = _confirm(request, user)
-        if problem is None:
-            return None
-        error, status = mfa_error_message(problem), 400
-    enrollment = mfa.start_totp_enrollment(
-        user,
-        context=request_context(request),
-        qr_title=_("QR code to add this account to your authenticator app"),
-    )
-    request.session["enrollment_device"] = enrollment.device_id
-    return render(
-        request,
-        "sekisho/mfa_register.html",
-        {
-            "qr_svg": enrollment.qr_svg,
-            "secret_grouped": enrollment.secret_grouped,
-            "action": action,
-            "required": required,
-            "error": error,
-            "device_name": request.POST.get("device_name", "")[:64],
-        },
-        status=status,
-    )
-
-
-def _confirm(request: HttpRequest, user: User) -> mfa_errors.MfaError | None:
-    device_id = request.session.get("enrollment_device")
-    if not isinstance(device_id, int):
-        return mfa_errors.EnrollmentExpired("no registration in progress")
-    try:
-        mfa.confirm_totp_enrollment(
-            user,
-            device_id=device_id,
-            code=request.POST.get("code", "")[:32],
-            device_name=request.POST.get("device_name", ""),
-            context=request_context(request),
-            clock=saml.clock(),
-        )
-    except mfa_errors.MfaError as exc:
-        return exc
-    request.session.pop("enrollment_device", None)
-    return None
-
-
-@require_http_methods(["GET", "HEAD", "POST"])
-def mfa_register(request: HttpRequest) -> HttpResponse:
-    """First sign-in: register an authenticator app (QR code + secret), confirm with a code."""
-    found = _flow_user(request)
-    if found is None:
-        return redirect("/signin")
-    flow, user = found
-    if mfa.confirmed_devices(user):
-        return redirect("/signin/mfa")
-    page = _registration(request, user, action="/signin/mfa/register", required=True)
-    if page is not None:
-        return page
-    flow.factors.append("TOTP")
-    return _complete_sign_in(request, user, flow)
+    if trusted is not None:
+        trust.mark_used(trusted, now=now)
+    return complete_sign_in(request, user, flow)
 
 
 @require_POST
@@ -364,56 +342,30 @@ def apps(request: HttpRequest) -> HttpResponse:
     return render(request, "sekisho/apps.html", {"apps": applications_for(user), "user": user})
 
 
-@require_POST
+def step_up_redirect(next_url: str) -> HttpResponseRedirect:
+    """Ask a signed-in person for MFA now, then continue to ``next_url``."""
+    return redirect("/signin/mfa?" + urlencode({"next": next_url}))
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
 @signed_in_required
 def launch(request: HttpRequest, name: str) -> HttpResponse:
-    """IdP-initiated SSO: decide, then auto-POST a signed Response to the app's ACS."""
+    """IdP-initiated SSO: decide, then auto-POST a signed Response to the app's ACS.
+
+    GET (where a step-up returns to) shows a form that posts here, so a launch is always
+    a POST with a CSRF token.
+    """
     user = request.user
     auth = get_auth(request)
     assert isinstance(user, User) and auth is not None
     app = Application.objects.filter(name=name).first()
     if app is None:
         return error_page(request, status=404, code="not_found")
+    if app.require_mfa and not auth.mfa:
+        return step_up_redirect(f"/apps/{app.name}/launch")
+    if request.method != "POST":
+        return render(request, "sekisho/launch.html", {"app": app})
     outcome = saml.launch(
         app=app, user=user, auth=auth, context=request_context(request), in_response_to=None
     )
     return render_outcome(request, outcome)
-
-
-@require_http_methods(["GET", "HEAD", "POST"])
-@signed_in_required
-def account(request: HttpRequest) -> HttpResponse:
-    """My account: registered authenticator apps, add one (up to two), remove one."""
-    user = request.user
-    assert isinstance(user, User)
-    notice = None
-    if request.method == "POST" and request.POST.get("remove"):
-        devices = mfa.confirmed_devices(user)
-        try:
-            device_id = int(request.POST["remove"])
-        except ValueError:
-            return error_page(request, status=400, code="bad_request")
-        if len(devices) <= 1 and mfa.current_mode() != MfaMode.DISABLED:
-            notice = _("You cannot remove your only authenticator app while MFA is required.")
-        elif mfa.remove_device(user, device_id, context=request_context(request)):
-            notice = _("The authenticator app was removed.")
-    devices = mfa.confirmed_devices(user)
-    return render(
-        request,
-        "sekisho/account.html",
-        {"devices": devices, "can_add": len(devices) < 2, "notice": notice, "user": user},
-    )
-
-
-@require_http_methods(["GET", "HEAD", "POST"])
-@signed_in_required
-def account_register(request: HttpRequest) -> HttpResponse:
-    """Add another authenticator app (at most two per user)."""
-    user = request.user
-    assert isinstance(user, User)
-    if len(mfa.confirmed_devices(user)) >= 2:
-        return redirect("/account")
-    page = _registration(request, user, action="/account/mfa/register", required=False)
-    if page is not None:
-        return page
-    return redirect("/account")

@@ -35,6 +35,8 @@ class Application(models.Model):
     attribute_mappings = models.JSONField(default=list)
     sign_response = models.BooleanField(default=False)
     want_authn_requests_signed = models.BooleanField(default=False)
+    # Step-up: a launch needs MFA in this session even when context-aware mode skipped it.
+    require_mfa = models.BooleanField(default=False)
     # PEM certificates from the SP's metadata, for signed AuthnRequests.
     sp_certificates = models.JSONField(default=list)
     sp_metadata = models.TextField(blank=True, default="")

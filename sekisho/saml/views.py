@@ -286,6 +286,24 @@ def sso(request: HttpRequest) -> HttpResponse:
     return redirect(f"/saml/continue/{token}")
 
 
+def _needs_step_up(app: Application, pending: PendingAuthnRequest) -> bool:
+    """Whether a sign-in without MFA must add it before this request can be answered."""
+    if app.require_mfa:
+        return True
+    if not pending.requested_contexts:
+        return False
+    request = _as_request(pending)
+    try:
+        ar.choose_authn_context(request, mfa_used=False)
+    except errors.SamlError:
+        try:
+            ar.choose_authn_context(request, mfa_used=True)
+        except errors.SamlError:
+            return False
+        return True
+    return False
+
+
 @require_safe
 def continue_sso(request: HttpRequest, token: str) -> HttpResponse:
     """After sign-in, answer a pending AuthnRequest once, at the ACS chosen from metadata."""
@@ -307,6 +325,12 @@ def continue_sso(request: HttpRequest, token: str) -> HttpResponse:
         return redirect("/signin?" + urlencode({"next": request.get_full_path()}))
     user = request.user
     assert isinstance(user, User)
+    if not auth.mfa and _needs_step_up(app, pending):
+        # The app (or its RequestedAuthnContext) needs MFA this session has not had yet:
+        # ask for it now and come back here, as Identity Center and Keycloak step up.
+        from sekisho.portal.views import step_up_redirect
+
+        return step_up_redirect(request.get_full_path())
     if pending.requested_contexts:
         try:
             ar.choose_authn_context(_as_request(pending), mfa_used=auth.mfa)

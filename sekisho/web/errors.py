@@ -83,6 +83,17 @@ MESSAGES: dict[str, tuple[Promise, Promise]] = {
             "why in the audit log."
         ),
     ),
+    "mfa_required": (
+        _("Multi-factor authentication required"),
+        _("This application requires multi-factor authentication. Please sign in again."),
+    ),
+    "mfa_no_device": (
+        _("Multi-factor authentication is not set up"),
+        _(
+            "Your organisation requires multi-factor authentication, and no device is "
+            "registered for you. Ask your administrator to help you register one."
+        ),
+    ),
     "signin_denied": (
         _("Sign-in not allowed"),
         _(

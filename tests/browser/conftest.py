@@ -15,6 +15,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -95,14 +96,12 @@ def demo_log(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("sekisho-demo-log") / "demo.log"
 
 
-@pytest.fixture(scope="session")
-def demo_server(tmp_path_factory: pytest.TempPathFactory, demo_log: Path) -> Iterator[DemoServer]:
-    """`sekisho demo` on a free loopback port with a fresh SQLite data directory."""
-    root = tmp_path_factory.mktemp("sekisho-demo")
+@contextmanager
+def run_demo(root: Path, log: Path) -> Iterator[DemoServer]:
+    """`sekisho demo` on a free loopback port with a fresh SQLite data directory in root."""
     data_dir = root / "data"
     runtime_dir = root / "run"  # gunicorn's control socket goes here, not in $HOME
     runtime_dir.mkdir(mode=0o700)
-    log = demo_log
     port = free_port()
     env = {
         key: value
@@ -135,6 +134,13 @@ def demo_server(tmp_path_factory: pytest.TempPathFactory, demo_log: Path) -> Ite
         yield DemoServer(base_url=base_url, password=password)
     finally:
         stop_process_group(proc)
+
+
+@pytest.fixture(scope="session")
+def demo_server(tmp_path_factory: pytest.TempPathFactory, demo_log: Path) -> Iterator[DemoServer]:
+    """The shared `sekisho demo` of the browser tests."""
+    with run_demo(tmp_path_factory.mktemp("sekisho-demo"), demo_log) as server:
+        yield server
 
 
 @pytest.fixture(scope="session")

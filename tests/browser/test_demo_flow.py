@@ -106,8 +106,14 @@ def test_demo_walkthrough_reaches_the_inspector(
     page.fill("#password", password)
     page.click("form[action='/signin'] button[type=submit]")
 
-    # 2. MFA is required and agent1 has none yet: register an authenticator app.
+    # 2. MFA is required and agent1 has none yet: the three kinds are offered (WebAuthn,
+    # TOTP, and RADIUS through the demo's RADIUS server); register an authenticator app.
     page.wait_for_url(f"{base_url}/signin/mfa/register**")
+    assert page.url.endswith("/signin/mfa/register")
+    for kind in ("webauthn", "totp", "radius"):
+        assert page.locator(f"#choose-{kind}").is_visible(), kind
+    page.screenshot(path=shots_dir / "2-mfa-choose.png", full_page=True)
+    page.click("#choose-totp")
     qr = page.locator(".qr svg, .qr img").first
     qr.wait_for(state="visible")
     box = qr.bounding_box()
@@ -117,6 +123,10 @@ def test_demo_walkthrough_reaches_the_inspector(
     assert len(secret) >= 26, secret
     page.fill("#code", _current_totp(secret))
     page.click("form:has(#code) button[type=submit]")
+    # The recovery codes, shown once, then on to the portal.
+    page.wait_for_selector("#recovery-codes li")
+    assert page.locator("#recovery-codes li").count() == 10
+    page.click("form[action='/signin/continue'] button[type=submit]")
 
     # 3. "My applications" lists the demo app.
     page.wait_for_url(f"{base_url}/apps")
@@ -154,9 +164,7 @@ def test_demo_walkthrough_reaches_the_inspector(
     # 5. The seed's path: Amazon Connect → emulated AWS sign-in (/aws/saml) → Connect
     #    federation (the IP condition admits this loopback browser) → the agent console.
     page.goto(f"{base_url}/apps")
-    page.locator("button.tile", has_text="Amazon Connect").filter(
-        has_not_text="inspector"
-    ).click()
+    page.locator("button.tile", has_text="Amazon Connect").filter(has_not_text="inspector").click()
     page.wait_for_url(f"{base_url}/aws/connect/federate/**")
     assert (page.locator("#connect-user").text_content() or "").strip() == "agent1"
     assert "ccp-v2" in (page.locator("#connect-destination").text_content() or "")
@@ -170,9 +178,7 @@ def test_demo_walkthrough_reaches_the_inspector(
     assert script is not None, demo_printout
     _run_script(script.group(1), "203.0.113.0/24")
     page.goto(f"{base_url}/apps")
-    page.locator("button.tile", has_text="Amazon Connect").filter(
-        has_not_text="inspector"
-    ).click()
+    page.locator("button.tile", has_text="Amazon Connect").filter(has_not_text="inspector").click()
     page.wait_for_url(f"{base_url}/aws/connect/federate/**")
     assert page.locator("h1").text_content() == "Access denied"
     page.screenshot(path=shots_dir / "6-access-denied.png", full_page=True)
@@ -184,9 +190,7 @@ def test_demo_walkthrough_reaches_the_inspector(
     assert user_script is not None, demo_printout
     _run_script(user_script.group(1), "delete", "agent1")
     page.goto(f"{base_url}/apps")
-    page.locator("button.tile", has_text="Amazon Connect").filter(
-        has_not_text="inspector"
-    ).click()
+    page.locator("button.tile", has_text="Amazon Connect").filter(has_not_text="inspector").click()
     page.wait_for_url(f"{base_url}/aws/connect/federate/**")
     assert page.locator("h1").text_content() == "Access denied"
 

@@ -52,6 +52,7 @@ def authn_request(
     is_passive: bool = False,
     name_id_format: str | None = None,
     subject: str | None = None,
+    requested_context: str | None = None,
 ) -> bytes:
     """An AuthnRequest (saml-core §3.4.1) as an SP would send it."""
     root = etree.Element(f"{{{SAMLP}}}AuthnRequest", nsmap={"samlp": SAMLP, "saml": SAML})
@@ -75,6 +76,10 @@ def authn_request(
         policy = etree.SubElement(root, f"{{{SAMLP}}}NameIDPolicy")
         policy.set("Format", name_id_format)
         policy.set("AllowCreate", "true")
+    if requested_context:
+        requested = etree.SubElement(root, f"{{{SAMLP}}}RequestedAuthnContext")
+        requested.set("Comparison", "exact")
+        etree.SubElement(requested, f"{{{SAML}}}AuthnContextClassRef").text = requested_context
     return etree.tostring(root)
 
 

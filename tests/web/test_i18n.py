@@ -22,8 +22,9 @@ from django.utils import translation
 from sekisho.clock import FrozenClock
 from sekisho.directory import services as directory
 from sekisho.mfa import totp
+from sekisho.mfa.models import TotpDevice
 from sekisho.saml.models import Application
-from tests.conftest import password_step, sign_in_registering
+from tests.conftest import PASSWORD, password_step, sign_in_registering
 
 pytestmark = pytest.mark.django_db
 
@@ -85,9 +86,7 @@ def test_accept_language_ja_gives_japanese_sign_in(client: Client, make_user, cl
     assert "Sign in" not in body and "Password" not in body
     assert page["Content-Language"] == "ja"
 
-    wrong = client.post(
-        "/signin", {"username": "alice", "password": "nope nope nope"}, headers=JA
-    )
+    wrong = client.post("/signin", {"username": "alice", "password": "nope nope nope"}, headers=JA)
     assert wrong.status_code == 401
     assert GENERIC_JA in text(wrong) and GENERIC_EN not in text(wrong)
 
@@ -385,33 +384,51 @@ def test_no_english_leaks_onto_japanese_pages(
     # First sign-in: registration, then the MFA challenge with a wrong code.
     registering = Client()
     assert password_step(registering, "bob") == "/signin/mfa/register"
-    assert_translated("mfa register", get(registering, "/signin/mfa/register"), seen)
+    assert_translated("mfa choose", get(registering, "/signin/mfa/register"), seen)
+    assert_translated("mfa register", get(registering, "/signin/mfa/register/totp"), seen)
+    assert_translated("mfa register a key", get(registering, "/signin/mfa/register/webauthn"), seen)
     assert_translated(
         "mfa register, wrong code",
-        post(registering, "/signin/mfa/register", {"code": "000000"}, 400),
+        post(registering, "/signin/mfa/register/totp", {"code": "000000"}, 400),
         seen,
     )
     challenged = Client()
     secret = sign_in_registering(challenged, clock, "agent1")
     challenged.post("/signout")
     assert password_step(challenged, "agent1") == "/signin/mfa"
-    assert_translated("mfa challenge", get(challenged, "/signin/mfa"), seen)
+    assert_translated("mfa challenge", get(challenged, "/signin/mfa/totp"), seen)
+    assert_translated("recovery code", get(challenged, "/signin/mfa/recovery"), seen)
     assert_translated(
         "mfa challenge, malformed code",
-        post(challenged, "/signin/mfa", {"code": "12"}, 401),
+        post(challenged, "/signin/mfa/totp", {"code": "12"}, 401),
         seen,
     )
     clock.advance(60)
-    done = challenged.post("/signin/mfa", {"code": totp.code_at(secret=secret, now=clock.now())})
+    done = challenged.post(
+        "/signin/mfa/totp", {"code": totp.code_at(secret=secret, now=clock.now())}
+    )
     assert done.status_code == 302
 
     # Signed in.
     assert_translated("apps", get(challenged, "/apps"), seen)
-    assert_translated("account", get(challenged, "/account"), seen)
+    assert_translated("reauthenticate", get(challenged, "/account/verify"), seen)
     assert_translated(
-        "account, only device", post(challenged, "/account", {"remove": "1"}, 200), seen
+        "reauthenticate, wrong password",
+        post(challenged, "/account/verify", {"password": "wrong wrong"}, 401),
+        seen,
     )
-    assert_translated("account register", get(challenged, "/account/mfa/register"), seen)
+    assert challenged.post("/account/verify", {"password": PASSWORD}).status_code == 302
+    assert_translated("my security", get(challenged, "/account"), seen)
+    only = str(TotpDevice.objects.get(user__username="agent1").pk)
+    assert_translated(
+        "my security, last device",
+        post(challenged, "/account", {"action": "remove", "method": "totp", "device": only}, 400),
+        seen,
+    )
+    assert_translated("add a device", get(challenged, "/account/security/add/totp"), seen)
+    assert_translated(
+        "new recovery codes", post(challenged, "/account", {"action": "recovery"}, 200), seen
+    )
     launch = post(challenged, "/apps/connect/launch", {}, 200)
     assert_translated("launch", launch, seen)
     response = re.search(r'name="SAMLResponse" value="([^"]+)"', launch(EN))
@@ -424,9 +441,7 @@ def test_no_english_leaks_onto_japanese_pages(
     nobody = Client()
     sign_in_registering(nobody, clock, "bob")
     assert_translated("no apps", get(nobody, "/apps"), seen)
-    assert_translated(
-        "not assigned", post(nobody, "/apps/connect/launch", {}, 403), seen
-    )
+    assert_translated("not assigned", post(nobody, "/apps/connect/launch", {}, 403), seen)
 
     # The walk covers the portal's sentences, not only a few.
     assert len(seen) >= 35, sorted(set(long_messages()) - seen)

@@ -96,7 +96,7 @@ def test_launch_allowed_inside_and_refused_outside(agent, actor, clock) -> None:
         .open(secret_device.sealed_secret, context=f"totp-secret:{agent.uid}")
         .decode()
     )
-    outside.post("/signin/mfa", {"code": totp.code_at(secret=secret, now=clock.now())})
+    outside.post("/signin/mfa/totp", {"code": totp.code_at(secret=secret, now=clock.now())})
     refused = outside.post("/apps/connect/launch")
     assert refused.status_code == 403
     assert b"SAMLResponse" not in refused.content
@@ -142,7 +142,7 @@ def test_trusted_proxy_forwarded_for_counts_and_spoofing_does_not(
 
 def test_launch_needs_mfa_when_the_policy_says_so(agent, actor, clock) -> None:
     settings_row = MfaSettings.current()
-    settings_row.mode = MfaSettings.MODE_DISABLED
+    settings_row.mode = "disabled"
     settings_row.save()
     replace_allow_all(
         actor,

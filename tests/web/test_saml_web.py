@@ -150,23 +150,6 @@ def test_invalid_role_session_name_cannot_be_assigned(make_user, connect_app, ac
         directory.assign(connect_app, user=user, actor=actor)
 
 
-@pytest.fixture
-def sp_app(db, actor):
-    return saml.create_saml_app(
-        name="sp",
-        display_name="Example SP",
-        metadata=sp_metadata(),
-        entity_id=None,
-        name_id_format="emailAddress",
-        name_id="${user:email}",
-        attributes=["mail=${user:email};basic", "groups=${user:groups};basic"],
-        relay_state="",
-        sign_response=True,
-        require_signed_requests=False,
-        actor=actor,
-    )
-
-
 def test_sp_initiated_redirect_binding_round_trip(
     client: Client, make_user, sp_app, clock: FrozenClock, actor
 ) -> None:

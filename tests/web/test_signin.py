@@ -96,7 +96,7 @@ def test_first_sign_in_registers_totp(client: Client, make_user, clock: FrozenCl
 def test_registration_page_shows_qr_and_secret(client: Client, make_user, clock) -> None:
     make_user()
     password_step(client)
-    page = client.get("/signin/mfa/register").content.decode()
+    page = client.get("/signin/mfa/register/totp").content.decode()
     assert "<svg" in page and 'id="totp-secret"' in page
     assert "Google Authenticator" in page
 
@@ -104,16 +104,16 @@ def test_registration_page_shows_qr_and_secret(client: Client, make_user, clock)
 def test_registration_rejects_a_wrong_code(client: Client, make_user, clock) -> None:
     make_user()
     password_step(client)
-    client.get("/signin/mfa/register")
-    response = client.post("/signin/mfa/register", {"code": "000000"})
+    client.get("/signin/mfa/register/totp")
+    response = client.post("/signin/mfa/register/totp", {"code": "000000"})
     assert response.status_code == 400
     assert b"The code is incorrect" in response.content
     assert not TotpDevice.objects.filter(confirmed=True).exists()
     failed = AuditRecord.objects.filter(event_name__startswith="Complete").last()
     assert failed is not None and failed.outcome == "Failure"
     for _ in range(4):
-        client.post("/signin/mfa/register", {"code": "000000"})
-    locked = client.post("/signin/mfa/register", {"code": "000000"})
+        client.post("/signin/mfa/register/totp", {"code": "000000"})
+    locked = client.post("/signin/mfa/register/totp", {"code": "000000"})
     assert b"Too many wrong codes" in locked.content
 
 
@@ -125,10 +125,10 @@ def test_totp_challenge_refuses_reused_and_accepts_fresh_code(
     client.post("/signout")
     # Same 30-second step as registration: RFC 6238 §5.2 forbids accepting it again.
     assert password_step(client) == "/signin/mfa"
-    reused = client.post("/signin/mfa", {"code": totp.code_at(secret=secret, now=clock.now())})
+    reused = client.post("/signin/mfa/totp", {"code": totp.code_at(secret=secret, now=clock.now())})
     assert reused.status_code == 401 and b"already used" in reused.content
     clock.advance(30)
-    fresh = client.post("/signin/mfa", {"code": totp.code_at(secret=secret, now=clock.now())})
+    fresh = client.post("/signin/mfa/totp", {"code": totp.code_at(secret=secret, now=clock.now())})
     assert fresh.status_code == 302 and fresh["Location"] == "/apps"
 
 
@@ -142,7 +142,7 @@ def test_totp_accepts_one_step_of_drift_and_full_width_digits(
     password_step(client)
     previous = totp.code_at(secret=secret, now=clock.now() - timedelta(seconds=30))
     wide = previous.translate(str.maketrans("0123456789", "０１２３４５６７８９"))
-    response = client.post("/signin/mfa", {"code": wide[:3] + " " + wide[3:]})
+    response = client.post("/signin/mfa/totp", {"code": wide[:3] + " " + wide[3:]})
     assert response.status_code == 302
 
 
@@ -153,7 +153,7 @@ def test_expired_totp_code_is_refused(client: Client, make_user, clock: FrozenCl
     clock.advance(300)
     password_step(client)
     old = totp.code_at(secret=secret, now=clock.now() - timedelta(seconds=90))
-    response = client.post("/signin/mfa", {"code": old})
+    response = client.post("/signin/mfa/totp", {"code": old})
     assert response.status_code == 401 and b"The code is incorrect" in response.content
     failure = AuditRecord.objects.filter(event_name="CredentialVerification").last()
     assert failure is not None and failure.outcome == "Failure"
@@ -166,7 +166,7 @@ def test_malformed_code_gets_a_clear_message(client: Client, make_user, clock) -
     client.post("/signout")
     clock.advance(60)
     password_step(client)
-    response = client.post("/signin/mfa", {"code": "12ab"})
+    response = client.post("/signin/mfa/totp", {"code": "12ab"})
     assert response.status_code == 401 and b"Enter the 6 digits" in response.content
 
 
@@ -177,16 +177,16 @@ def test_wrong_codes_lock_the_second_factor(client: Client, make_user, clock: Fr
     clock.advance(60)
     password_step(client)
     for _ in range(5):
-        client.post("/signin/mfa", {"code": "000000"})
+        client.post("/signin/mfa/totp", {"code": "000000"})
     good = totp.code_at(secret=secret, now=clock.now())
-    response = client.post("/signin/mfa", {"code": good})
-    assert response.status_code == 401 and b"Too many wrong codes" in response.content
+    response = client.post("/signin/mfa/totp", {"code": good})
+    assert response.status_code == 429 and b"Too many wrong codes" in response.content
 
 
 def test_mfa_disabled_goes_straight_to_the_portal(client: Client, make_user, clock) -> None:
     make_user()
     settings_row = MfaSettings.current()
-    settings_row.mode = MfaSettings.MODE_DISABLED
+    settings_row.mode = "disabled"
     settings_row.save()
     assert password_step(client) == "/apps"
     assert client.get("/apps").status_code == 200
@@ -202,7 +202,7 @@ def test_portal_pages_need_a_complete_sign_in(client: Client, make_user, clock) 
 def test_open_redirects_are_refused(client: Client, make_user, clock) -> None:
     make_user()
     settings_row = MfaSettings.current()
-    settings_row.mode = MfaSettings.MODE_DISABLED
+    settings_row.mode = "disabled"
     settings_row.save()
     response = client.post(
         "/signin", {"username": "alice", "password": PASSWORD, "next": "//evil.example/x"}
@@ -253,16 +253,21 @@ def test_second_authenticator_and_limit_of_two(
 
     user = make_user()
     sign_in_registering(client, clock)
-    page = client.get("/account/mfa/register")
+    # Changing devices needs the password again (re-authentication first).
+    assert client.get("/account/security/add/totp")["Location"].startswith("/account/verify")
+    confirmed = client.post("/account/verify", {"password": PASSWORD, "next": "/account"})
+    assert confirmed["Location"] == "/account"
+    page = client.get("/account/security/add/totp")
     secret = secret_from_page(page.content.decode())
     response = client.post(
-        "/account/mfa/register",
+        "/account/security/add/totp",
         {"code": totp.code_at(secret=secret, now=clock.now()), "device_name": "tablet"},
     )
-    assert response.status_code == 302
+    assert response.status_code == 302 and response["Location"] == "/account"
     assert TotpDevice.objects.filter(user=user, confirmed=True).count() == 2
-    assert client.get("/account/mfa/register")["Location"] == "/account"
-    assert b"Add an authenticator app" not in client.get("/account").content
+    third = client.get("/account/security/add/totp")
+    assert third.status_code == 400 and b"maximum number" in third.content
+    assert b'id="add-totp"' not in client.get("/account").content
 
 
 def test_signout_is_audited(client: Client, make_user, clock) -> None:
@@ -305,7 +310,7 @@ def test_passwords_need_fifteen_characters_when_mfa_is_disabled(db, actor) -> No
     from sekisho.directory.errors import WeakPassword
 
     settings_row = MfaSettings.current()
-    settings_row.mode = MfaSettings.MODE_DISABLED
+    settings_row.mode = "disabled"
     settings_row.save()
     with pytest.raises(WeakPassword, match="15"):
         services.create_user(
