@@ -148,7 +148,8 @@ def cmd_user_create(args: argparse.Namespace) -> int:
 
 def _user_dict(user: Any) -> dict[str, Any]:
     from sekisho.directory.services import applications_for
-    from sekisho.mfa.services import confirmed_devices
+    from sekisho.mfa.radius_admin import radius_username
+    from sekisho.mfa.services import devices
 
     return {
         "username": user.username,
@@ -158,8 +159,10 @@ def _user_dict(user: Any) -> dict[str, Any]:
         "status": user.status,
         "groups": list(user.group_names()),
         "mfa_devices": [
-            {"name": d.name, "registered": d.confirmed_at} for d in confirmed_devices(user)
+            {"type": d.method, "name": d.name, "registered": d.created_at, "detail": d.detail}
+            for d in devices(user, usable=False)
         ],
+        "radius_username": radius_username(user),
         "applications": [a.name for a in applications_for(user)],
         "created_at": user.created_at,
         "last_sign_in": user.last_login,
@@ -599,9 +602,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     policy.register(sub, _Parser, with_actor)
 
+    from sekisho.cli import mfa
+
+    mfa.register(sub, _Parser, with_actor, app)
+
     from sekisho.cli import aws
 
     aws.register(sub, _Parser)
+
+    from sekisho.cli import radius
+
+    radius.register(sub, _Parser, with_actor, user_actions=user)
     return parser
 
 

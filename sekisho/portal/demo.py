@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import os
 import secrets
+import signal
 import string
+import subprocess
 import sys
 
 from sekisho.audit.writer import RequestContext
@@ -12,6 +13,7 @@ from sekisho.config import get_config
 from sekisho.directory import services as directory
 from sekisho.directory.models import User
 from sekisho.directory.services import Actor
+from sekisho.mfa import radius_demo
 from sekisho.portal import demo_aws
 from sekisho.saml import services as saml
 from sekisho.saml.models import Application
@@ -56,11 +58,15 @@ def _connect_app(
     return app
 
 
-def setup() -> tuple[str, str, demo_aws.AwsSide]:
-    """Create (or refresh) the seed walkthrough; returns (username, password, AWS side)."""
-    actor = Actor(
+def _actor() -> Actor:
+    return Actor(
         name="demo", context=RequestContext(source_ip="127.0.0.1", user_agent="sekisho-demo")
     )
+
+
+def setup() -> tuple[str, str, demo_aws.AwsSide]:
+    """Create (or refresh) the seed walkthrough; returns (username, password, AWS side)."""
+    actor = _actor()
     saml.init_instance(actor=actor, quiet=True)
     config = get_config()
     side = demo_aws.provision()
@@ -135,6 +141,25 @@ def run(*, host: str, port: int, serve: bool) -> int:
     """Set up the demo, print what to open, then serve (unless told not to)."""
     username, password, side = setup()
     config = get_config()
+    radius_password = _one_time_password()
+    # The demo RADIUS server is a thread of this process: gunicorn must run as a child
+    # (not exec) so that it keeps answering while the demo serves.
+    radius_server = radius_demo.configure_demo(
+        users={username: radius_password},
+        announce=lambda line: print(f"[RADIUS demo] {line}", flush=True),
+        actor=_actor(),
+        serve=serve,
+    )
+    radius_step = (
+        f"""
+     "RADIUS one-time password": a demo RADIUS server runs in this process
+     on {radius_server.host}:{radius_server.port} (it stands in for your organisation's OTP server).
+       RADIUS password  {radius_password}
+       then the 6-digit code this console prints as
+       "[RADIUS demo] the RADIUS demo server sent {username} code NNNNNN"."""
+        if radius_server is not None
+        else ""
+    )
     policy_file = write_policy_example()
     move_script = demo_aws.write_move_range_script(side)
     user_script = demo_aws.write_connect_user_script(side)
@@ -149,8 +174,12 @@ provider from Sekisho's metadata, the role, and the Connect user "{username}".
   1. Open {config.url("/signin")} in a browser.
   2. Sign in as   {username}
      password     {password}   (new on every 'make demo')
-  3. Register an authenticator app (Google Authenticator, Microsoft Authenticator, Authy):
-     scan the QR code, then enter the 6-digit code it shows.
+  3. Choose your second factor (any of the three kinds Identity Center offers):
+     "Security key or passkey": Touch ID, Windows Hello, a phone or a USB key; next
+     time, "Sign in with a passkey" signs in without typing the username.
+     "Authenticator app" (Google Authenticator, Microsoft Authenticator, Authy): scan
+     the QR code, then enter the 6-digit code it shows.{radius_step}
+     Then save the ten recovery codes shown: each signs you in once without a device.
   4. In "My applications", choose "Amazon Connect": the signed assertion goes to the
      emulated AWS sign-in, then Connect federation opens the agent console as {username}.
      "Amazon Connect (SAML inspector)" shows the same assertion decoded instead.
@@ -177,6 +206,14 @@ provider from Sekisho's metadata, the role, and the Connect user "{username}".
            --app {DEMO_APP} --source-ip 127.0.0.1 --mfa
      Undo: .venv/bin/sekisho policy attach AllowAll --idp
 
+  7. MFA modes as Identity Center names them (every sign-in is the default):
+       .venv/bin/sekisho mfa configure --mode context-aware
+     Sign in again and tick "Trust this browser": from this browser and this address,
+     the next sign-ins skip the second factor (the assertion then says so) until you
+     choose "Stop trusting" under My security. A launch can still demand MFA:
+       .venv/bin/sekisho app require-mfa {DEMO_APP}
+     Back: .venv/bin/sekisho mfa configure --mode always
+
   boto3 / AWS CLI against the emulated account:
       export AWS_ENDPOINT_URL={side.endpoint_url}
       export AWS_ACCESS_KEY_ID={side.access_key_id}
@@ -193,11 +230,18 @@ Press Ctrl+C to stop.
 """,
         flush=True,
     )
-    if not serve:
+    if radius_server is None:
         return 0
+    try:
+        return _serve(host, port)
+    finally:
+        radius_demo.shutdown_demo(radius_server, actor=_actor())
+
+
+def _serve(host: str, port: int) -> int:
+    """Run gunicorn as a child until it ends; Ctrl+C reaches both (one process group)."""
     sys.stdout.flush()
-    os.execv(  # noqa: S606 - replace this process with gunicorn
-        sys.executable,
+    child = subprocess.Popen(  # noqa: S603 - our own interpreter and fixed arguments
         [
             sys.executable,
             "-m",
@@ -210,5 +254,16 @@ Press Ctrl+C to stop.
             "--access-logfile",
             "-",
             "sekisho.wsgi:application",
-        ],
+        ]
     )
+    # `kill <demo pid>` stops gunicorn too instead of orphaning it.
+    signal.signal(signal.SIGTERM, lambda *_: child.terminate())
+    try:
+        return child.wait()
+    except KeyboardInterrupt:
+        try:
+            child.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+        return 0
