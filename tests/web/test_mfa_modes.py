@@ -406,3 +406,56 @@ def test_sp_initiated_sign_in_steps_up_when_mfa_was_skipped(
     xml = response_xml(client.get(continue_url).content)
     assert MFA_CLASS.encode() in xml
     assert b"urn:oasis:names:tc:SAML:2.0:status:Success" in xml
+
+
+def test_policy_keys_see_the_method_actually_used(
+    make_user, clock: FrozenClock, connect_app, actor
+) -> None:
+    from tests.web.test_idp_policy import replace_allow_all
+
+    user = make_user()
+    directory.assign(connect_app, user=user, actor=actor)
+    # Connect only after MFA, and not with a recovery code.
+    replace_allow_all(
+        actor,
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {"Effect": "Allow", "Action": "sekisho:SignIn", "Resource": "*"},
+                {
+                    "Effect": "Allow",
+                    "Action": "sekisho:LaunchApplication",
+                    "Resource": "*",
+                    "Condition": {"Bool": {"aws:MultiFactorAuthPresent": "true"}},
+                },
+                {
+                    "Effect": "Deny",
+                    "Action": "sekisho:LaunchApplication",
+                    "Resource": "*",
+                    "Condition": {"StringEquals": {"sekisho:MfaMethod": "RECOVERY_CODE"}},
+                },
+            ],
+        },
+    )
+    context_aware()
+    client = Client(REMOTE_ADDR=OFFICE)
+    secret = sign_in_registering(client, clock)
+    assert b"SAMLResponse" in client.post("/apps/connect/launch").content
+    # A trusted browser skipped MFA: aws:MultiFactorAuthPresent is false, no launch.
+    trust_this_browser(client, secret, clock)
+    client.post("/signout")
+    assert password_step(client) == "/apps"
+    assert client.post("/apps/connect/launch").status_code == 403
+    # MFA with a recovery code: present, but the method is named and denied.
+    from tests.web.test_mfa_security import CODE
+
+    client.post("/account/verify", {"password": PASSWORD})
+    codes = CODE.findall(client.post("/account", {"action": "recovery"}).content.decode())
+    client.post("/signout")
+    client.cookies.pop(trust.COOKIE_NAME)
+    assert password_step(client) == "/signin/mfa"
+    assert client.post("/signin/mfa/recovery", {"code": codes[0]}).status_code == 302
+    refused = client.post("/apps/connect/launch")
+    assert refused.status_code == 403
+    record = AuditRecord.objects.filter(event_name="Federate").last()
+    assert record is not None and "sekisho:MfaMethod" in record.record["errorMessage"]
