@@ -459,3 +459,29 @@ def test_policy_keys_see_the_method_actually_used(
     assert refused.status_code == 403
     record = AuditRecord.objects.filter(event_name="Federate").last()
     assert record is not None and "sekisho:MfaMethod" in record.record["errorMessage"]
+
+
+def test_webauthn_is_not_offered_when_the_base_url_is_an_ip_address(
+    make_user, clock: FrozenClock, monkeypatch
+) -> None:
+    from dataclasses import replace
+
+    from sekisho.config import get_config
+    from sekisho.mfa.backends import webauthn as backend
+
+    for base_url in ("http://127.0.0.1:8000", "http://[::1]:8000"):
+        monkeypatch.setattr(
+            backend, "get_config", lambda b=base_url: replace(get_config(), base_url=b)
+        )
+        assert not backend.METHOD.available()
+    make_user()
+    client = Client()
+    assert password_step(client) == "/signin/mfa/register"
+    # Browsers refuse WebAuthn for an IP address RP ID: only the app is left to offer.
+    assert client.get("/signin/mfa/register")["Location"] == "/signin/mfa/register/totp"
+
+
+def test_the_passkey_button_follows_the_allowed_methods(db: None) -> None:
+    assert b'id="passkey-signin"' in Client().get("/signin").content
+    mfa.configure(methods=("totp",))
+    assert b'id="passkey-signin"' not in Client().get("/signin").content

@@ -7,11 +7,13 @@ the passkey sign-in view does them for ``finish_passkey``.
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Mapping
 from typing import Any
 
 from django.db import IntegrityError, transaction
 
+from sekisho.config import get_config
 from sekisho.directory.models import User
 from sekisho.mfa import errors
 from sekisho.mfa import webauthn as core
@@ -20,6 +22,14 @@ from sekisho.mfa.models import WebAuthnCredential
 from sekisho.mfa.services import allowed_method, current_policy
 
 PASSKEY_PURPOSE = "passkey"
+
+
+def _is_ip_literal(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    return True
 
 
 def _stored(row: WebAuthnCredential) -> core.StoredCredential:
@@ -95,8 +105,13 @@ class WebAuthnMethod:
     user_selectable = True
 
     def available(self) -> bool:
-        """Always usable: the browser and the authenticator do the work."""
-        return True
+        """Usable unless SEKISHO_BASE_URL names an IP address.
+
+        An RP ID must be a domain (WebAuthn L3 §5.1.3 via the HTML "valid domain"):
+        browsers refuse every ceremony at http://127.0.0.1, so the method is not offered
+        there rather than failing at the browser.
+        """
+        return not _is_ip_literal(get_config().host)
 
     def devices(self, user: User) -> list[Device]:
         """The user's registered credentials, oldest first."""

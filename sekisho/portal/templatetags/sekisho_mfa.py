@@ -18,3 +18,11 @@ def qr_svg(uri: str) -> SafeString:
     return mark_safe(  # noqa: S308
         totp.qr_svg(uri, title=_("QR code to add this account to your authenticator app"))
     )
+
+
+@register.simple_tag
+def passkeys_offered() -> bool:
+    """Whether the sign-in page offers passkeys: WebAuthn allowed and usable here."""
+    from sekisho.mfa import services
+
+    return any(method.name == "webauthn" for method in services.allowed_methods())
