@@ -96,23 +96,38 @@ def demo_log(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("sekisho-demo-log") / "demo.log"
 
 
-@contextmanager
-def run_demo(root: Path, log: Path) -> Iterator[DemoServer]:
-    """`sekisho demo` on a free loopback port with a fresh SQLite data directory in root."""
-    data_dir = root / "data"
-    runtime_dir = root / "run"  # gunicorn's control socket goes here, not in $HOME
-    runtime_dir.mkdir(mode=0o700)
-    port = free_port()
+def demo_env(root: Path) -> dict[str, str]:
+    """The environment of a demo whose data lives in root/data (never the tests' database)."""
     env = {
         key: value
         for key, value in os.environ.items()
         if key not in ("DATABASE_URL", "SEKISHO_BASE_URL", "DJANGO_SETTINGS_MODULE")
     }
-    env.update(
-        SEKISHO_DATA=str(data_dir),
-        XDG_RUNTIME_DIR=str(runtime_dir),
-        PYTHONUNBUFFERED="1",
+    env["SEKISHO_DATA"] = str(root / "data")
+    return env
+
+
+def demo_cli(root: Path, *argv: str) -> str:
+    """Run `sekisho ARGV…` against the demo in root, as its administrator would; stdout."""
+    done = subprocess.run(
+        [sys.executable, "-m", "sekisho.cli.main", *argv],
+        env=demo_env(root),
+        capture_output=True,
+        text=True,
+        check=False,
     )
+    assert done.returncode == 0, (argv, done.stderr)
+    return done.stdout
+
+
+@contextmanager
+def run_demo(root: Path, log: Path) -> Iterator[DemoServer]:
+    """`sekisho demo` on a free loopback port with a fresh SQLite data directory in root."""
+    runtime_dir = root / "run"  # gunicorn's control socket goes here, not in $HOME
+    runtime_dir.mkdir(mode=0o700)
+    port = free_port()
+    env = demo_env(root)
+    env.update(XDG_RUNTIME_DIR=str(runtime_dir), PYTHONUNBUFFERED="1")
     # Output goes to a file, not a pipe: gunicorn's access log would fill an undrained pipe.
     with log.open("wb") as out:
         proc = subprocess.Popen(

@@ -7,9 +7,6 @@ and sent by a browser.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -19,7 +16,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from sekisho.mfa import totp
-from tests.browser.conftest import DemoServer, run_demo
+from tests.browser.conftest import DemoServer, demo_cli, run_demo
 from tests.browser.test_demo_flow import TIMEOUT_MS, ConsoleWatch
 
 if TYPE_CHECKING:
@@ -32,22 +29,7 @@ pytestmark = pytest.mark.browser
 def demo(tmp_path: Path) -> Iterator[DemoServer]:
     """A fresh demo in context-aware mode (the shared demo stays in 'every sign-in')."""
     with run_demo(tmp_path, tmp_path / "demo.log") as server:
-        env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
-        env["SEKISHO_DATA"] = str(tmp_path / "data")
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "sekisho.cli.main",
-                "mfa",
-                "configure",
-                "--mode",
-                "context-aware",
-            ],
-            env=env,
-            check=True,
-            capture_output=True,
-        )
+        demo_cli(tmp_path, "mfa", "configure", "--mode", "context-aware")
         yield server
 
 
