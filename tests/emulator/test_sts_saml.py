@@ -20,11 +20,26 @@ from sekisho.emulator.sts_saml import (
     validate_saml_assertion,
 )
 from sekisho.policy import Policy, PolicyKind, parse_policy
-from sekisho.saml.core.dsig import sign_element
-from sekisho.saml.core.keys import SigningKey
 from sekisho.saml.core.response import Attribute
-from sekisho.saml.core.xml import DS, SAML, SAMLP
+from sekisho.saml.core.xml import DS, SAMLP
 from tests.saml import factory
+from tests.saml.attacks import (
+    assertion_of,
+    evil_copy,
+    evil_id_attribute_elsewhere,
+    moved_signature,
+    resign,
+    saml_name,
+    second_unsigned_assertion,
+    signature_into_subject,
+    xsw_new_id_keep_signature,
+    xsw_original_in_extensions,
+    xsw_original_in_signature_object,
+    xsw_original_inside_evil,
+    xsw_replace_keep_signature,
+    xsw_sibling_after_same_id,
+    xsw_sibling_before,
+)
 
 Element = etree._Element
 
@@ -115,27 +130,6 @@ def response(**overrides: Any) -> bytes:
 
 def tree(**overrides: Any) -> Element:
     return etree.fromstring(response(**overrides))
-
-
-def _s(local: str) -> str:
-    return f"{{{SAML}}}{local}"
-
-
-def assertion_of(root: Element) -> Element:
-    found = root.find(_s("Assertion"))
-    assert found is not None
-    return found
-
-
-def resign(element: Element, key: SigningKey | None = None) -> None:
-    for old in element.findall(f"{{{DS}}}Signature"):
-        element.remove(old)
-    sign_element(
-        element,
-        key or factory.idp_key(),
-        insert_after=element.find(_s("Issuer")),
-        inclusive_prefixes=("xs",),
-    )
 
 
 # ------------------------------------------------------------------ happy path
@@ -325,90 +319,8 @@ def test_principal_arn_must_name_the_provider() -> None:
 # ------------------------------------------------------------------ signature wrapping
 
 
-def _evil(original: Element, *, same_id: bool) -> Element:
-    evil = copy.deepcopy(original)
-    for signature in evil.findall(f"{{{DS}}}Signature"):
-        evil.remove(signature)
-    evil.find(f".//{_s('NameID')}").text = "admin"  # type: ignore[union-attr]
-    if not same_id:
-        evil.set("ID", "_evil")
-    return evil
-
-
-def xsw_sibling_before(root: Element) -> None:
-    original = assertion_of(root)
-    original.addprevious(_evil(original, same_id=False))
-
-
-def xsw_sibling_after_same_id(root: Element) -> None:
-    original = assertion_of(root)
-    original.addnext(_evil(original, same_id=True))
-
-
-def xsw_original_inside_evil(root: Element) -> None:
-    original = assertion_of(root)
-    evil = _evil(original, same_id=False)
-    original.addprevious(evil)
-    evil.append(original)
-
-
-def xsw_original_in_extensions(root: Element) -> None:
-    original = assertion_of(root)
-    evil = _evil(original, same_id=True)
-    extensions = etree.Element(f"{{{SAMLP}}}Extensions")
-    root.insert(1, extensions)
-    original.addprevious(evil)
-    extensions.append(original)
-    evil.insert(1, copy.deepcopy(original.find(f"{{{DS}}}Signature")))  # type: ignore[arg-type]
-
-
-def xsw_original_in_signature_object(root: Element) -> None:
-    original = assertion_of(root)
-    evil = _evil(original, same_id=True)
-    signature = copy.deepcopy(original.find(f"{{{DS}}}Signature"))
-    assert signature is not None
-    etree.SubElement(signature, f"{{{DS}}}Object").append(copy.deepcopy(original))
-    evil.insert(1, signature)
-    root.replace(original, evil)
-
-
-def second_unsigned_assertion(root: Element) -> None:
-    root.append(_evil(assertion_of(root), same_id=False))
-
-
 def assertion_nested_deeper(root: Element) -> None:
     etree.SubElement(root, f"{{{SAMLP}}}Extensions").append(assertion_of(root))
-
-
-def xsw_replace_keep_signature(root: Element) -> None:
-    original = assertion_of(root)
-    evil = _evil(original, same_id=True)
-    evil.insert(1, copy.deepcopy(original.find(f"{{{DS}}}Signature")))  # type: ignore[arg-type]
-    root.replace(original, evil)
-
-
-def xsw_new_id_keep_signature(root: Element) -> None:
-    original = assertion_of(root)
-    evil = _evil(original, same_id=False)
-    evil.insert(1, copy.deepcopy(original.find(f"{{{DS}}}Signature")))  # type: ignore[arg-type]
-    root.replace(original, evil)
-
-
-def moved_signature(root: Element) -> None:
-    signature = assertion_of(root).find(f"{{{DS}}}Signature")
-    assert signature is not None
-    root.insert(1, signature)
-
-
-def signature_into_subject(root: Element) -> None:
-    original = assertion_of(root)
-    signature = original.find(f"{{{DS}}}Signature")
-    assert signature is not None
-    original.find(_s("Subject")).append(signature)  # type: ignore[union-attr]
-
-
-def evil_id_attribute_elsewhere(root: Element) -> None:
-    etree.SubElement(root, f"{{{SAMLP}}}Extensions").set("ID", assertion_of(root).get("ID", ""))
 
 
 def unsigned(root: Element) -> None:
@@ -461,7 +373,7 @@ def test_attacks_on_a_signed_response(attack: Callable[[Element], None], message
 
 def test_wrapping_against_a_signed_response() -> None:
     root = tree(sign_response=True, sign_assertion=False)
-    root.append(_evil(assertion_of(root), same_id=False))
+    root.append(evil_copy(assertion_of(root), same_id=False))
     invalid(etree.tostring(root), INVALID)
 
 
@@ -527,7 +439,7 @@ def test_wrong_issuer() -> None:
 
 def test_wrong_response_issuer_only() -> None:
     root = tree()
-    issuer = root.find(_s("Issuer"))
+    issuer = root.find(saml_name("Issuer"))
     assert issuer is not None
     issuer.text = "https://other.example/idp"
     invalid(etree.tostring(root), "Issuer not present in specified provider")
@@ -560,25 +472,25 @@ def test_wrong_destination() -> None:
 def test_subject_confirmation_rules() -> None:
     root = tree(sign_assertion=True)
     assertion = assertion_of(root)
-    subject = assertion.find(_s("Subject"))
+    subject = assertion.find(saml_name("Subject"))
     assert subject is not None
-    confirmation = subject.find(_s("SubjectConfirmation"))
+    confirmation = subject.find(saml_name("SubjectConfirmation"))
     assert confirmation is not None
     two = copy.deepcopy(root)
-    two_subject = assertion_of(two).find(_s("Subject"))
+    two_subject = assertion_of(two).find(saml_name("Subject"))
     assert two_subject is not None
     two_subject.append(copy.deepcopy(confirmation))
     resign(assertion_of(two))
     invalid(etree.tostring(two), INVALID)
     for name in ("Recipient", "NotOnOrAfter"):
         missing = copy.deepcopy(root)
-        data = assertion_of(missing).find(f".//{_s('SubjectConfirmationData')}")
+        data = assertion_of(missing).find(f".//{saml_name('SubjectConfirmationData')}")
         assert data is not None
         del data.attrib[name]
         resign(assertion_of(missing))
         invalid(etree.tostring(missing), INVALID)
     holder = copy.deepcopy(root)
-    method = assertion_of(holder).find(f".//{_s('SubjectConfirmation')}")
+    method = assertion_of(holder).find(f".//{saml_name('SubjectConfirmation')}")
     assert method is not None
     method.set("Method", "urn:oasis:names:tc:SAML:2.0:cm:holder-of-key")
     resign(assertion_of(holder))
@@ -587,7 +499,7 @@ def test_subject_confirmation_rules() -> None:
 
 def test_missing_name_id_is_access_denied() -> None:
     root = tree()
-    name_id = root.find(f".//{_s('NameID')}")
+    name_id = root.find(f".//{saml_name('NameID')}")
     assert name_id is not None
     name_id.getparent().remove(name_id)  # type: ignore[union-attr]
     resign(assertion_of(root))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import copy
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
@@ -11,19 +10,30 @@ import pytest
 from lxml import etree
 
 from sekisho.saml.core import presets
-from sekisho.saml.core.dsig import sign_element
 from sekisho.saml.core.inspector import Inspection, inspect_response
-from sekisho.saml.core.keys import SigningKey
 from sekisho.saml.core.response import AUTHN_CONTEXT_MFA, encode_post
-from sekisho.saml.core.xml import DS, SAML, SAMLP
+from sekisho.saml.core.xml import DS, SAMLP
 from tests.saml import factory
+from tests.saml.attacks import (
+    assertion_of,
+    evil_copy,
+    evil_id_attribute_elsewhere,
+    moved_signature,
+    resign,
+    saml_name,
+    second_unsigned_assertion,
+    signature_into_subject,
+    xsw_new_id_keep_signature,
+    xsw_original_in_extensions,
+    xsw_original_in_signature_object,
+    xsw_original_inside_evil,
+    xsw_replace_keep_signature,
+    xsw_sibling_after_same_id,
+    xsw_sibling_before,
+)
 
 Element = etree._Element
 AWS_ACS = "https://signin.aws.amazon.com/saml"
-
-
-def _s(local: str) -> str:
-    return f"{{{SAML}}}{local}"
 
 
 def inspect(
@@ -49,20 +59,6 @@ def inspect(
 
 def tree(**overrides: object) -> Element:
     return etree.fromstring(factory.connect_response(**overrides))
-
-
-def assertion_of(root: Element) -> Element:
-    found = root.find(_s("Assertion"))
-    assert found is not None
-    return found
-
-
-def resign(element: Element, key: SigningKey | None = None) -> None:
-    """Re-sign after editing, as a legitimate (or attacker) key holder would."""
-    for old in element.findall(f"{{{DS}}}Signature"):
-        element.remove(old)
-    issuer = element.find(_s("Issuer"))
-    sign_element(element, key or factory.idp_key(), insert_after=issuer, inclusive_prefixes=("xs",))
 
 
 def problems_of(root: Element, **kwargs: object) -> tuple[str, ...]:
@@ -116,91 +112,6 @@ def test_unsigned() -> None:
 # ------------------------------------------------------------------ signature wrapping
 
 
-def _evil(original: Element, *, same_id: bool) -> Element:
-    evil = copy.deepcopy(original)
-    for signature in evil.findall(f"{{{DS}}}Signature"):
-        evil.remove(signature)
-    evil.find(f".//{_s('NameID')}").text = "admin"  # type: ignore[union-attr]
-    if not same_id:
-        evil.set("ID", "_evil")
-    return evil
-
-
-def xsw_sibling_before(root: Element) -> None:
-    original = assertion_of(root)
-    original.addprevious(_evil(original, same_id=False))
-
-
-def xsw_sibling_after_same_id(root: Element) -> None:
-    original = assertion_of(root)
-    original.addnext(_evil(original, same_id=True))
-
-
-def xsw_original_inside_evil(root: Element) -> None:
-    original = assertion_of(root)
-    evil = _evil(original, same_id=False)
-    original.addprevious(evil)
-    evil.append(original)
-
-
-def xsw_original_in_extensions(root: Element) -> None:
-    original = assertion_of(root)
-    evil = _evil(original, same_id=True)
-    extensions = etree.Element(f"{{{SAMLP}}}Extensions")
-    root.insert(1, extensions)
-    original.addprevious(evil)
-    extensions.append(original)
-    evil.insert(1, copy.deepcopy(original.find(f"{{{DS}}}Signature")))
-
-
-def xsw_original_in_signature_object(root: Element) -> None:
-    original = assertion_of(root)
-    evil = _evil(original, same_id=True)
-    signature = copy.deepcopy(original.find(f"{{{DS}}}Signature"))
-    assert signature is not None
-    etree.SubElement(signature, f"{{{DS}}}Object").append(copy.deepcopy(original))
-    evil.insert(1, signature)
-    original.getparent().replace(original, evil)  # type: ignore[union-attr]
-
-
-def xsw_replace_keep_signature(root: Element) -> None:
-    original = assertion_of(root)
-    evil = _evil(original, same_id=True)
-    evil.insert(1, copy.deepcopy(original.find(f"{{{DS}}}Signature")))
-    root.replace(original, evil)
-
-
-def xsw_new_id_keep_signature(root: Element) -> None:
-    original = assertion_of(root)
-    evil = _evil(original, same_id=False)
-    evil.insert(1, copy.deepcopy(original.find(f"{{{DS}}}Signature")))
-    root.replace(original, evil)
-
-
-def second_unsigned_assertion(root: Element) -> None:
-    original = assertion_of(root)
-    root.append(_evil(original, same_id=False))
-
-
-def moved_signature(root: Element) -> None:
-    original = assertion_of(root)
-    signature = original.find(f"{{{DS}}}Signature")
-    assert signature is not None
-    root.insert(1, signature)
-
-
-def signature_into_subject(root: Element) -> None:
-    original = assertion_of(root)
-    signature = original.find(f"{{{DS}}}Signature")
-    assert signature is not None
-    original.find(_s("Subject")).append(signature)  # type: ignore[union-attr]
-
-
-def evil_id_attribute_elsewhere(root: Element) -> None:
-    original = assertion_of(root)
-    etree.SubElement(root, f"{{{SAMLP}}}Extensions").set("ID", original.get("ID", ""))
-
-
 @pytest.mark.parametrize(
     ("attack", "expected"),
     [
@@ -229,7 +140,7 @@ def test_signature_wrapping_variants(attack: Callable[[Element], None], expected
 
 def test_wrapping_against_a_signed_response() -> None:
     root = tree(sign_response=True, sign_assertion=False)
-    root.append(_evil(assertion_of(root), same_id=False))
+    root.append(evil_copy(assertion_of(root), same_id=False))
     assert any("exactly one Assertion" in p for p in problems_of(root))
 
 
@@ -359,10 +270,10 @@ def test_wrong_audience() -> None:
 def test_every_audience_restriction_must_hold() -> None:
     root = tree()
     assertion = assertion_of(root)
-    conditions = assertion.find(_s("Conditions"))
+    conditions = assertion.find(saml_name("Conditions"))
     assert conditions is not None
-    extra = etree.SubElement(conditions, _s("AudienceRestriction"))
-    etree.SubElement(extra, _s("Audience")).text = "urn:other"
+    extra = etree.SubElement(conditions, saml_name("AudienceRestriction"))
+    etree.SubElement(extra, saml_name("Audience")).text = "urn:other"
     resign(assertion)
     assert any("got ['urn:other']" in p for p in problems_of(root))
 
@@ -408,7 +319,7 @@ def test_in_response_to() -> None:
 def test_subject_confirmation_rules() -> None:
     root = tree()
     assertion = assertion_of(root)
-    data = assertion.find(f".//{_s('SubjectConfirmationData')}")
+    data = assertion.find(f".//{saml_name('SubjectConfirmationData')}")
     assert data is not None
     data.set("NotBefore", "2026-11-27T09:00:00Z")
     del data.attrib["Recipient"]
@@ -418,7 +329,7 @@ def test_subject_confirmation_rules() -> None:
     assert any("Recipient on SubjectConfirmationData" in p for p in problems)
     root = tree()
     assertion = assertion_of(root)
-    assertion.find(f".//{_s('SubjectConfirmation')}").set(
+    assertion.find(f".//{saml_name('SubjectConfirmation')}").set(
         "Method", "urn:oasis:names:tc:SAML:2.0:cm:holder-of-key"
     )  # type: ignore[union-attr]
     resign(assertion)
@@ -429,10 +340,10 @@ def test_missing_pieces() -> None:
     root = tree()
     assertion = assertion_of(root)
     for local in ("Conditions", "AuthnStatement"):
-        assertion.remove(assertion.find(_s(local)))  # type: ignore[arg-type]
-    subject = assertion.find(_s("Subject"))
+        assertion.remove(assertion.find(saml_name(local)))  # type: ignore[arg-type]
+    subject = assertion.find(saml_name("Subject"))
     assert subject is not None
-    subject.remove(subject.find(_s("NameID")))  # type: ignore[arg-type]
+    subject.remove(subject.find(saml_name("NameID")))  # type: ignore[arg-type]
     resign(assertion)
     problems = problems_of(root)
     assert "expected one Subject/NameID, got 0" in problems
@@ -452,7 +363,7 @@ def test_status_not_success() -> None:
 
 def test_encrypted_assertion() -> None:
     root = tree()
-    etree.SubElement(root, _s("EncryptedAssertion"))
+    etree.SubElement(root, saml_name("EncryptedAssertion"))
     assert "EncryptedAssertion is not supported by this inspector" in problems_of(root)
 
 
@@ -487,7 +398,7 @@ def test_garbage_never_raises(value: str, problem: str) -> None:
 def test_version_and_bad_times_are_reported() -> None:
     root = tree()
     root.set("Version", "1.1")
-    conditions = assertion_of(root).find(_s("Conditions"))
+    conditions = assertion_of(root).find(saml_name("Conditions"))
     assert conditions is not None
     conditions.set("NotOnOrAfter", "tomorrow")
     problems = problems_of(root)
