@@ -187,17 +187,6 @@ def _mfa_scope(user: User) -> str:
     return f"mfa:{user.uid}"
 
 
-def _check_mfa_throttle(user: User, *, now: datetime) -> None:
-    """Refuse to even check an answer while the user's MFA counter is locked."""
-    _row, state = load_throttle(_mfa_scope(user))
-    verdict = throttle.check(state, now=now, policy=throttle.ACCOUNT_POLICY)
-    if not verdict.allowed:
-        raise errors.MfaLocked(
-            f"too many wrong answers; try again in {verdict.retry_after_seconds} seconds",
-            retry_after_seconds=verdict.retry_after_seconds,
-        )
-
-
 def record_failure(scope: str, *, now: datetime) -> None:
     """Count one wrong MFA answer against a throttle scope (a user, or a source address)."""
     with transaction.atomic():
@@ -207,7 +196,10 @@ def record_failure(scope: str, *, now: datetime) -> None:
 
 
 def check_throttle(scope: str, *, now: datetime) -> None:
-    """Raise MfaLocked while a throttle scope is locked."""
+    """Raise MfaLocked while a throttle scope (a user, or a source address) is locked.
+
+    Checked before an answer is even looked at, so a locked counter reveals nothing.
+    """
     _row, state = load_throttle(scope)
     verdict = throttle.check(state, now=now, policy=throttle.ACCOUNT_POLICY)
     if not verdict.allowed:
@@ -251,7 +243,7 @@ def finish_enroll(
     if len(method.devices(user)) >= method.max_devices:
         raise errors.TooManyDevices(f"at most {method.max_devices} {method.name} devices")
     clean_name = " ".join((name or "").split())[:64] or method.label
-    _check_mfa_throttle(user, now=now)
+    check_throttle(_mfa_scope(user), now=now)
     try:
         result = method.finish_enroll(user, ctx, state=state, form=form, name=clean_name)
     except errors.MfaError as exc:
@@ -286,7 +278,7 @@ def begin_verify(user: User, method_name: str, ctx: MfaContext) -> Prompt:
     method = verifiable_method(method_name)
     if not method.devices(user):
         raise errors.NoDevice(f"no {method.name} device is registered")
-    _check_mfa_throttle(user, now=ctx.clock.now())
+    check_throttle(_mfa_scope(user), now=ctx.clock.now())
     prompt = method.begin_verify(user, ctx)
     emit(
         records.credential_challenge(
@@ -318,19 +310,19 @@ def finish_verify(
     now = ctx.clock.now()
     method = verifiable_method(method_name)
     try:
-        _check_mfa_throttle(user, now=now)
+        check_throttle(_mfa_scope(user), now=now)
         result = method.finish_verify(user, ctx, state=state, form=form)
     except errors.MfaError as exc:
         if exc.counts_as_failure:
             record_failure(_mfa_scope(user), now=now)
-        _audit_verification(user, method.credential_type, ctx, success=False, reason=exc.code)
+        audit_verification(user, method.credential_type, ctx, success=False, reason=exc.code)
         raise
     if isinstance(result, Verified):
-        _audit_verification(user, result.credential_type, ctx, success=True, reason=None)
+        audit_verification(user, result.credential_type, ctx, success=True, reason=None)
     return result
 
 
-def _audit_verification(
+def audit_verification(
     user: User | None,
     credential_type: str,
     ctx: MfaContext,
@@ -338,6 +330,7 @@ def _audit_verification(
     success: bool,
     reason: str | None,
 ) -> None:
+    """Write a CredentialVerification event (finish_verify's, and the passkey sign-in's)."""
     emit(
         records.credential_verification(
             credential_type=credential_type,
@@ -351,13 +344,6 @@ def _audit_verification(
             now=ctx.clock.now(),
         )
     )
-
-
-def audit_verification(
-    user: User | None, credential_type: str, ctx: MfaContext, *, success: bool, reason: str | None
-) -> None:
-    """Write a CredentialVerification event (for flows outside finish_verify: passkeys)."""
-    _audit_verification(user, credential_type, ctx, success=success, reason=reason)
 
 
 def can_remove(user: User, method_name: str, policy: MfaPolicy | None = None) -> bool:
