@@ -48,7 +48,8 @@ def _key_id(subkey: bytes) -> str:
     return hashlib.sha256(subkey).hexdigest()[:KEY_ID_HEX]
 
 
-def _b64url(data: bytes) -> str:
+def b64url(data: bytes) -> str:
+    """Unpadded base64url (RFC 4648 §5): tokens, cookies, WebAuthn's JSON forms."""
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
@@ -117,7 +118,7 @@ class SecretBox:
         if len(nonce) != NONCE_BYTES:
             raise CryptoError("random source returned a short nonce", code="crypto_bad_nonce")
         sealed = AESGCM(self._seal_key).encrypt(nonce, plaintext, _aad(self.key_id, context))
-        return f"{FORMAT_VERSION}.{self.key_id}.{_b64url(nonce + sealed)}"
+        return f"{FORMAT_VERSION}.{self.key_id}.{b64url(nonce + sealed)}"
 
     def open(self, token: str, *, context: str) -> bytes:
         """Decrypt and authenticate a token made by ``seal`` with the same context.

@@ -28,6 +28,7 @@ from django.db import IntegrityError, transaction
 from sekisho.audit import records
 from sekisho.audit.writer import emit
 from sekisho.clock import SYSTEM_RANDOM, Random
+from sekisho.crypto import b64url
 from sekisho.emulator import iam
 from sekisho.emulator.authn import authenticate
 from sekisho.emulator.errors import AwsError
@@ -172,7 +173,7 @@ def _new_id() -> str:
 
 
 def _token() -> str:
-    return base64.urlsafe_b64encode(_random.token_bytes(48)).decode("ascii").rstrip("=")
+    return b64url(_random.token_bytes(48))
 
 
 def _page(items: Sequence[Any], params: Params, key: str, default_max: int) -> Result:

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import base64
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.core import signing
 
-from sekisho.crypto import constant_time_equals
+from sekisho.crypto import b64url, constant_time_equals
 from sekisho.directory.models import User
 from sekisho.mfa.methods import MfaContext, SignInContext, address_in
 from sekisho.mfa.models import KnownAddress, TrustedDevice
@@ -40,8 +39,8 @@ def issue(user: User, ctx: MfaContext, *, days: int) -> IssuedCookie:
     forged from a database dump.
     """
     now = ctx.clock.now()
-    public_id = base64.urlsafe_b64encode(ctx.random.token_bytes(12)).decode().rstrip("=")
-    secret = base64.urlsafe_b64encode(ctx.random.token_bytes(32)).decode().rstrip("=")
+    public_id = b64url(ctx.random.token_bytes(12))
+    secret = b64url(ctx.random.token_bytes(32))
     device = TrustedDevice.objects.create(
         user=user,
         public_id=public_id,

@@ -42,6 +42,7 @@ from webauthn.helpers.structs import (
 )
 
 from sekisho.clock import Random
+from sekisho.crypto import b64url
 from sekisho.mfa.errors import (
     AuthenticatorNotAllowed,
     CloneSuspected,
@@ -123,11 +124,6 @@ class Asserted:
 
 
 # --- encoding -------------------------------------------------------------------------
-
-
-def b64url(data: bytes) -> str:
-    """Unpadded base64url (RFC 4648 §5), the encoding WebAuthn's JSON forms use."""
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
 def from_b64url(text: str, *, field: str) -> bytes:

@@ -19,6 +19,7 @@ from sekisho.audit import records
 from sekisho.audit.writer import emit, identity_store_arn
 from sekisho.clock import SYSTEM_RANDOM
 from sekisho.config import get_config
+from sekisho.crypto import b64url
 from sekisho.directory.models import User
 from sekisho.portal.session import get_auth
 from sekisho.saml import errors, services
@@ -259,7 +260,7 @@ def sso(request: HttpRequest) -> HttpResponse:
         return _refuse(request, _error_code(exc), exc, app=app)
 
     now = services.clock().now()
-    token = base64.urlsafe_b64encode(SYSTEM_RANDOM.token_bytes(24)).decode().rstrip("=")
+    token = b64url(SYSTEM_RANDOM.token_bytes(24))
     try:
         with transaction.atomic():
             PendingAuthnRequest.objects.create(

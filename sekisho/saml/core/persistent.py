@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 from collections.abc import Callable
+
+from sekisho.crypto import b64url
 
 
 def persistent_name_id(*, key: bytes, sp_entity_id: str, user_uid: str) -> str:
@@ -25,7 +26,7 @@ def persistent_name_id(*, key: bytes, sp_entity_id: str, user_uid: str) -> str:
         for part in (b"sekisho-persistent-v1", sp_entity_id.encode(), user_uid.encode())
     )
     digest = hmac.new(key, message, hashlib.sha256).digest()
-    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+    return b64url(digest)
 
 
 def transient_name_id(new_id: Callable[[], str]) -> str:
