@@ -405,6 +405,7 @@ def user_authentication(
     identity_store_arn: str,
     login_to: str,
     device_enrollment_required: bool = False,
+    mfa_skipped: str | None = None,
     success: bool = True,
     session_id: str | None = None,
     source_ip: str,
@@ -413,7 +414,11 @@ def user_authentication(
     request_id: str | None = None,
     random: Random = SYSTEM_RANDOM,
 ) -> AuditEvent:
-    """``UserAuthentication``: every factor passed; lists them (``"PASSWORD,TOTP"``) and LoginTo."""
+    """``UserAuthentication``: every factor passed; lists them (``"PASSWORD,TOTP"``) and LoginTo.
+
+    ``mfa_skipped`` (Sekisho addition, ``additionalEventData.MfaSkipped``) says why no
+    second factor was asked, so a skip is as visible as a pass.
+    """
     if not credential_types:
         raise AuditError("UserAuthentication needs at least one credential type")
     kinds = ",".join(_credential_type(kind).value for kind in credential_types)
@@ -424,6 +429,8 @@ def user_authentication(
     }
     if device_enrollment_required:
         additional["DeviceEnrollmentRequired"] = "true"
+    if mfa_skipped is not None:
+        additional["MfaSkipped"] = mfa_skipped
     return _event(
         source=SIGNIN_SOURCE,
         name="UserAuthentication",

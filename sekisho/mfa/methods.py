@@ -284,6 +284,17 @@ def mfa_required(mode: MfaMode, context: SignInContext | None = None) -> bool:
     assert_never(mode)
 
 
+def skip_reason(mode: MfaMode, context: SignInContext | None = None) -> str:
+    """Why a sign-in needed no second factor (for the audit trail), once next_mfa_step said NONE.
+
+    ``MfaDisabled`` (the mode), ``TrustedDevice`` (context-aware: a trusted browser on a
+    known address) or ``NoDeviceAllowed`` (no device, and ``--without-device allow``).
+    """
+    if mode is MfaMode.DISABLED:
+        return "MfaDisabled"
+    return "NoDeviceAllowed" if mfa_required(mode, context) else "TrustedDevice"
+
+
 class MfaStep(Enum):
     """What the sign-in flow does after the password."""
 

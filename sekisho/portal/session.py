@@ -29,6 +29,8 @@ class SignInFlow:
     trust_device: bool = False
     # A passkey with user verification: one ceremony, two factors (WebAuthn §6.2.3).
     user_verified: bool = False
+    # Why no second factor was asked (audit), when none was: see methods.skip_reason.
+    mfa_skipped: str | None = None
 
 
 @dataclass

@@ -24,7 +24,14 @@ from sekisho.directory.services import applications_for
 from sekisho.directory.signin import check_password_sign_in
 from sekisho.mfa import services as mfa
 from sekisho.mfa import trust
-from sekisho.mfa.methods import MfaContext, MfaMode, MfaStep, Verified, next_mfa_step
+from sekisho.mfa.methods import (
+    MfaContext,
+    MfaMode,
+    MfaStep,
+    Verified,
+    next_mfa_step,
+    skip_reason,
+)
 from sekisho.policy import idp as policy
 from sekisho.portal.session import (
     AuthState,
@@ -163,6 +170,7 @@ def complete_sign_in(request: HttpRequest, user: User, flow: SignInFlow) -> Http
             session_id=auth.session_id,
             login_to=next_url,
             device_enrollment_required=flow.enrollment_required,
+            mfa_skipped=flow.mfa_skipped,
             source_ip=context.source_ip,
             user_agent=context.user_agent,
             now=now,
@@ -309,6 +317,7 @@ def _after_password(request: HttpRequest, user: User, flow: SignInFlow) -> HttpR
         return redirect("/signin/mfa")
     if trusted is not None:
         trust.mark_used(trusted, now=now)
+    flow.mfa_skipped = skip_reason(settings.mode, context)
     return complete_sign_in(request, user, flow)
 
 

@@ -154,3 +154,12 @@ def test_parse_networks_and_membership() -> None:
     assert not methods.address_in("not an address", nets)
     with pytest.raises(ConfigError, match="CIDR"):
         methods.parse_networks("192.0.2.0/33")
+
+
+def test_skip_reason_names_why_no_second_factor_was_asked() -> None:
+    trusted = SignInContext(device_trusted=True, address_known=True)
+    assert methods.skip_reason(MfaMode.DISABLED) == "MfaDisabled"
+    assert methods.skip_reason(MfaMode.DISABLED, trusted) == "MfaDisabled"
+    assert methods.skip_reason(MfaMode.CONTEXT_AWARE, trusted) == "TrustedDevice"
+    assert methods.skip_reason(MfaMode.CONTEXT_AWARE, SignInContext()) == "NoDeviceAllowed"
+    assert methods.skip_reason(MfaMode.ALWAYS, trusted) == "NoDeviceAllowed"

@@ -86,6 +86,9 @@ def test_fresh_browser_is_prompted_and_a_trusted_one_is_not(
     assert device.last_used_at is not None
     events = list(AuditRecord.objects.filter(event_name="UserAuthentication"))
     assert events[-1].record["additionalEventData"]["CredentialType"] == "PASSWORD"
+    assert events[-1].record["additionalEventData"]["MfaSkipped"] == "TrustedDevice"
+    # A sign-in that passed MFA says nothing was skipped.
+    assert "MfaSkipped" not in events[-2].record["additionalEventData"]
 
 
 def test_trusted_cookie_from_an_address_outside_known_networks_is_prompted(
@@ -246,6 +249,8 @@ def test_disabled_mode_never_asks(make_user, clock: FrozenClock) -> None:
     make_user()
     mfa.configure(mode=MfaMode.DISABLED)
     assert password_step(Client()) == "/apps"
+    last = AuditRecord.objects.filter(event_name="UserAuthentication").last()
+    assert last is not None and last.record["additionalEventData"]["MfaSkipped"] == "MfaDisabled"
 
 
 def test_without_device_block_refuses_sign_in(make_user, clock: FrozenClock) -> None:
@@ -269,6 +274,9 @@ def test_without_device_allow_signs_in_without_mfa(
     assert password_step(client) == "/apps"
     ref, _xml = asserted_context(client)
     assert ref == PASSWORD_CLASS
+    last = AuditRecord.objects.filter(event_name="UserAuthentication").last()
+    assert last is not None
+    assert last.record["additionalEventData"]["MfaSkipped"] == "NoDeviceAllowed"
 
 
 def test_block_still_challenges_users_who_have_a_device(make_user, clock: FrozenClock) -> None:
