@@ -17,7 +17,7 @@ from sekisho.directory.models import SignInThrottle, User
 from sekisho.directory.services import Actor, admin_audit
 from sekisho.directory.signin import load_throttle, store_throttle
 from sekisho.errors import ConfigError
-from sekisho.mfa import errors
+from sekisho.mfa import errors, trust
 from sekisho.mfa.methods import (
     REGISTRY,
     SELECTABLE_METHODS,
@@ -363,11 +363,19 @@ def can_remove(user: User, method_name: str, policy: MfaPolicy | None = None) ->
 
 
 def remove_device(user: User, method_name: str, device_id: str, ctx: MfaContext) -> bool:
-    """Delete one device (the person's own action); audited as DeleteMfaDeviceForUser."""
+    """Delete one device (the person's own action); audited as DeleteMfaDeviceForUser.
+
+    Refused with LastDevice when MFA would become impossible (see can_remove). A removed
+    device may have been lost, so every browser trusted until now must pass MFA again.
+    Returns whether the device existed.
+    """
+    if not can_remove(user, method_name):
+        raise errors.LastDevice()
     method = get_method(method_name)
     named = next((d.name for d in method.devices(user) if d.id == device_id), None)
     if not method.remove(user, device_id):
         return False
+    trust.revoke_all(user, now=ctx.clock.now())
     emit(
         records.mfa_device_deleted(
             user_uid=str(user.uid),

@@ -126,12 +126,8 @@ def account(request: HttpRequest) -> HttpResponse:
                 return error_page(request, status=404, code="not_found")
             return _page(request, user, notice=_("The device was renamed."))
         if action == "remove":
-            if not mfa.can_remove(user, method):
-                raise mfa_errors.LastDevice()
             if not mfa.remove_device(user, method, device_id, ctx):
                 return error_page(request, status=404, code="not_found")
-            # A removed device may have been lost: browsers trusted until now must prove again.
-            trust.revoke_all(user, now=now)
             return _page(request, user, notice=_("The device was removed."))
         if action == "recovery":
             page = recovery_codes_page(
