@@ -16,16 +16,12 @@ from django.views.decorators.http import require_POST, require_safe
 from sekisho.clock import SYSTEM_RANDOM
 from sekisho.mfa import errors as mfa_errors
 from sekisho.mfa import services as mfa
-from sekisho.mfa.backends.webauthn import METHOD, begin_passkey, finish_passkey, passkey_owner
+from sekisho.mfa.backends.webauthn import begin_passkey, passkey_scope, sign_in_with_passkey
 from sekisho.portal.mfa_views import MAX_ANSWER, error_message
 from sekisho.portal.session import safe_next
 from sekisho.portal.views import complete_passkey_sign_in, mfa_context
 
 STATE_KEY = "passkey_state"
-
-
-def _scope(source_ip: str) -> str:
-    return f"passkey:{source_ip}"
 
 
 def _message(exc: mfa_errors.MfaError) -> str:
@@ -50,7 +46,7 @@ def options(request: HttpRequest) -> HttpResponse:
     workflow_id = SYSTEM_RANDOM.uuid()
     ctx = mfa_context(request, workflow_id)
     try:
-        mfa.check_throttle(_scope(ctx.request.source_ip), now=ctx.clock.now())
+        mfa.check_throttle(passkey_scope(ctx.request.source_ip), now=ctx.clock.now())
         prompt = begin_passkey(ctx)
     except mfa_errors.MfaError as exc:
         return JsonResponse({"error": _message(exc)}, status=_status(exc))
@@ -68,17 +64,10 @@ def signin(request: HttpRequest) -> HttpResponse:
     if not isinstance(workflow_id, str) or not workflow_id:
         workflow_id = SYSTEM_RANDOM.uuid()
     ctx = mfa_context(request, workflow_id)
-    now = ctx.clock.now()
-    scope = _scope(ctx.request.source_ip)
     form = {"credential": request.POST.get("credential", "")[: MAX_ANSWER + 1]}
     try:
-        mfa.check_throttle(scope, now=now)
-        user, verified = finish_passkey(ctx, state=state, form=form)
+        user, verified = sign_in_with_passkey(ctx, state=state, form=form)
     except mfa_errors.MfaError as exc:
-        if exc.counts_as_failure:
-            mfa.record_failure(scope, now=now)
-        owner = None if isinstance(exc, mfa_errors.MfaLocked) else passkey_owner(form)
-        mfa.audit_verification(owner, METHOD.credential_type, ctx, success=False, reason=exc.code)
         return render(
             request,
             "sekisho/signin.html",
@@ -89,5 +78,4 @@ def signin(request: HttpRequest) -> HttpResponse:
             },
             status=_status(exc),
         )
-    mfa.audit_verification(user, verified.credential_type, ctx, success=True, reason=None)
     return complete_passkey_sign_in(request, user, verified, workflow_id)

@@ -19,7 +19,13 @@ from sekisho.mfa import errors
 from sekisho.mfa import webauthn as core
 from sekisho.mfa.methods import Device, MfaContext, Prompt, Verified, register
 from sekisho.mfa.models import WebAuthnCredential
-from sekisho.mfa.services import allowed_method, current_policy
+from sekisho.mfa.services import (
+    allowed_method,
+    audit_verification,
+    check_throttle,
+    current_policy,
+    record_failure,
+)
 
 PASSKEY_PURPOSE = "passkey"
 
@@ -314,3 +320,31 @@ def passkey_owner(form: Mapping[str, str]) -> User | None:
         .first()
     )
     return row.user if row is not None else None
+
+
+def passkey_scope(source_ip: str) -> str:
+    """The throttle scope of passkey sign-in: the source address (nobody is named yet)."""
+    return f"passkey:{source_ip}"
+
+
+def sign_in_with_passkey(
+    ctx: MfaContext, *, state: Mapping[str, Any], form: Mapping[str, str]
+) -> tuple[User, Verified]:
+    """The passkey sign-in decision: throttled per source address, audited either way.
+
+    Raises the MfaError of a refusal after counting it (when it counts) and writing a
+    CredentialVerification failure against the credential's owner, if one is named.
+    """
+    now = ctx.clock.now()
+    scope = passkey_scope(ctx.request.source_ip)
+    try:
+        check_throttle(scope, now=now)
+        user, verified = finish_passkey(ctx, state=state, form=form)
+    except errors.MfaError as exc:
+        if exc.counts_as_failure:
+            record_failure(scope, now=now)
+        owner = None if isinstance(exc, errors.MfaLocked) else passkey_owner(form)
+        audit_verification(owner, METHOD.credential_type, ctx, success=False, reason=exc.code)
+        raise
+    audit_verification(user, verified.credential_type, ctx, success=True, reason=None)
+    return user, verified
