@@ -11,7 +11,7 @@ from django.core import signing
 
 from sekisho.crypto import b64url, constant_time_equals
 from sekisho.directory.models import User
-from sekisho.mfa.methods import MfaContext, SignInContext, address_in
+from sekisho.mfa.methods import MfaContext, MfaMode, SignInContext, address_in
 from sekisho.mfa.models import KnownAddress, TrustedDevice
 
 if TYPE_CHECKING:
@@ -55,6 +55,15 @@ def issue(user: User, ctx: MfaContext, *, days: int) -> IssuedCookie:
     )
     value = signing.dumps([str(user.uid), public_id, secret], salt=_SALT, compress=False)
     return IssuedCookie(value=value, max_age=days * 86400, device=device)
+
+
+def trust_if_asked(
+    user: User, ctx: MfaContext, *, asked: bool, mfa_passed: bool, policy: MfaPolicy
+) -> IssuedCookie | None:
+    """The decision to trust a browser: only when asked, after MFA, in context-aware mode."""
+    if not (asked and mfa_passed and policy.mode is MfaMode.CONTEXT_AWARE):
+        return None
+    return issue(user, ctx, days=policy.trust_days)
 
 
 def find(user: User, cookie: str | None, *, now: datetime) -> TrustedDevice | None:

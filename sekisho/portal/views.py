@@ -26,7 +26,6 @@ from sekisho.mfa import services as mfa
 from sekisho.mfa import trust
 from sekisho.mfa.methods import (
     MfaContext,
-    MfaMode,
     MfaStep,
     Verified,
     next_mfa_step,
@@ -177,21 +176,23 @@ def complete_sign_in(request: HttpRequest, user: User, flow: SignInFlow) -> Http
         )
     )
     response = redirect(next_url)
-    if flow.trust_device and mfa_present:
-        settings = mfa.current_policy()
-        if settings.mode is MfaMode.CONTEXT_AWARE:
-            issued = trust.issue(
-                user, mfa_context(request, flow.workflow_id), days=settings.trust_days
-            )
-            response.set_cookie(
-                trust.COOKIE_NAME,
-                issued.value,
-                max_age=issued.max_age,
-                secure=True,
-                httponly=True,
-                samesite="Lax",
-                path="/",
-            )
+    issued = trust.trust_if_asked(
+        user,
+        mfa_context(request, flow.workflow_id),
+        asked=flow.trust_device,
+        mfa_passed=mfa_present,
+        policy=mfa.current_policy(),
+    )
+    if issued is not None:
+        response.set_cookie(
+            trust.COOKIE_NAME,
+            issued.value,
+            max_age=issued.max_age,
+            secure=True,
+            httponly=True,
+            samesite="Lax",
+            path="/",
+        )
     return response
 
 
