@@ -12,15 +12,53 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import Protocol
 
+from sekisho.policy.conditions import Condition
 from sekisho.policy.context import Request, value_to_string
-from sekisho.policy.matching import MODE_ARN, ResourceSet, simple_variable_form
-
-if TYPE_CHECKING:
-    from sekisho.policy.document import Statement
+from sekisho.policy.matching import (
+    MODE_ARN,
+    PrincipalSpec,
+    ResourcePattern,
+    ResourceSet,
+    simple_variable_form,
+)
 
 Check = Callable[[Request], "bool | None"]
+
+
+class CheckedStatement(Protocol):
+    """What compile_check reads of a statement (document.Statement provides it)."""
+
+    @property
+    def label(self) -> str:
+        """How a trace names the statement."""
+        ...
+
+    @property
+    def resource(self) -> tuple[ResourcePattern, ...] | None:
+        """Resource patterns, or None."""
+        ...
+
+    @property
+    def not_resource(self) -> tuple[ResourcePattern, ...] | None:
+        """NotResource patterns, or None."""
+        ...
+
+    @property
+    def principal(self) -> PrincipalSpec | None:
+        """Principal, or None."""
+        ...
+
+    @property
+    def not_principal(self) -> PrincipalSpec | None:
+        """NotPrincipal, or None."""
+        ...
+
+    @property
+    def conditions(self) -> tuple[Condition, ...]:
+        """Every condition of the statement."""
+        ...
 
 # Parsed IPv4 source addresses (-1: not an address), bounded; a pure function's memo.
 IPV4_CACHE: dict[str, int] = {}
@@ -54,7 +92,7 @@ class _Source:
         self.lines.extend("    " + line for line in lines)
 
 
-def compile_check(statement: Statement) -> Check:
+def compile_check(statement: CheckedStatement) -> Check:
     """Return check(request) -> truthy when resource, principal and conditions all match."""
     source = _Source()
     if statement.resource is not None:

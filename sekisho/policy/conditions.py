@@ -36,7 +36,7 @@ from sekisho.policy.matching import (
     MODE_EXACT_IGNORE_CASE,
     MODE_GLOB,
     Matcher,
-    _compile,
+    compile_pattern,
     glob_regex,
     template_matcher,
 )
@@ -525,7 +525,7 @@ def _build_string(
     if mode == MODE_GLOB:
         wild = [t.static_parts() for t in static]
         full = (
-            _compile("|".join(f"(?:{glob_regex(p, arn=False)})" for p in wild)).fullmatch
+            compile_pattern("|".join(f"(?:{glob_regex(p, arn=False)})" for p in wild)).fullmatch
             if wild
             else None
         )

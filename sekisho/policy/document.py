@@ -180,7 +180,7 @@ class Policy:
     statements: tuple[Statement, ...]
     size: int
     id: str | None = None
-    index: ActionIndex = field(init=False, compare=False, repr=False)
+    index: ActionIndex[Statement] = field(init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "index", ActionIndex(self.statements))

@@ -9,28 +9,45 @@ answer per action is cached (bounded), so repeated actions cost one dict lookup.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import Generic, Protocol, TypeVar
 
-if TYPE_CHECKING:
-    from sekisho.policy.document import Statement
-    from sekisho.policy.matching import ActionPattern
+from sekisho.policy.matching import ActionPattern
 
 _CACHE_LIMIT = 4096
 
-Candidates = tuple[tuple["Statement", ...], tuple["Statement", ...]]
+
+class IndexedStatement(Protocol):
+    """What the index reads of a statement (document.Statement provides it)."""
+
+    @property
+    def effect(self) -> str:
+        """Allow or Deny."""
+        ...
+
+    @property
+    def action(self) -> tuple[ActionPattern, ...] | None:
+        """Action patterns, or None for a NotAction statement."""
+        ...
+
+    def matches_action(self, action: str) -> bool:
+        """Whether Action / NotAction matches."""
+        ...
 
 
-class ActionIndex:
+S = TypeVar("S", bound=IndexedStatement)
+
+
+class ActionIndex(Generic[S]):
     """Statements of one or more policies, indexed by the actions they name."""
 
     __slots__ = ("_by_service", "_cache", "_exact", "_statements", "_unindexed")
 
-    def __init__(self, statements: Sequence[Statement]) -> None:
+    def __init__(self, statements: Sequence[S]) -> None:
         self._statements = tuple(statements)
         self._exact: dict[str, list[int]] = {}
         self._by_service: dict[str, list[tuple[ActionPattern, int]]] = {}
         self._unindexed: list[int] = []
-        self._cache: dict[str, Candidates] = {}
+        self._cache: dict[str, tuple[tuple[S, ...], tuple[S, ...]]] = {}
         for position, statement in enumerate(self._statements):
             if statement.action is None:
                 # NotAction matches every action it does not list: always a candidate.
@@ -45,11 +62,11 @@ class ActionIndex:
                     self._by_service.setdefault(pattern.service, []).append((pattern, position))
 
     @property
-    def statements(self) -> tuple[Statement, ...]:
+    def statements(self) -> tuple[S, ...]:
         """Every statement, in policy order."""
         return self._statements
 
-    def lookup(self, action: str) -> Candidates:
+    def lookup(self, action: str) -> tuple[tuple[S, ...], tuple[S, ...]]:
         """The (Deny, Allow) statements whose Action/NotAction matches ``action``, in order."""
         cached = self._cache.get(action)
         if cached is not None:
@@ -64,7 +81,7 @@ class ActionIndex:
             if position not in positions and self._statements[position].matches_action(action):
                 positions.add(position)
         ordered = [self._statements[p] for p in sorted(positions)]
-        result: Candidates = (
+        result = (
             tuple(s for s in ordered if s.effect == "Deny"),
             tuple(s for s in ordered if s.effect == "Allow"),
         )

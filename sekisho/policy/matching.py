@@ -54,7 +54,8 @@ def glob_regex(parts: Sequence[str | Literal], *, arn: bool) -> str:
     return "".join(out)
 
 
-def _compile(pattern: str, *, ignore_case: bool = False) -> re.Pattern[str]:
+def compile_pattern(pattern: str, *, ignore_case: bool = False) -> re.Pattern[str]:
+    """A compiled regular expression for a glob's regex (DOTALL: values may hold newlines)."""
     flags = re.DOTALL | (re.IGNORECASE if ignore_case else 0)
     return re.compile(pattern, flags)
 
@@ -73,7 +74,9 @@ class ActionPattern:
         wild = "*" in lowered or "?" in lowered
         object.__setattr__(self, "service", lowered.partition(":")[0] if ":" in lowered else "")
         object.__setattr__(self, "exact", None if wild else lowered)
-        regex = _compile(glob_regex((lowered,), arn=False), ignore_case=True) if wild else None
+        regex = (
+            compile_pattern(glob_regex((lowered,), arn=False), ignore_case=True) if wild else None
+        )
         object.__setattr__(self, "regex", regex)
 
     @property
@@ -109,7 +112,7 @@ def template_matcher(template: Template, mode: str) -> Matcher:
     ignore_case = mode == MODE_EXACT_IGNORE_CASE
     if not template.has_variables:
         if wild:
-            full = _compile(glob_regex(template.static_parts(), arn=arn)).fullmatch
+            full = compile_pattern(glob_regex(template.static_parts(), arn=arn)).fullmatch
             return lambda value, values: full(value) is not None
         text = template.static_text()
         if ignore_case:
@@ -184,7 +187,7 @@ def _match_parts(
     if regex is None:
         if len(cache) >= _CACHE_LIMIT:
             cache.clear()
-        regex = cache[parts] = _compile(glob_regex(parts, arn=arn))
+        regex = cache[parts] = compile_pattern(glob_regex(parts, arn=arn))
     return regex.fullmatch(value) is not None
 
 
@@ -234,7 +237,9 @@ class ResourceSet:
         exact = frozenset(p.template.static_text() for p in plain if not p.template.has_wildcards)
         wild = [p.template.static_parts() for p in plain if p.template.has_wildcards]
         full = (
-            _compile("|".join(f"(?:{glob_regex(parts, arn=True)})" for parts in wild)).fullmatch
+            compile_pattern(
+                "|".join(f"(?:{glob_regex(parts, arn=True)})" for parts in wild)
+            ).fullmatch
             if wild
             else None
         )
