@@ -1,11 +1,18 @@
 #!/usr/bin/env bash
 # Runs the suite on SQLite, then again on a throwaway PostgreSQL cluster on loopback.
+# SEKISHO_TEST_DATABASES="sqlite" or "postgresql" runs one pass only; arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=.venv/bin/python
+DATABASES_TO_TEST=${SEKISHO_TEST_DATABASES:-sqlite postgresql}
 
-echo "== test suite on SQLite =="
-$PY -m pytest -q -p no:cacheprovider
+if [[ " $DATABASES_TO_TEST " == *" sqlite "* ]]; then
+  echo "== test suite on SQLite =="
+  $PY -m pytest -q -p no:cacheprovider "$@"
+fi
+if [[ " $DATABASES_TO_TEST " != *" postgresql "* ]]; then
+  exit 0
+fi
 
 echo "== test suite on PostgreSQL =="
 PGBIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
@@ -33,4 +40,4 @@ run_pg "$PGBIN/initdb" -D "$PGDIR/data" -U sekisho --auth=trust -E UTF8 >/dev/nu
 run_pg "$PGBIN/pg_ctl" -D "$PGDIR/data" -l "$PGDIR/log" -w \
   -o "-c listen_addresses=127.0.0.1 -p $PGPORT -k $PGDIR -c fsync=off -c synchronous_commit=off" start >/dev/null
 DATABASE_URL="postgresql://sekisho@127.0.0.1:$PGPORT/postgres" \
-  $PY -m pytest -q -p no:cacheprovider
+  $PY -m pytest -q -p no:cacheprovider "$@"
