@@ -107,7 +107,7 @@ def parse_database_url(raw: str) -> DatabaseSettings:
 
 def parse_trusted_proxies(raw: str) -> tuple[Network, ...]:
     """Parse comma- or space-separated CIDRs; a bare address is a /32 or /128."""
-    from sekisho.directory.client_ip import parse_cidrs
+    from sekisho.network import parse_cidrs
 
     return parse_cidrs(raw, setting="SEKISHO_TRUSTED_PROXIES")
 

@@ -16,7 +16,7 @@ SIGNING_KEY_FILE = "idp-signing.key"
 SIGNING_CERT_FILE = "idp-signing.crt"
 
 
-def _write_private(path: Path, data: bytes) -> None:
+def write_private(path: Path, data: bytes) -> None:
     """Create a file readable by its owner only, refusing to overwrite one that exists."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "wb") as handle:
@@ -39,7 +39,7 @@ def master_key(config: Config | None = None) -> bytes:
     if not path.exists():
         # Another worker may create it first; then read theirs.
         with contextlib.suppress(FileExistsError):
-            _write_private(path, secrets.token_bytes(64).hex().encode())
+            write_private(path, secrets.token_bytes(64).hex().encode())
     try:
         raw = path.read_text().strip()
         key = bytes.fromhex(raw)

@@ -25,8 +25,9 @@ INSTALLED_APPS = [
     "sekisho.directory",
     "sekisho.mfa",
     "sekisho.saml",
-    "sekisho.policy",
+    "sekisho.access",
     "sekisho.audit",
+    "sekisho.web",
     "sekisho.portal",
     "sekisho.emulator",
 ]

@@ -9,11 +9,10 @@ from datetime import UTC, datetime
 import pytest
 from django.test import Client
 
-from sekisho.audit.writer import RequestContext
+from sekisho.audit.writer import Actor, RequestContext
 from sekisho.clock import SYSTEM_CLOCK, FrozenClock
 from sekisho.directory import services as directory
 from sekisho.directory.models import User
-from sekisho.directory.services import Actor
 from sekisho.mfa import totp
 from sekisho.saml import services as saml
 
@@ -53,6 +52,7 @@ def make_user(db: None, actor: Actor) -> Callable[..., User]:
             email=email or f"{username.lower()}@example.com",
             display_name=display_name,
             password=password,
+            password_only_factor=False,
             actor=actor,
         )
 

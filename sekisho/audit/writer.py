@@ -9,8 +9,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from sekisho.audit import records
 from sekisho.audit.models import AuditRecord
 from sekisho.audit.records import AuditEvent, to_cloudtrail
+from sekisho.clock import Clock
 from sekisho.instance import cached_master_key
 
 log = logging.getLogger("sekisho.audit")
@@ -26,6 +28,14 @@ class RequestContext:
     user_agent: str = ""
     session_id: str | None = None
     secure_transport: bool = False
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who performs an administrative change (for the audit trail)."""
+
+    name: str
+    context: RequestContext
 
 
 def account_id() -> str:
@@ -70,6 +80,20 @@ def emit(event: AuditEvent) -> dict[str, Any]:
     )
     log.info("audit %s %s %s", record["eventSource"], record["eventName"], _outcome(record))
     return record
+
+
+def admin_audit(actor: Actor, event_name: str, parameters: dict[str, object], clock: Clock) -> None:
+    """Record an administrative change made by an actor (CLI, console, API or demo)."""
+    emit(
+        records.admin_change(
+            event_name=event_name,
+            actor=actor.name,
+            parameters=parameters,
+            source_ip=actor.context.source_ip,
+            user_agent=actor.context.user_agent,
+            now=clock.now(),
+        )
+    )
 
 
 def tail(after_id: int = 0, limit: int | None = None) -> Iterator[tuple[int, str]]:

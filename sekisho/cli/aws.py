@@ -9,15 +9,15 @@ from typing import Any
 
 def cmd_aws_bootstrap(args: argparse.Namespace) -> int:
     """Create (or reuse) the emulated account and print a new root access key as JSON."""
-    from sekisho.emulator.accounts import bootstrap
+    from sekisho.emulator.services import bootstrap_account
 
-    account, access_key_id, secret = bootstrap(getattr(args, "account_id", None))
+    key = bootstrap_account(getattr(args, "account_id", None))
     print(
         json.dumps(
             {
-                "AccountId": account.account_id,
-                "AccessKeyId": access_key_id,
-                "SecretAccessKey": secret,
+                "AccountId": key.account_id,
+                "AccessKeyId": key.access_key_id,
+                "SecretAccessKey": key.secret_access_key,
             }
         )
     )

@@ -57,8 +57,7 @@ def _read_password(args: argparse.Namespace, *, prompt: str = "Password: ") -> s
 
 
 def _actor() -> Any:
-    from sekisho.audit.writer import RequestContext
-    from sekisho.directory.services import Actor
+    from sekisho.audit.writer import Actor, RequestContext
 
     try:
         who = getpass.getuser()
@@ -93,22 +92,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         raise CliError(f"--port must be 1..65535, got {args.port}")
     if not 1 <= args.workers <= 64:
         raise CliError(f"--workers must be 1..64, got {args.workers}")
-    argv = [
-        sys.executable,
-        "-m",
-        "gunicorn",
-        "--bind",
-        f"[{args.host}]:{args.port}" if ":" in args.host else f"{args.host}:{args.port}",
-        "--workers",
-        str(args.workers),
-        "--access-logfile",
-        "-",
-        "--forwarded-allow-ips",
-        "",
-        # gunicorn's shared $HOME control socket would make two instances collide.
-        "--no-control-socket",
-        "sekisho.wsgi:application",
-    ]
+    from sekisho.serving import server_command
+
+    argv = server_command(host=args.host, port=args.port, workers=args.workers)
     sys.stdout.flush()
     os.execv(sys.executable, argv)  # noqa: S606 - replace this process with gunicorn
 
@@ -121,9 +107,9 @@ def cmd_metadata(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from sekisho.portal import demo
+    from sekisho.demo import walkthrough
 
-    return demo.run(host=args.host, port=args.port, serve=not args.no_serve)
+    return walkthrough.run(host=args.host, port=args.port, serve=not args.no_serve)
 
 
 # ---------------------------------------------------------------- users
@@ -131,6 +117,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_user_create(args: argparse.Namespace) -> int:
     from sekisho.directory import services
+    from sekisho.mfa.services import password_is_only_factor
 
     password = _read_password(args)
     user = services.create_user(
@@ -138,6 +125,7 @@ def cmd_user_create(args: argparse.Namespace) -> int:
         email=args.email,
         display_name=args.display_name,
         password=password,
+        password_only_factor=password_is_only_factor(),
         actor=_actor(),
     )
     print(f"created user {user.username} ({user.uid})")
@@ -147,9 +135,9 @@ def cmd_user_create(args: argparse.Namespace) -> int:
 
 
 def _user_dict(user: Any) -> dict[str, Any]:
-    from sekisho.directory.services import applications_for
     from sekisho.mfa.radius_admin import radius_username
     from sekisho.mfa.services import devices
+    from sekisho.saml.assignments import applications_for
 
     return {
         "username": user.username,
@@ -203,12 +191,15 @@ def cmd_user_status(active: bool) -> Callable[[argparse.Namespace], int]:
 
 def cmd_user_set_password(args: argparse.Namespace) -> int:
     from sekisho.directory import services
+    from sekisho.mfa.services import password_is_only_factor
 
     user = services.get_user(args.username)
     password = _read_password(args)
     if password is None:
         raise CliError("no password given: use --password-stdin or run in a terminal")
-    services.set_password(user, password, actor=_actor())
+    services.set_password(
+        user, password, password_only_factor=password_is_only_factor(), actor=_actor()
+    )
     print(f"password set for {user.username}")
     return EXIT_OK
 
@@ -360,6 +351,7 @@ def cmd_app_delete(args: argparse.Namespace) -> int:
 def cmd_app_assignment(assign: bool) -> Callable[[argparse.Namespace], int]:
     def run(args: argparse.Namespace) -> int:
         from sekisho.directory import services
+        from sekisho.saml import assignments
         from sekisho.saml import services as saml
 
         app = saml.get_app(args.app)
@@ -367,10 +359,10 @@ def cmd_app_assignment(assign: bool) -> Callable[[argparse.Namespace], int]:
         group = services.get_group(args.group) if args.group else None
         target = f"user {args.user}" if args.user else f"group {args.group}"
         if assign:
-            services.assign(app, user=user, group=group, actor=_actor())
+            assignments.assign(app, user=user, group=group, actor=_actor())
             print(f"assigned {app.name} to {target}")
         else:
-            existed = services.unassign(app, user=user, group=group, actor=_actor())
+            existed = assignments.unassign(app, user=user, group=group, actor=_actor())
             print(
                 f"unassigned {app.name} from {target}"
                 if existed

@@ -229,8 +229,8 @@ def run_batch(source: TextIO, out: TextIO) -> int:
 def _simulate_idp(args: argparse.Namespace) -> Any:
     import ipaddress
 
+    from sekisho.access import decisions as access
     from sekisho.directory.services import get_user
-    from sekisho.policy import idp
     from sekisho.saml import services as saml
 
     if not args.user or not args.source_ip:
@@ -241,15 +241,16 @@ def _simulate_idp(args: argparse.Namespace) -> Any:
         raise PolicyCliError(f"--source-ip must be an IP address, got {args.source_ip!r}") from None
     user = get_user(args.user)
     app = saml.get_app(args.app) if args.app else None
-    facts = idp.AccessFacts(
+    facts = access.AccessFacts(
         source_ip=args.source_ip,
         now=datetime.now(UTC),
         secure_transport=True,
         mfa_present=args.mfa,
         mfa_method="TOTP" if args.mfa else None,
     )
-    action = idp.LAUNCH_APPLICATION if app else idp.SIGN_IN
-    return idp.decide(action, user, facts, application=app)
+    if app is None:
+        return access.decide(access.SIGN_IN, user, facts)
+    return access.decide(access.LAUNCH_APPLICATION, user, facts, application=app.name)
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
@@ -271,24 +272,24 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
 
 def _target(args: argparse.Namespace) -> Any:
+    from sekisho.access.policies import Target
     from sekisho.directory.services import get_group, get_user
-    from sekisho.policy import idp
     from sekisho.saml import services as saml
 
     if args.idp:
-        return idp.Target("idp")
+        return Target.idp()
     if args.group:
-        return idp.Target("group", group=get_group(args.group))
+        return Target.for_group(get_group(args.group))
     if args.user:
-        return idp.Target("user", user=get_user(args.user))
-    return idp.Target("application", application=saml.get_app(args.app))
+        return Target.for_user(get_user(args.user))
+    return Target.for_application(saml.get_app(args.app).name)
 
 
 def cmd_put(args: argparse.Namespace, actor: Any) -> int:
     """Create or replace an IdP policy from a file."""
-    from sekisho.policy import idp
+    from sekisho.access import policies
 
-    _, created = idp.put_policy(
+    _, created = policies.put_policy(
         args.name, _read(args.file), description=args.description or "", actor=actor
     )
     print(f"{'created' if created else 'updated'} policy {args.name}")
@@ -297,19 +298,22 @@ def cmd_put(args: argparse.Namespace, actor: Any) -> int:
 
 def cmd_get(args: argparse.Namespace, actor: Any) -> int:
     """Print an IdP policy with its attachments."""
-    from sekisho.policy import idp
+    from sekisho.access import policies
 
-    print(json.dumps(idp.describe_policy(idp.get_policy(args.name)), indent=2, default=str))
+    print(
+        json.dumps(
+            policies.describe_policy(policies.get_policy(args.name)), indent=2, default=str
+        )
+    )
     return 0
 
 
 def cmd_list(args: argparse.Namespace, actor: Any) -> int:
     """List the IdP's policies and where they are attached."""
-    from sekisho.policy import idp
-    from sekisho.policy.models import StoredPolicy
+    from sekisho.access import policies
 
-    for stored in StoredPolicy.objects.order_by("name"):
-        attached = idp.describe_policy(stored)["attached_to"]
+    for stored in policies.list_policies():
+        attached = policies.describe_policy(stored)["attached_to"]
         print(f"{stored.name}: {', '.join(attached) if attached else '(not attached)'}")
     return 0
 
@@ -318,18 +322,18 @@ def cmd_attach(attach: bool) -> Callable[[argparse.Namespace, Any], int]:
     """attach / detach."""
 
     def run(args: argparse.Namespace, actor: Any) -> int:
-        from sekisho.policy import idp
+        from sekisho.access import policies
 
         target = _target(args)
         if attach:
-            done = idp.attach(args.name, target, actor=actor)
+            done = policies.attach(args.name, target, actor=actor)
             print(
                 f"attached {args.name} to {target.describe()}"
                 if done
                 else f"{args.name} was already attached to {target.describe()}"
             )
         else:
-            done = idp.detach(args.name, target, actor=actor)
+            done = policies.detach(args.name, target, actor=actor)
             print(
                 f"detached {args.name} from {target.describe()}"
                 if done
@@ -342,9 +346,9 @@ def cmd_attach(attach: bool) -> Callable[[argparse.Namespace, Any], int]:
 
 def cmd_delete(args: argparse.Namespace, actor: Any) -> int:
     """Delete an IdP policy that is attached nowhere."""
-    from sekisho.policy import idp
+    from sekisho.access import policies
 
-    idp.delete_policy(args.name, actor=actor)
+    policies.delete_policy(args.name, actor=actor)
     print(f"deleted policy {args.name}")
     return 0
 

@@ -1,4 +1,4 @@
-"""Directory storage: users, groups, application assignments and sign-in throttles."""
+"""Directory storage: users, groups and sign-in throttles."""
 
 from __future__ import annotations
 
@@ -98,34 +98,6 @@ class Group(models.Model):
 
     def __str__(self) -> str:
         return self.name
-
-
-class Assignment(models.Model):
-    """A user or a group allowed to launch an application."""
-
-    application = models.ForeignKey(
-        "saml.Application", on_delete=models.CASCADE, related_name="assignments"
-    )
-    user = models.ForeignKey(User, null=True, blank=True, on_delete=models.CASCADE)
-    group = models.ForeignKey(Group, null=True, blank=True, on_delete=models.CASCADE)
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        constraints: ClassVar[list[Any]] = [
-            models.CheckConstraint(
-                condition=(
-                    models.Q(user__isnull=False, group__isnull=True)
-                    | models.Q(user__isnull=True, group__isnull=False)
-                ),
-                name="assignment_user_xor_group",
-            ),
-            models.UniqueConstraint(
-                fields=["application", "user"], name="assignment_unique_user"
-            ),
-            models.UniqueConstraint(
-                fields=["application", "group"], name="assignment_unique_group"
-            ),
-        ]
 
 
 class SignInThrottle(models.Model):

@@ -1,41 +1,18 @@
-"""Directory operations shared by the CLI and the web: users, groups and assignments."""
+"""Directory operations shared by the CLI, the web and the demo: users and groups.
+
+The directory asks nothing of other contexts: whatever depends on them (whether the
+password is the only factor, which applications a user may use) is passed in by the
+caller that composes them.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from django.db import IntegrityError, transaction
-from django.db.models import Q, QuerySet
 
-from sekisho.audit import records
-from sekisho.audit.writer import RequestContext, emit
+from sekisho.audit.writer import Actor, admin_audit
 from sekisho.clock import SYSTEM_CLOCK, Clock
 from sekisho.directory import errors, rules
-from sekisho.directory.models import Assignment, Group, User
-from sekisho.saml.core.presets import role_session_name_problem
-from sekisho.saml.models import Application
-
-
-@dataclass(frozen=True)
-class Actor:
-    """Who performs an administrative change (for the audit trail)."""
-
-    name: str
-    context: RequestContext
-
-
-def admin_audit(actor: Actor, event_name: str, parameters: dict[str, object], clock: Clock) -> None:
-    """Record an administrative change made by an actor."""
-    emit(
-        records.admin_change(
-            event_name=event_name,
-            actor=actor.name,
-            parameters=parameters,
-            source_ip=actor.context.source_ip,
-            user_agent=actor.context.user_agent,
-            now=clock.now(),
-        )
-    )
+from sekisho.directory.models import Group, User
 
 
 def get_user(username: str) -> User:
@@ -54,18 +31,17 @@ def get_group(name: str) -> Group:
     return group
 
 
-def check_password(password: str, *, username: str, email: str) -> None:
-    """Raise WeakPassword listing every problem of a proposed password (NIST SP 800-63B)."""
-    from sekisho.mfa.methods import MfaMode
-    from sekisho.mfa.services import current_mode
+def check_password(password: str, *, username: str, email: str, only_factor: bool) -> None:
+    """Raise WeakPassword listing every problem of a proposed password (NIST SP 800-63B).
 
-    # NIST SP 800-63B §3.1.1.2: a password that is the only factor needs 15 characters.
-    single_factor = current_mode() is MfaMode.DISABLED
+    ``only_factor``: no second factor will be asked (MFA disabled), so §3.1.1.2's longer
+    minimum applies; the caller that knows the MFA settings says so.
+    """
     problems = rules.password_problems(
         password,
         username=username,
         email=email,
-        min_length=rules.PASSWORD_MIN_SINGLE_FACTOR if single_factor else rules.PASSWORD_MIN,
+        min_length=rules.PASSWORD_MIN_SINGLE_FACTOR if only_factor else rules.PASSWORD_MIN,
     )
     if problems:
         raise errors.WeakPassword("; ".join(p.message for p in problems))
@@ -77,6 +53,7 @@ def create_user(
     email: str,
     display_name: str | None,
     password: str | None,
+    password_only_factor: bool,
     actor: Actor,
     must_change_password: bool = False,
     clock: Clock = SYSTEM_CLOCK,
@@ -86,7 +63,9 @@ def create_user(
     email = rules.validate_email(email)
     display = rules.validate_display_name(display_name or username)
     if password is not None:
-        check_password(password, username=username, email=email)
+        check_password(
+            password, username=username, email=email, only_factor=password_only_factor
+        )
     try:
         with transaction.atomic():
             user = User.objects.create_user(username, email, display, password)
@@ -103,9 +82,18 @@ def create_user(
     return user
 
 
-def set_password(user: User, password: str, *, actor: Actor, clock: Clock = SYSTEM_CLOCK) -> None:
+def set_password(
+    user: User,
+    password: str,
+    *,
+    password_only_factor: bool,
+    actor: Actor,
+    clock: Clock = SYSTEM_CLOCK,
+) -> None:
     """Replace a user's password (validated, hashed)."""
-    check_password(password, username=user.username, email=user.email)
+    check_password(
+        password, username=user.username, email=user.email, only_factor=password_only_factor
+    )
     user.set_password(password)
     user.save(update_fields=["password"])
     admin_audit(actor, "SetPassword", {"userName": user.username}, clock)
@@ -150,72 +138,3 @@ def remove_member(group: Group, user: User, *, actor: Actor, clock: Clock = SYST
     admin_audit(
         actor, "RemoveMemberFromGroup", {"groupName": group.name, "userName": user.username}, clock
     )
-
-
-def assignable_problem(app: Application, user: User) -> str | None:
-    """Why this user cannot use this application, or None (e.g. an invalid RoleSessionName)."""
-    if app.kind in (Application.KIND_AMAZON_CONNECT, Application.KIND_AWS_CONSOLE):
-        return role_session_name_problem(user.username)
-    return None
-
-
-def assign(
-    app: Application,
-    *,
-    user: User | None = None,
-    group: Group | None = None,
-    actor: Actor,
-    clock: Clock = SYSTEM_CLOCK,
-) -> None:
-    """Assign an application to a user or a group (exactly one)."""
-    if (user is None) == (group is None):
-        raise errors.DirectoryError("assign to exactly one of a user or a group")
-    if user is not None:
-        problem = assignable_problem(app, user)
-        if problem:
-            raise errors.InvalidUsername(
-                f"user {user.username!r} cannot be assigned to {app.name!r}: {problem}"
-            )
-        Assignment.objects.get_or_create(application=app, user=user)
-        target = {"userName": user.username}
-    else:
-        assert group is not None
-        Assignment.objects.get_or_create(application=app, group=group)
-        target = {"groupName": group.name}
-    admin_audit(actor, "AssignApplication", {"application": app.name, **target}, clock)
-
-
-def unassign(
-    app: Application,
-    *,
-    user: User | None = None,
-    group: Group | None = None,
-    actor: Actor,
-    clock: Clock = SYSTEM_CLOCK,
-) -> bool:
-    """Remove an assignment; returns whether one existed."""
-    if (user is None) == (group is None):
-        raise errors.DirectoryError("unassign exactly one of a user or a group")
-    if user is not None:
-        deleted, _ = Assignment.objects.filter(application=app, user=user).delete()
-        target = {"userName": user.username}
-    else:
-        deleted, _ = Assignment.objects.filter(application=app, group=group).delete()
-        assert group is not None
-        target = {"groupName": group.name}
-    admin_audit(actor, "UnassignApplication", {"application": app.name, **target}, clock)
-    return deleted > 0
-
-
-def applications_for(user: User) -> QuerySet[Application]:
-    """Applications assigned to the user directly or through any of their groups."""
-    return (
-        Application.objects.filter(Q(assignments__user=user) | Q(assignments__group__members=user))
-        .distinct()
-        .order_by("display_name", "name")
-    )
-
-
-def is_assigned(app: Application, user: User) -> bool:
-    """Whether the user may launch the application."""
-    return applications_for(user).filter(pk=app.pk).exists()

@@ -260,6 +260,19 @@ def address_in(address: str, networks: Sequence[Network]) -> bool:
 
 
 @dataclass(frozen=True)
+class MfaPolicy:
+    """The IdP-wide MFA settings, parsed (mfa.services reads them from the database)."""
+
+    mode: MfaMode
+    without_device: WithoutDevice
+    methods: tuple[str, ...]
+    trust_days: int
+    known_networks: tuple[Network, ...]
+    user_verification: str
+    aaguids: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class SignInContext:
     """What context-aware mode looks at: is this browser trusted, is this address known."""
 

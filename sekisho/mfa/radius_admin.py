@@ -7,9 +7,9 @@ import re
 from django.db import transaction
 from django.db.models import Max
 
+from sekisho.audit.writer import Actor, admin_audit
 from sekisho.clock import SYSTEM_CLOCK, Clock
 from sekisho.directory.models import User
-from sekisho.directory.services import Actor, admin_audit
 from sekisho.errors import ConfigError
 from sekisho.mfa import errors, radius
 from sekisho.mfa.backends.common import box

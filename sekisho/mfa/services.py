@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
 from django.db import transaction
 
 from sekisho.audit import records
-from sekisho.audit.writer import emit, identity_store_arn
+from sekisho.audit.writer import Actor, admin_audit, emit, identity_store_arn
 from sekisho.clock import SYSTEM_CLOCK, Clock
 from sekisho.directory import throttle
 from sekisho.directory.models import SignInThrottle, User
-from sekisho.directory.services import Actor, admin_audit
 from sekisho.directory.signin import load_throttle, store_throttle
 from sekisho.errors import ConfigError
 from sekisho.mfa import errors, trust
@@ -25,6 +23,7 @@ from sekisho.mfa.methods import (
     MfaContext,
     MfaMethod,
     MfaMode,
+    MfaPolicy,
     Network,
     Prompt,
     Verified,
@@ -50,19 +49,6 @@ class RecoveryCodes(MfaMethod, Protocol):
         ...
 
 
-@dataclass(frozen=True)
-class MfaPolicy:
-    """The IdP-wide MFA settings, parsed."""
-
-    mode: MfaMode
-    without_device: WithoutDevice
-    methods: tuple[str, ...]
-    trust_days: int
-    known_networks: tuple[Network, ...]
-    user_verification: str
-    aaguids: tuple[str, ...]
-
-
 def current_policy() -> MfaPolicy:
     """The IdP-wide MFA settings, as stored."""
     row = MfaSettings.current()
@@ -80,6 +66,11 @@ def current_policy() -> MfaPolicy:
 def current_mode() -> MfaMode:
     """The IdP-wide MFA mode."""
     return MfaMode(MfaSettings.current().mode)
+
+
+def password_is_only_factor() -> bool:
+    """Whether a password is the only factor (MFA disabled): NIST SP 800-63B §3.1.1.2's 15."""
+    return current_mode() is MfaMode.DISABLED
 
 
 def configure(

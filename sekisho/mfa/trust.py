@@ -5,17 +5,13 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
 
 from django.core import signing
 
 from sekisho.crypto import b64url, constant_time_equals
 from sekisho.directory.models import User
-from sekisho.mfa.methods import MfaContext, MfaMode, SignInContext, address_in
+from sekisho.mfa.methods import MfaContext, MfaMode, MfaPolicy, SignInContext, address_in
 from sekisho.mfa.models import KnownAddress, TrustedDevice
-
-if TYPE_CHECKING:
-    from sekisho.mfa.services import MfaPolicy
 
 COOKIE_NAME = "sekisho_device"
 _SALT = "sekisho.mfa.trusted-device"

@@ -1,7 +1,8 @@
 """The IAM-compatible policy language: parse, validate, compile, evaluate and explain.
 
-Pure Python (no Django): data in, decision out. The Django app parts of this package
-(``apps``, ``models``, ``idp``) are imported only by the web layer, never from here.
+Pure Python (no Django): data in, decision out. This package imports nothing from other
+contexts; the IdP's stored policies and its SignIn / LaunchApplication decisions live in
+``sekisho.access``, and the emulated AWS side uses the same engine from ``sekisho.emulator``.
 """
 
 from sekisho.policy.context import Request, RequestContext

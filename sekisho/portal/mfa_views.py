@@ -24,9 +24,10 @@ from sekisho.mfa.methods import (
     Verified,
     WithoutDevice,
 )
-from sekisho.portal.session import SignInFlow, get_auth, get_flow, put_flow, safe_next
+from sekisho.portal.session import SignInFlow, get_flow, put_flow
 from sekisho.portal.views import complete_sign_in, mfa_context, mfa_passed
 from sekisho.web.errors import error_page
+from sekisho.web.session import get_auth, safe_next
 
 STATE_KEY = "mfa_state"
 # The largest answer any method reads: a WebAuthn credential's JSON.

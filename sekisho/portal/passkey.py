@@ -18,8 +18,8 @@ from sekisho.mfa import errors as mfa_errors
 from sekisho.mfa import services as mfa
 from sekisho.mfa.backends.webauthn import begin_passkey, passkey_scope, sign_in_with_passkey
 from sekisho.portal.mfa_views import MAX_ANSWER, error_message
-from sekisho.portal.session import safe_next
 from sekisho.portal.views import complete_passkey_sign_in, mfa_context
+from sekisho.web.session import safe_next
 
 STATE_KEY = "passkey_state"
 

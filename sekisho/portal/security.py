@@ -16,10 +16,11 @@ from sekisho.mfa import errors as mfa_errors
 from sekisho.mfa import services as mfa
 from sekisho.mfa import trust
 from sekisho.portal.mfa_views import error_message, label, method_step, recovery_codes_page
-from sekisho.portal.session import get_auth, safe_next
-from sekisho.portal.views import mfa_context, request_context, signed_in_required
+from sekisho.portal.views import mfa_context
 from sekisho.saml import services as saml
 from sekisho.web.errors import error_page
+from sekisho.web.http import request_context, signed_in_required
+from sekisho.web.session import get_auth, safe_next
 
 # Changing how one signs in needs a password typed within this many seconds, so a
 # browser left signed in cannot be used to add an attacker's device (GitHub's sudo mode).

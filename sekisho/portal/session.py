@@ -1,15 +1,13 @@
-"""What the portal keeps in the (database-backed) session during and after sign-in."""
+"""What the portal keeps in the (database-backed) session while a sign-in is in progress."""
 
 from __future__ import annotations
 
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Any
 
 from django.http import HttpRequest
 
 FLOW_KEY = "signin_flow"
-AUTH_KEY = "auth"
 FLOW_TTL_SECONDS = 10 * 60
 
 
@@ -31,18 +29,6 @@ class SignInFlow:
     user_verified: bool = False
     # Why no second factor was asked (audit), when none was: see methods.skip_reason.
     mfa_skipped: str | None = None
-
-
-@dataclass
-class AuthState:
-    """A completed sign-in: when, with which factors, and the portal session's public id."""
-
-    user_id: int
-    auth_time: float
-    methods: list[str]
-    mfa: bool
-    session_id: str
-    session_index: str
 
 
 def get_flow(request: HttpRequest) -> SignInFlow | None:
@@ -68,33 +54,3 @@ def put_flow(request: HttpRequest, flow: SignInFlow) -> None:
 def clear_flow(request: HttpRequest) -> None:
     """Forget the sign-in in progress."""
     request.session.pop(FLOW_KEY, None)
-
-
-def get_auth(request: HttpRequest) -> AuthState | None:
-    """The completed sign-in of this session, if it matches the signed-in user."""
-    raw: Any = request.session.get(AUTH_KEY)
-    if not isinstance(raw, dict) or not request.user.is_authenticated:
-        return None
-    try:
-        auth = AuthState(**raw)
-    except TypeError:
-        return None
-    if auth.user_id != request.user.pk:
-        return None
-    return auth
-
-
-def put_auth(request: HttpRequest, auth: AuthState, *, touch: bool = True) -> None:
-    """Store the completed sign-in (``touch`` restarts the idle timer from auth_time)."""
-    request.session[AUTH_KEY] = asdict(auth)
-    if touch:
-        request.session["last_seen"] = auth.auth_time
-
-
-def safe_next(raw: str | None, default: str = "/apps") -> str:
-    """A local path to continue to; anything else (other hosts, schemes, //) gives the default."""
-    if not raw or not raw.startswith("/") or raw.startswith("//") or "\\" in raw:
-        return default
-    if any(ord(ch) < 0x20 for ch in raw):
-        return default
-    return raw

@@ -3,24 +3,21 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from functools import wraps
-from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlsplit
 
 from django.contrib.auth import login, logout
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
+from sekisho.access import decisions as access
 from sekisho.audit import records
-from sekisho.audit.writer import RequestContext, emit, identity_store_arn
+from sekisho.audit.writer import emit, identity_store_arn
 from sekisho.clock import SYSTEM_RANDOM
 from sekisho.config import get_config
 from sekisho.directory.models import User
-from sekisho.directory.services import applications_for
 from sekisho.directory.signin import check_password_sign_in
 from sekisho.mfa import services as mfa
 from sekisho.mfa import trust
@@ -31,35 +28,15 @@ from sekisho.mfa.methods import (
     next_mfa_step,
     skip_reason,
 )
-from sekisho.policy import idp as policy
-from sekisho.portal.session import (
-    AuthState,
-    SignInFlow,
-    clear_flow,
-    get_auth,
-    put_auth,
-    put_flow,
-    safe_next,
-)
+from sekisho.portal.session import SignInFlow, clear_flow, put_flow
 from sekisho.saml import services as saml
+from sekisho.saml.assignments import applications_for
 from sekisho.saml.models import Application
-from sekisho.saml.views import render_outcome
 from sekisho.web.errors import error_page
+from sekisho.web.http import request_context, signed_in_required, step_up_redirect
 from sekisho.web.middleware import source_ip
-
-View = Callable[..., HttpResponse]
-
-
-def request_context(request: HttpRequest) -> RequestContext:
-    """Who is asking and from where, for the audit trail."""
-    auth = request.session.get("auth")
-    session_id = auth.get("session_id") if isinstance(auth, dict) else None
-    return RequestContext(
-        source_ip=source_ip(request),
-        user_agent=request.META.get("HTTP_USER_AGENT", "")[:512],
-        session_id=session_id,
-        secure_transport=request.is_secure(),
-    )
+from sekisho.web.outcome import render_outcome
+from sekisho.web.session import AuthState, get_auth, put_auth, safe_next
 
 
 def mfa_context(request: HttpRequest, workflow_id: str) -> MfaContext:
@@ -75,40 +52,19 @@ def mfa_context(request: HttpRequest, workflow_id: str) -> MfaContext:
     )
 
 
-def signin_redirect(request: HttpRequest) -> HttpResponseRedirect:
-    """Send the person to the sign-in page, coming back here afterwards."""
-    return redirect("/signin?" + urlencode({"next": request.get_full_path()}))
-
-
-def signed_in_required(view: View) -> View:
-    """Only for people who completed every sign-in factor."""
-
-    @wraps(view)
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if get_auth(request) is None:
-            return signin_redirect(request)
-        return view(request, *args, **kwargs)
-
-    return wrapper
-
-
 def _sign_in_allowed(
     request: HttpRequest, user: User, flow: SignInFlow, *, mfa_present: bool
 ) -> HttpResponse | None:
     """The IdP's sekisho:SignIn decision; None when allowed, else the refusal page."""
-    facts = policy.AccessFacts(
+    facts = access.AccessFacts(
         source_ip=source_ip(request),
         now=saml.clock().now(),
         secure_transport=request.is_secure(),
         mfa_present=mfa_present,
-        mfa_method=policy.mfa_method(flow.factors),
+        mfa_method=access.mfa_method(flow.factors),
     )
-    decision = policy.authorize(
-        policy.SIGN_IN,
-        user,
-        facts,
-        context=request_context(request),
-        workflow_id=flow.workflow_id,
+    decision = access.authorize_sign_in(
+        user, facts, context=request_context(request), workflow_id=flow.workflow_id
     )
     if decision.decision == "Allow":
         return None
@@ -350,11 +306,6 @@ def apps(request: HttpRequest) -> HttpResponse:
     user = request.user
     assert isinstance(user, User)
     return render(request, "sekisho/apps.html", {"apps": applications_for(user), "user": user})
-
-
-def step_up_redirect(next_url: str) -> HttpResponseRedirect:
-    """Ask a signed-in person for MFA now, then continue to ``next_url``."""
-    return redirect("/signin/mfa?" + urlencode({"next": next_url}))
 
 
 @require_http_methods(["GET", "HEAD", "POST"])

@@ -188,3 +188,10 @@ class ResponseInvalid(SamlError):
 
     code = "response_invalid"
     status = None
+
+
+class AssignmentError(SamlError):
+    """An assignment that cannot be made (no target, or a user the application cannot name)."""
+
+    code = "assignment_error"
+    status = None

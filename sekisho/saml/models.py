@@ -1,4 +1,4 @@
-"""SAML storage: registered applications (service providers) and pending AuthnRequests."""
+"""SAML storage: applications (service providers), their assignments, pending AuthnRequests."""
 
 from __future__ import annotations
 
@@ -87,4 +87,36 @@ class PendingAuthnRequest(models.Model):
             models.UniqueConstraint(
                 fields=["application", "request_id"], name="authnrequest_unique_id"
             )
+        ]
+
+
+class Assignment(models.Model):
+    """A user or a group allowed to launch an application."""
+
+    application = models.ForeignKey(
+        Application, on_delete=models.CASCADE, related_name="assignments"
+    )
+    user = models.ForeignKey(
+        "directory.User", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    group = models.ForeignKey(
+        "directory.Group", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints: ClassVar[list[Any]] = [
+            models.CheckConstraint(
+                condition=(
+                    models.Q(user__isnull=False, group__isnull=True)
+                    | models.Q(user__isnull=True, group__isnull=False)
+                ),
+                name="saml_assignment_user_xor_group",
+            ),
+            models.UniqueConstraint(
+                fields=["application", "user"], name="saml_assignment_unique_user"
+            ),
+            models.UniqueConstraint(
+                fields=["application", "group"], name="saml_assignment_unique_group"
+            ),
         ]

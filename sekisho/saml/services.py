@@ -12,29 +12,31 @@ from django.core.management import call_command
 from django.db import IntegrityError, transaction
 from lxml import etree
 
+from sekisho.access import decisions as access
+from sekisho.access.policies import detach_application
 from sekisho.audit import records
-from sekisho.audit.writer import RequestContext, emit, identity_store_arn
+from sekisho.audit.writer import Actor, RequestContext, admin_audit, emit, identity_store_arn
 from sekisho.clock import SYSTEM_CLOCK, SYSTEM_RANDOM, Clock, Random
 from sekisho.config import get_config
 from sekisho.crypto import SecretBox
 from sekisho.directory.models import User
-from sekisho.directory.services import Actor, admin_audit, assignable_problem, is_assigned
 from sekisho.errors import ConfigError, SekishoError
 from sekisho.instance import (
     SIGNING_CERT_FILE,
     SIGNING_KEY_FILE,
-    _write_private,
     cached_master_key,
     ensure_data_dir,
+    write_private,
 )
 from sekisho.saml import errors
+from sekisho.saml.assignments import assignable_problem, is_assigned
 from sekisho.saml.core import attributes as mapping
 from sekisho.saml.core import metadata as md
 from sekisho.saml.core import presets
 from sekisho.saml.core.keys import SigningKey, generate_signing_key
 from sekisho.saml.core.response import build_response
 from sekisho.saml.core.xml import parse_xml
-from sekisho.saml.models import Application
+from sekisho.saml.models import Application, Assignment
 
 NAME_ID_FORMATS = {
     "unspecified": md.NAMEID_UNSPECIFIED,
@@ -120,7 +122,7 @@ def ensure_signing_key() -> bool:
         return False
     key = generate_signing_key(common_name=config.host, now=_clock.now())
     try:
-        _write_private(key_path, key.private_key_pem.encode())
+        write_private(key_path, key.private_key_pem.encode())
     except FileExistsError:
         return False  # another process won the race; its key stands
     tmp = cert_path.with_suffix(".tmp")
@@ -368,10 +370,14 @@ def create_saml_app(
 
 
 def delete_app(app: Application, *, actor: Actor) -> None:
-    """Delete an application and its assignments."""
+    """Delete an application, its assignments and the policy attachments naming it."""
     name = app.name
-    app.delete()
-    admin_audit(actor, "DeleteApplication", {"application": name}, _clock)
+    with transaction.atomic():
+        detached = detach_application(name)
+        app.delete()
+    admin_audit(
+        actor, "DeleteApplication", {"application": name, "policiesDetached": detached}, _clock
+    )
 
 
 def set_require_mfa(app: Application, required: bool, *, actor: Actor) -> None:
@@ -385,8 +391,6 @@ def set_require_mfa(app: Application, required: bool, *, actor: Actor) -> None:
 
 def describe_app(app: Application) -> dict[str, Any]:
     """Everything about an application, for `sekisho app show`."""
-    from sekisho.directory.models import Assignment
-
     assignments = Assignment.objects.filter(application=app).select_related("user", "group")
     return {
         "name": app.name,
@@ -577,18 +581,14 @@ def launch(
         refusal, reason = "app_cannot_launch", "the application has no ACS"
     if not refusal:
         # The IdP's own policies, evaluated before any assertion exists (audited there).
-        from sekisho.policy import idp as policy
-
-        facts = policy.AccessFacts(
+        facts = access.AccessFacts(
             source_ip=context.source_ip,
             now=now,
             secure_transport=context.secure_transport,
             mfa_present=bool(auth.mfa),
-            mfa_method=policy.mfa_method(getattr(auth, "methods", ())),
+            mfa_method=access.mfa_method(getattr(auth, "methods", ())),
         )
-        decision = policy.authorize(
-            policy.LAUNCH_APPLICATION, user, facts, context=context, application=app
-        )
+        decision = access.authorize_launch(user, app.name, facts, context=context)
         if decision.decision != "Allow":
             return LaunchOutcome(
                 allowed=False,

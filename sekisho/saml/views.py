@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import logging
 from datetime import timedelta
-from urllib.parse import urlencode
 
 from django.contrib.auth import logout
 from django.db import IntegrityError, transaction
@@ -21,7 +20,6 @@ from sekisho.clock import SYSTEM_RANDOM
 from sekisho.config import get_config
 from sekisho.crypto import b64url
 from sekisho.directory.models import User
-from sekisho.portal.session import get_auth
 from sekisho.saml import errors, services
 from sekisho.saml.core import authnrequest as ar
 from sekisho.saml.core import dsig
@@ -31,40 +29,16 @@ from sekisho.saml.core.response import build_status_response
 from sekisho.saml.core.xml import BINDING_HTTP_POST
 from sekisho.saml.models import Application, PendingAuthnRequest
 from sekisho.web.errors import error_page
+from sekisho.web.http import request_context, signin_redirect, step_up_redirect
 from sekisho.web.middleware import source_ip
+from sekisho.web.outcome import render_outcome
+from sekisho.web.session import get_auth
 
 log = logging.getLogger("sekisho.saml")
 
 PENDING_TTL = timedelta(minutes=10)
 MAX_MESSAGE_BYTES = 64 * 1024
 MAX_RELAY_STATE = 1024  # saml-bindings §3.4.3 / §3.5.3: at most 80 bytes SHOULD; be lenient
-
-
-def render_outcome(request: HttpRequest, outcome: services.LaunchOutcome) -> HttpResponse:
-    """A launch outcome as HTTP: the auto-submitting POST form, or a clear refusal page."""
-    if not outcome.allowed:
-        detail = None
-        if outcome.refusal == "launch_denied":
-            # The person sees where they are; the policy's reasoning goes to the audit log.
-            detail = _("Your address: %(address)s") % {"address": source_ip(request)}
-        return error_page(request, status=403, code=outcome.refusal or "forbidden", detail=detail)
-    response = render(
-        request,
-        "sekisho/post_binding.html",
-        {
-            "acs_url": outcome.acs_url,
-            "saml_response": outcome.saml_response,
-            "relay_state": outcome.relay_state,
-            "app_name": outcome.app_name,
-        },
-    )
-    # The one form on this page posts to the ACS; allow exactly that target.
-    response.headers["Content-Security-Policy"] = (
-        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
-        f"form-action {outcome.acs_url.split('?')[0]}; frame-ancestors 'none'; "
-        "base-uri 'none'; object-src 'none'"
-    )
-    return response
 
 
 @require_safe
@@ -323,14 +297,12 @@ def continue_sso(request: HttpRequest, token: str) -> HttpResponse:
             return _finish_with_status(
                 request, pending, errors.NoPassive("the user is not signed in and IsPassive is set")
             )
-        return redirect("/signin?" + urlencode({"next": request.get_full_path()}))
+        return signin_redirect(request)
     user = request.user
     assert isinstance(user, User)
     if not auth.mfa and _needs_step_up(app, pending):
         # The app (or its RequestedAuthnContext) needs MFA this session has not had yet:
         # ask for it now and come back here, as Identity Center and Keycloak step up.
-        from sekisho.portal.views import step_up_redirect
-
         return step_up_redirect(request.get_full_path())
     if pending.requested_contexts:
         try:
@@ -343,8 +315,6 @@ def continue_sso(request: HttpRequest, token: str) -> HttpResponse:
         )
     if not claimed:
         return error_page(request, status=400, code="saml_expired")
-    from sekisho.portal.views import request_context
-
     outcome = services.launch(
         app=app,
         user=user,

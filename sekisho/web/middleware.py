@@ -11,7 +11,7 @@ from django.http import HttpRequest, HttpResponse
 from django.utils import translation
 
 from sekisho.config import get_config
-from sekisho.directory.client_ip import client_ip
+from sekisho.network import client_ip
 from sekisho.web.errors import error_page
 
 Handler = Callable[[HttpRequest], HttpResponse]

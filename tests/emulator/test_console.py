@@ -17,10 +17,10 @@ import pytest
 from django.test import Client
 
 from sekisho.audit.models import AuditRecord
+from sekisho.audit.writer import Actor
 from sekisho.clock import SYSTEM_CLOCK, FrozenClock
 from sekisho.config import get_config
 from sekisho.directory.models import User
-from sekisho.directory.services import Actor
 from sekisho.emulator import accounts, iam
 from sekisho.emulator import connect as connect_service
 from sekisho.emulator.console import COOKIE, emulated_target

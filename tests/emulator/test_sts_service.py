@@ -17,10 +17,10 @@ import pytest
 from botocore.exceptions import ClientError
 
 from sekisho.audit.models import AuditRecord
+from sekisho.audit.writer import Actor
 from sekisho.clock import SYSTEM_CLOCK, FrozenClock
 from sekisho.config import get_config
 from sekisho.directory.models import User
-from sekisho.directory.services import Actor
 from sekisho.emulator import accounts, iam
 from sekisho.emulator.models import AccessKey, UsedAssertion
 from sekisho.emulator.sts_saml import MSG_DURATION_TOO_LONG, MSG_NOT_AUTHORIZED, MSG_SIGNATURE

@@ -17,6 +17,7 @@ from saml2.metadata import entity_descriptor
 
 from sekisho.clock import FrozenClock
 from sekisho.directory import services as directory
+from sekisho.saml import assignments
 from sekisho.saml import services as saml
 from sekisho.saml.core.keys import generate_signing_key
 from tests.conftest import sign_in_registering
@@ -83,7 +84,7 @@ def test_sp_initiated_round_trip(
     user = make_user("alice")
     group = directory.create_group("agents", actor=actor)
     directory.add_member(group, user, actor=actor)
-    directory.assign(app, user=user, actor=actor)
+    assignments.assign(app, user=user, actor=actor)
     sign_in_registering(client, clock, "alice")
 
     kwargs: dict[str, Any] = {"entityid": saml.idp_identity().entity_id, "relay_state": "rs-1"}

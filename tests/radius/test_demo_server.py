@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from sekisho.directory.services import Actor
+from sekisho.audit.writer import Actor
 from sekisho.mfa import errors, radius, radius_demo
 from sekisho.mfa.models import RadiusServer
 from sekisho.mfa.radius_admin import server_configs

@@ -11,10 +11,9 @@ import pytest
 from django.test import Client
 
 from sekisho.audit.models import AuditRecord
-from sekisho.audit.writer import RequestContext
+from sekisho.audit.writer import Actor, RequestContext
 from sekisho.clock import FrozenClock
 from sekisho.directory.models import User
-from sekisho.directory.services import Actor
 from sekisho.mfa import errors, radius, radius_admin
 from sekisho.mfa import services as mfa
 from sekisho.mfa.methods import Device, MfaContext, Prompt, Verified

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from sekisho.directory.client_ip import client_ip, parse_address, parse_cidrs
 from sekisho.errors import ConfigError
+from sekisho.network import client_ip, parse_address, parse_cidrs
 
 TRUSTED = parse_cidrs("10.0.0.0/8, 192.168.0.0/16 fd00::/8")
 

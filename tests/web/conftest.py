@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sekisho.directory.services import Actor
+from sekisho.audit.writer import Actor
 from sekisho.saml import services as saml
 from sekisho.saml.models import Application
 from tests.web.saml_helpers import sp_metadata

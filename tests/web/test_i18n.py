@@ -20,9 +20,9 @@ from django.test import Client
 from django.utils import translation
 
 from sekisho.clock import FrozenClock
-from sekisho.directory import services as directory
 from sekisho.mfa import totp
 from sekisho.mfa.models import TotpDevice
+from sekisho.saml import assignments
 from sekisho.saml.models import Application
 from tests.conftest import PASSWORD, password_step, sign_in_registering
 
@@ -343,7 +343,7 @@ def test_no_english_leaks_onto_japanese_pages(
     seen: set[str] = set()
     anonymous = Client()
     user = make_user("agent1")
-    directory.assign(connect_app, user=user, actor=actor)
+    assignments.assign(connect_app, user=user, actor=actor)
     make_user("bob")
 
     def get(client: Client, path: str, status: int = 200) -> Fetch:

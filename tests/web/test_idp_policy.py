@@ -10,13 +10,15 @@ import json
 import pytest
 from django.test import Client
 
+from sekisho.access import policies
+from sekisho.access.models import PolicyAttachment, StoredPolicy
+from sekisho.access.policies import Target
 from sekisho.audit.models import AuditRecord
 from sekisho.cli.main import main
 from sekisho.config import get_config
 from sekisho.directory import services as directory
 from sekisho.mfa.models import MfaSettings, TotpDevice
-from sekisho.policy import idp
-from sekisho.policy.models import PolicyAttachment, StoredPolicy
+from sekisho.saml import assignments
 from sekisho.web import middleware
 from tests.conftest import PASSWORD, sign_in_registering
 
@@ -59,20 +61,20 @@ SIGN_IN_FROM_OFFICE = {
 
 
 def replace_allow_all(actor, document: dict, name: str = "Office") -> None:
-    idp.put_policy(name, json.dumps(document), actor=actor)
-    idp.attach(name, idp.Target("idp"), actor=actor)
-    idp.detach(idp.ALLOW_ALL_NAME, idp.Target("idp"), actor=actor)
+    policies.put_policy(name, json.dumps(document), actor=actor)
+    policies.attach(name, Target.idp(), actor=actor)
+    policies.detach(policies.ALLOW_ALL_NAME, Target.idp(), actor=actor)
 
 
 @pytest.fixture
 def agent(make_user, connect_app, actor):
     user = make_user("agent1")
-    directory.assign(connect_app, user=user, actor=actor)
+    assignments.assign(connect_app, user=user, actor=actor)
     return user
 
 
 def test_fresh_install_allows_everything(db) -> None:
-    stored = StoredPolicy.objects.get(name=idp.ALLOW_ALL_NAME)
+    stored = StoredPolicy.objects.get(name=policies.ALLOW_ALL_NAME)
     assert PolicyAttachment.objects.filter(policy=stored, target="idp").exists()
 
 
@@ -167,7 +169,7 @@ def test_launch_needs_mfa_when_the_policy_says_so(agent, actor, clock) -> None:
 def test_group_policy_denies_its_members(agent, actor, clock) -> None:
     group = directory.create_group("contractors", actor=actor)
     directory.add_member(group, agent, actor=actor)
-    idp.put_policy(
+    policies.put_policy(
         "NoConnectForContractors",
         json.dumps(
             {
@@ -183,7 +185,7 @@ def test_group_policy_denies_its_members(agent, actor, clock) -> None:
         ),
         actor=actor,
     )
-    idp.attach("NoConnectForContractors", idp.Target("group", group=group), actor=actor)
+    policies.attach("NoConnectForContractors", Target.for_group(group), actor=actor)
     client = Client()
     sign_in_registering(client, clock, "agent1")
     assert client.post("/apps/connect/launch").status_code == 403
@@ -204,7 +206,7 @@ def test_cli_manages_and_simulates_idp_policies(agent, capsys, tmp_path) -> None
     path.write_text(json.dumps(CONNECT_FROM_OFFICE))
     assert run(capsys, "policy", "put", "Office", str(path))[1] == "created policy Office\n"
     assert run(capsys, "policy", "attach", "Office", "--idp")[0] == 0
-    assert run(capsys, "policy", "detach", idp.ALLOW_ALL_NAME, "--idp")[0] == 0
+    assert run(capsys, "policy", "detach", policies.ALLOW_ALL_NAME, "--idp")[0] == 0
     code, out, _ = run(capsys, "policy", "list")
     assert "Office: the identity provider" in out and "AllowAll: (not attached)" in out
     code, out, _ = run(capsys, "policy", "get", "Office")
@@ -240,11 +242,43 @@ def test_cli_manages_and_simulates_idp_policies(agent, capsys, tmp_path) -> None
     assert json.loads(out)["decision"] == "Allow"
     code, _, err = run(capsys, "policy", "delete", "Office")
     assert code == 1 and "detach it first" in err
-    assert run(capsys, "policy", "delete", idp.ALLOW_ALL_NAME)[0] == 0
+    assert run(capsys, "policy", "delete", policies.ALLOW_ALL_NAME)[0] == 0
     code, _, err = run(
         capsys, "policy", "simulate", "--idp", "--user", "agent1", "--source-ip", "not-an-ip"
     )
     assert code == 1 and err.count("\n") == 1
+
+
+def test_an_application_policy_applies_to_its_launches_and_goes_with_the_app(
+    agent, capsys, tmp_path
+) -> None:
+    path = tmp_path / "office.json"
+    path.write_text(json.dumps(CONNECT_FROM_OFFICE))
+    assert run(capsys, "policy", "put", "Office", str(path))[0] == 0
+    assert run(capsys, "policy", "detach", policies.ALLOW_ALL_NAME, "--idp")[0] == 0
+    signin_only = tmp_path / "signin.json"
+    signin_only.write_text(
+        json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [{"Effect": "Allow", "Action": "sekisho:SignIn", "Resource": "*"}],
+            }
+        )
+    )
+    assert run(capsys, "policy", "put", "SignIn", str(signin_only))[0] == 0
+    assert run(capsys, "policy", "attach", "SignIn", "--idp")[0] == 0
+    code, out, _ = run(capsys, "policy", "attach", "Office", "--app", "connect")
+    assert code == 0 and out == "attached Office to application connect\n"
+    simulate = ("policy", "simulate", "--idp", "--user", "agent1", "--app", "connect")
+    code, out, _ = run(capsys, *simulate, "--source-ip", INSIDE, "--mfa", "--json")
+    assert json.loads(out)["decision"] == "Allow"
+    code, _, err = run(capsys, "policy", "attach", "Office", "--app", "no-such-app")
+    assert code == 1 and "no-such-app" in err
+    assert run(capsys, "app", "delete", "connect")[0] == 0
+    assert not PolicyAttachment.objects.filter(target="application").exists()
+    code, out, _ = run(capsys, "policy", "get", "Office")
+    assert json.loads(out)["attached_to"] == []
+    assert run(capsys, "policy", "delete", "Office")[0] == 0
 
 
 def test_cli_refuses_an_invalid_policy_in_one_line(db, capsys, tmp_path) -> None:

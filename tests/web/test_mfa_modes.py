@@ -11,11 +11,11 @@ from lxml import etree
 
 from sekisho.audit.models import AuditRecord
 from sekisho.clock import FrozenClock
-from sekisho.directory import services as directory
 from sekisho.mfa import services as mfa
 from sekisho.mfa import totp, trust
 from sekisho.mfa.methods import MfaMode, WithoutDevice
 from sekisho.mfa.models import KnownAddress, TrustedDevice
+from sekisho.saml import assignments
 from sekisho.saml import services as saml
 from tests.conftest import PASSWORD, password_step, sign_in_registering
 
@@ -68,7 +68,7 @@ def test_fresh_browser_is_prompted_and_a_trusted_one_is_not(
     make_user, clock: FrozenClock, connect_app, actor
 ) -> None:
     user = make_user()
-    directory.assign(connect_app, user=user, actor=actor)
+    assignments.assign(connect_app, user=user, actor=actor)
     context_aware()
     first = Client(REMOTE_ADDR=OFFICE)
     secret = sign_in_registering(first, clock)
@@ -268,7 +268,7 @@ def test_without_device_allow_signs_in_without_mfa(
     make_user, clock: FrozenClock, connect_app, actor
 ) -> None:
     user = make_user()
-    directory.assign(connect_app, user=user, actor=actor)
+    assignments.assign(connect_app, user=user, actor=actor)
     mfa.configure(without_device=WithoutDevice.ALLOW)
     client = Client()
     assert password_step(client) == "/apps"
@@ -315,7 +315,7 @@ def test_mfa_used_is_what_the_assertion_and_policy_keys_say(
     make_user, clock: FrozenClock, connect_app, actor
 ) -> None:
     user = make_user()
-    directory.assign(connect_app, user=user, actor=actor)
+    assignments.assign(connect_app, user=user, actor=actor)
     client = Client()
     sign_in_registering(client, clock)
     ref, _xml = asserted_context(client)
@@ -329,7 +329,7 @@ def test_application_requiring_mfa_steps_up_a_session_without_it(
     make_user, clock: FrozenClock, connect_app, actor
 ) -> None:
     user = make_user()
-    directory.assign(connect_app, user=user, actor=actor)
+    assignments.assign(connect_app, user=user, actor=actor)
     context_aware()
     client = Client(REMOTE_ADDR=OFFICE)
     secret = sign_in_registering(client, clock)
@@ -353,10 +353,10 @@ def test_the_launch_decision_itself_refuses_without_mfa(
     make_user, clock: FrozenClock, connect_app, actor
 ) -> None:
     from sekisho.audit.writer import RequestContext
-    from sekisho.portal.session import AuthState
+    from sekisho.web.session import AuthState
 
     user = make_user()
-    directory.assign(connect_app, user=user, actor=actor)
+    assignments.assign(connect_app, user=user, actor=actor)
     saml.set_require_mfa(connect_app, True, actor=actor)
     auth = AuthState(
         user_id=user.pk,
@@ -392,7 +392,7 @@ def test_sp_initiated_sign_in_steps_up_when_mfa_was_skipped(
     from tests.web.saml_helpers import authn_request, redirect_query
 
     user = make_user()
-    directory.assign(sp_app, user=user, actor=actor)
+    assignments.assign(sp_app, user=user, actor=actor)
     context_aware()
     client = Client(REMOTE_ADDR=OFFICE)
     secret = sign_in_registering(client, clock)
@@ -422,7 +422,7 @@ def test_policy_keys_see_the_method_actually_used(
     from tests.web.test_idp_policy import replace_allow_all
 
     user = make_user()
-    directory.assign(connect_app, user=user, actor=actor)
+    assignments.assign(connect_app, user=user, actor=actor)
     # Connect only after MFA, and not with a recovery code.
     replace_allow_all(
         actor,

@@ -14,6 +14,7 @@ from lxml import etree
 from sekisho.audit.models import AuditRecord
 from sekisho.clock import FrozenClock
 from sekisho.directory import services as directory
+from sekisho.saml import assignments
 from sekisho.saml import services as saml
 from sekisho.saml.models import PendingAuthnRequest
 from tests.conftest import sign_in_registering
@@ -65,7 +66,7 @@ def test_idp_initiated_launch_reaches_the_inspector(
     client: Client, make_user, connect_app, clock: FrozenClock, actor
 ) -> None:
     user = make_user("agent1")
-    directory.assign(connect_app, user=user, actor=actor)
+    assignments.assign(connect_app, user=user, actor=actor)
     sign_in_registering(client, clock, "agent1")
     apps = client.get("/apps")
     assert b"Amazon Connect" in apps.content
@@ -104,7 +105,7 @@ def test_inspector_flags_a_tampered_response(
     client: Client, make_user, connect_app, clock, actor
 ) -> None:
     user = make_user("agent1")
-    directory.assign(connect_app, user=user, actor=actor)
+    assignments.assign(connect_app, user=user, actor=actor)
     sign_in_registering(client, clock, "agent1")
     fields = posted(client.post("/apps/connect/launch").content)
     xml = base64.b64decode(fields["SAMLResponse"]).replace(b">agent1<", b">admin1<")
@@ -137,24 +138,24 @@ def test_group_assignment_grants_the_app(
     user = make_user("agent1")
     group = directory.create_group("agents", actor=actor)
     directory.add_member(group, user, actor=actor)
-    directory.assign(connect_app, group=group, actor=actor)
+    assignments.assign(connect_app, group=group, actor=actor)
     sign_in_registering(client, clock, "agent1")
     assert client.post("/apps/connect/launch").status_code == 200
 
 
 def test_invalid_role_session_name_cannot_be_assigned(make_user, connect_app, actor) -> None:
-    from sekisho.directory.errors import InvalidUsername
+    from sekisho.saml.errors import AssignmentError
 
     user = make_user("x")  # one character: RoleSessionName needs 2..64
-    with pytest.raises(InvalidUsername, match="RoleSessionName"):
-        directory.assign(connect_app, user=user, actor=actor)
+    with pytest.raises(AssignmentError, match="RoleSessionName"):
+        assignments.assign(connect_app, user=user, actor=actor)
 
 
 def test_sp_initiated_redirect_binding_round_trip(
     client: Client, make_user, sp_app, clock: FrozenClock, actor
 ) -> None:
     user = make_user("alice")
-    directory.assign(sp_app, user=user, actor=actor)
+    assignments.assign(sp_app, user=user, actor=actor)
     query = redirect_query(authn_request(now=clock.now()), relay_state="state-123")
     response = client.get("/saml/sso?" + query)
     assert response.status_code == 302 and response["Location"].startswith("/saml/continue/")
@@ -176,7 +177,7 @@ def test_sp_initiated_redirect_binding_round_trip(
 
 def test_sp_initiated_post_binding(client: Client, make_user, sp_app, clock, actor) -> None:
     user = make_user("alice")
-    directory.assign(sp_app, user=user, actor=actor)
+    assignments.assign(sp_app, user=user, actor=actor)
     sign_in_registering(client, clock, "alice")
     message = base64.b64encode(authn_request(now=clock.now(), request_id="_post1")).decode()
     response = client.post("/saml/sso", {"SAMLRequest": message})
@@ -316,6 +317,7 @@ def test_user_data_never_breaks_the_xml(client: Client, db, sp_app, clock, actor
         email="ann@example.com",
         display_name=nasty,
         password="correct horse battery staple",
+        password_only_factor=False,
         actor=actor,
     )
     group = directory.create_group("r.d@tokyo", actor=actor)

@@ -308,15 +308,34 @@ def test_head_requests_are_answered_without_side_effects(client: Client, make_us
 def test_passwords_need_fifteen_characters_when_mfa_is_disabled(db, actor) -> None:
     from sekisho.directory import services
     from sekisho.directory.errors import WeakPassword
+    from sekisho.mfa.services import password_is_only_factor
 
+    assert password_is_only_factor() is False
     settings_row = MfaSettings.current()
     settings_row.mode = "disabled"
     settings_row.save()
+    assert password_is_only_factor() is True
     with pytest.raises(WeakPassword, match="15"):
         services.create_user(
             username="bob",
             email="bob@example.com",
             display_name=None,
             password="thirteen char",
+            password_only_factor=password_is_only_factor(),
             actor=actor,
         )
+
+
+def test_the_cli_asks_for_fifteen_characters_when_mfa_is_disabled(db, capsys, monkeypatch) -> None:
+    import io
+
+    from sekisho.cli.main import main
+
+    settings_row = MfaSettings.current()
+    settings_row.mode = "disabled"
+    settings_row.save()
+    monkeypatch.setattr("sys.stdin", io.StringIO("thirteen char\n"))
+    code = main(["user", "create", "bob", "--email", "bob@example.com", "--password-stdin"])
+    assert code == 1 and "15" in capsys.readouterr().err
+    monkeypatch.setattr("sys.stdin", io.StringIO("fifteen chars!!\n"))
+    assert main(["user", "create", "bob", "--email", "bob@example.com", "--password-stdin"]) == 0

@@ -1,7 +1,8 @@
 """The AWS half of `sekisho demo`: the seed's account, Connect instance, policies and role.
 
-Provisioned through the emulator's own IAM and Connect operations (the same code boto3
-reaches under /aws), so the demo is exactly what an administrator would build by hand.
+Provisioned through boto3 against the emulator's /aws endpoint with the account's root
+key from `sekisho aws bootstrap`'s service, exactly as an administrator's script would do
+it against AWS, and idempotent: a second demo finds what the first one made.
 """
 
 from __future__ import annotations
@@ -11,10 +12,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from sekisho.config import get_config
-from sekisho.emulator import accounts, connect, iam
-from sekisho.emulator.models import ConnectInstance, ConnectUser, ManagedPolicy, Role, SamlProvider
-from sekisho.saml import services as saml
+from sekisho.demo.transport import Credentials, InProcess, client
+from sekisho.emulator.services import bootstrap_account
 
 ACCOUNT_ID = "111122223333"
 REGION = "ap-northeast-1"
@@ -89,110 +91,120 @@ def trust_policy(provider_arn: str) -> dict[str, Any]:
     }
 
 
-def provision() -> AwsSide:
-    """Create (or find) the seed's AWS side; returns the keys and ids to print."""
-    account, key_id, secret = accounts.bootstrap(ACCOUNT_ID)
-    root = iam.Caller(account)
-    ctx = connect.Ctx(caller=root, region=REGION, source_ip="127.0.0.1")
-    instance = ConnectInstance.objects.filter(account=account, alias=INSTANCE_ALIAS).first()
-    if instance is None:
-        created = connect.call(
-            ctx,
-            "CreateInstance",
-            {
-                "IdentityManagementType": "SAML",
-                "InstanceAlias": INSTANCE_ALIAS,
-                "InboundCallsEnabled": True,
-                "OutboundCallsEnabled": True,
-            },
-        )
-        instance_id = str(created["Id"])
-    else:
-        instance_id = str(instance.instance_id)
-    instance_arn = f"arn:aws:connect:{REGION}:{ACCOUNT_ID}:instance/{instance_id}"
+@dataclass(frozen=True)
+class Clients:
+    """boto3 clients of the emulated account: IAM (global) and Connect (the demo's region)."""
 
-    def policy_arn(name: str, document: dict[str, Any]) -> str:
-        existing = ManagedPolicy.objects.filter(account=account, name=name).first()
-        if existing is not None:
-            return str(existing.arn)
-        result = iam.call(
-            root,
-            "CreatePolicy",
-            {"PolicyName": name, "PolicyDocument": json.dumps(document)},
-            source_ip="127.0.0.1",
-        )
-        return str(result["Policy"]["Arn"])
+    iam: Any
+    connect: Any
 
-    federation_arn = policy_arn(FEDERATION_POLICY, federation_policy(instance_arn, ADMITTED))
-    iam_arn = policy_arn(IAM_POLICY, IAM_POLICY_DOCUMENT)
-    metadata = saml.metadata_xml().decode()
-    provider = SamlProvider.objects.filter(account=account, name=PROVIDER_NAME).first()
-    if provider is None:
-        provider_arn = str(
-            iam.call(
-                root,
-                "CreateSAMLProvider",
-                {"Name": PROVIDER_NAME, "SAMLMetadataDocument": metadata},
-                source_ip="127.0.0.1",
-            )["SAMLProviderArn"]
-        )
-    else:
-        provider_arn = str(provider.arn)
-        # The IdP's key may be new (a fresh data directory): keep AWS's copy current.
-        iam.call(
-            root,
-            "UpdateSAMLProvider",
-            {"SAMLProviderArn": provider_arn, "SAMLMetadataDocument": metadata},
-            source_ip="127.0.0.1",
-        )
-    if not Role.objects.filter(account=account, name=ROLE_NAME).exists():
-        iam.call(
-            root,
-            "CreateRole",
-            {
-                "RoleName": ROLE_NAME,
-                "AssumeRolePolicyDocument": json.dumps(trust_policy(provider_arn)),
-                "MaxSessionDuration": 43200,
-            },
-            source_ip="127.0.0.1",
-        )
-        for arn in (federation_arn, iam_arn):
-            iam.call(
-                root,
-                "AttachRolePolicy",
-                {"RoleName": ROLE_NAME, "PolicyArn": arn},
-                source_ip="127.0.0.1",
-            )
-    return AwsSide(
-        account_id=ACCOUNT_ID,
-        instance_id=instance_id,
-        access_key_id=key_id,
-        secret_access_key=secret,
-        endpoint_url=get_config().url("/aws"),
-        federation_policy_arn=federation_arn,
+
+def clients(credentials: Credentials, *, in_process: InProcess | None = None) -> Clients:
+    """boto3 clients signing with the root key, over HTTP or in this process."""
+    return Clients(
+        iam=client("iam", credentials, region="us-east-1", in_process=in_process),
+        connect=client("connect", credentials, region=REGION, in_process=in_process),
     )
 
 
-def ensure_connect_user(side: AwsSide, username: str, first: str, last: str) -> None:
-    """Create the Amazon Connect user whose username equals the IdP's (seed step 6)."""
-    if ConnectUser.objects.filter(instance__instance_id=side.instance_id, username=username):
+def _instance_id(connect: Any) -> str:
+    """The demo's SAML instance, created unless an earlier demo made it."""
+    for page in connect.get_paginator("list_instances").paginate():
+        for summary in page["InstanceSummaryList"]:
+            if summary.get("InstanceAlias") == INSTANCE_ALIAS:
+                return str(summary["Id"])
+    created = connect.create_instance(
+        IdentityManagementType="SAML",
+        InstanceAlias=INSTANCE_ALIAS,
+        InboundCallsEnabled=True,
+        OutboundCallsEnabled=True,
+    )
+    return str(created["Id"])
+
+
+def _policy_arn(iam: Any, name: str, document: dict[str, Any]) -> str:
+    """The customer managed policy called ``name``, created unless it exists."""
+    for page in iam.get_paginator("list_policies").paginate(Scope="Local"):
+        for policy in page["Policies"]:
+            if policy["PolicyName"] == name:
+                return str(policy["Arn"])
+    return str(
+        iam.create_policy(PolicyName=name, PolicyDocument=json.dumps(document))["Policy"]["Arn"]
+    )
+
+
+def _provider_arn(iam: Any, metadata: str) -> str:
+    """The SAML provider for Sekisho, its metadata brought up to date (the key may be new)."""
+    for provider in iam.list_saml_providers()["SAMLProviderList"]:
+        arn = str(provider["Arn"])
+        if arn.endswith(f":saml-provider/{PROVIDER_NAME}"):
+            iam.update_saml_provider(SAMLProviderArn=arn, SAMLMetadataDocument=metadata)
+            return arn
+    created = iam.create_saml_provider(Name=PROVIDER_NAME, SAMLMetadataDocument=metadata)
+    return str(created["SAMLProviderArn"])
+
+
+def _ensure_role(iam: Any, provider_arn: str, policy_arns: list[str]) -> None:
+    """The federation role with the SAML trust policy and the seed's two policies."""
+    try:
+        iam.get_role(RoleName=ROLE_NAME)
         return
-    account, _key, _secret = accounts.bootstrap(side.account_id)
-    ctx = connect.Ctx(caller=iam.Caller(account), region=REGION, source_ip="127.0.0.1")
-    profiles = connect.call(ctx, "ListSecurityProfiles", {"InstanceId": side.instance_id})
-    routing = connect.call(ctx, "ListRoutingProfiles", {"InstanceId": side.instance_id})
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] != "NoSuchEntity":
+            raise
+    iam.create_role(
+        RoleName=ROLE_NAME,
+        AssumeRolePolicyDocument=json.dumps(trust_policy(provider_arn)),
+        MaxSessionDuration=43200,
+    )
+    for arn in policy_arns:
+        iam.attach_role_policy(RoleName=ROLE_NAME, PolicyArn=arn)
+
+
+def provision(
+    *, metadata: str, endpoint_url: str, in_process: InProcess | None = None
+) -> tuple[AwsSide, Clients]:
+    """Create (or find) the seed's AWS side; returns the keys and ids to print, and clients."""
+    key = bootstrap_account(ACCOUNT_ID)
+    aws = clients(
+        Credentials(endpoint_url, key.access_key_id, key.secret_access_key),
+        in_process=in_process,
+    )
+    instance_id = _instance_id(aws.connect)
+    instance_arn = f"arn:aws:connect:{REGION}:{ACCOUNT_ID}:instance/{instance_id}"
+    federation_arn = _policy_arn(
+        aws.iam, FEDERATION_POLICY, federation_policy(instance_arn, ADMITTED)
+    )
+    iam_arn = _policy_arn(aws.iam, IAM_POLICY, IAM_POLICY_DOCUMENT)
+    provider_arn = _provider_arn(aws.iam, metadata)
+    _ensure_role(aws.iam, provider_arn, [federation_arn, iam_arn])
+    side = AwsSide(
+        account_id=ACCOUNT_ID,
+        instance_id=instance_id,
+        access_key_id=key.access_key_id,
+        secret_access_key=key.secret_access_key,
+        endpoint_url=get_config().url("/aws"),
+        federation_policy_arn=federation_arn,
+    )
+    return side, aws
+
+
+def ensure_connect_user(aws: Clients, side: AwsSide, username: str, first: str, last: str) -> None:
+    """Create the Amazon Connect user whose username equals the IdP's (seed step 6)."""
+    instance = side.instance_id
+    for page in aws.connect.get_paginator("list_users").paginate(InstanceId=instance):
+        if any(u["Username"] == username for u in page["UserSummaryList"]):
+            return
+    profiles = aws.connect.list_security_profiles(InstanceId=instance)
+    routing = aws.connect.list_routing_profiles(InstanceId=instance)
     agent = next(p["Id"] for p in profiles["SecurityProfileSummaryList"] if p["Name"] == "Agent")
-    connect.call(
-        ctx,
-        "CreateUser",
-        {
-            "InstanceId": side.instance_id,
-            "Username": username,
-            "IdentityInfo": {"FirstName": first, "LastName": last},
-            "PhoneConfig": {"PhoneType": "SOFT_PHONE"},
-            "SecurityProfileIds": [agent],
-            "RoutingProfileId": routing["RoutingProfileSummaryList"][0]["Id"],
-        },
+    aws.connect.create_user(
+        InstanceId=instance,
+        Username=username,
+        IdentityInfo={"FirstName": first, "LastName": last},
+        PhoneConfig={"PhoneType": "SOFT_PHONE"},
+        SecurityProfileIds=[agent],
+        RoutingProfileId=routing["RoutingProfileSummaryList"][0]["Id"],
     )
 
 

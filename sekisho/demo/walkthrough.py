@@ -1,4 +1,9 @@
-"""`sekisho demo`: the seed's whole system on one machine, IdP and (emulated) AWS side."""
+"""`sekisho demo`: the seed's whole system on one machine, IdP and (emulated) AWS side.
+
+Set up as its users would: the IdP through the services behind `sekisho user|app …`, the
+AWS side through boto3 against /aws (the served endpoint; in this process with
+``--no-serve``, where nothing is served).
+"""
 
 from __future__ import annotations
 
@@ -7,20 +12,29 @@ import signal
 import string
 import subprocess
 import sys
+import time
+import urllib.error
+import urllib.request
 
-from sekisho.audit.writer import RequestContext
+from sekisho.audit.writer import Actor, RequestContext
 from sekisho.config import get_config
+from sekisho.demo import aws as demo_aws
+from sekisho.demo.transport import InProcess
+from sekisho.directory import errors as directory_errors
 from sekisho.directory import services as directory
 from sekisho.directory.models import User
-from sekisho.directory.services import Actor
 from sekisho.mfa import radius_demo
-from sekisho.portal import demo_aws
+from sekisho.mfa.services import password_is_only_factor
+from sekisho.saml import assignments
+from sekisho.saml import errors as saml_errors
 from sekisho.saml import services as saml
 from sekisho.saml.models import Application
+from sekisho.serving import loopback_for, server_command
 
 DEMO_USER = "agent1"
 DEMO_APP = "amazon-connect"
 INSPECTOR_APP = "connect-inspector"
+STARTUP_SECONDS = 60.0
 
 
 def _one_time_password() -> str:
@@ -29,11 +43,18 @@ def _one_time_password() -> str:
     return "-".join("".join(secrets.choice(alphabet) for _ in range(4)) for _ in range(4))
 
 
+def _existing_app(name: str) -> Application | None:
+    try:
+        return saml.get_app(name)
+    except saml_errors.SamlError:
+        return None
+
+
 def _connect_app(
     *, name: str, display_name: str, side: demo_aws.AwsSide, signin_url: str, actor: Actor
 ) -> Application:
     """The Amazon Connect app for this instance, recreated if an older demo left another."""
-    app = Application.objects.filter(name=name).first()
+    app = _existing_app(name)
     if app is not None and (
         app.preset.get("instance_id") != side.instance_id or app.default_acs() != signin_url
     ):
@@ -64,26 +85,39 @@ def _actor() -> Actor:
     )
 
 
-def setup() -> tuple[str, str, demo_aws.AwsSide]:
-    """Create (or refresh) the seed walkthrough; returns (username, password, AWS side)."""
+def setup_idp() -> tuple[User, str]:
+    """Initialise Sekisho and (re)create the demo user with a fresh one-time password."""
     actor = _actor()
     saml.init_instance(actor=actor, quiet=True)
-    config = get_config()
-    side = demo_aws.provision()
     password = _one_time_password()
-    user = User.objects.filter(username=DEMO_USER).first()
-    if user is None:
+    only_factor = password_is_only_factor()
+    try:
+        user = directory.get_user(DEMO_USER)
+    except directory_errors.UserNotFound:
         user = directory.create_user(
             username=DEMO_USER,
             email="agent1@example.com",
             display_name="Agent One",
             password=password,
+            password_only_factor=only_factor,
             actor=actor,
         )
     else:
-        directory.set_password(user, password, actor=actor)
+        directory.set_password(user, password, password_only_factor=only_factor, actor=actor)
         directory.set_status(user, active=True, actor=actor)
-    demo_aws.ensure_connect_user(side, DEMO_USER, "Agent", "One")
+    return user, password
+
+
+def setup_aws(
+    user: User, *, endpoint_url: str, in_process: InProcess | None = None
+) -> demo_aws.AwsSide:
+    """The AWS side through boto3, then the two Connect apps pointing at it, assigned."""
+    actor = _actor()
+    config = get_config()
+    side, aws = demo_aws.provision(
+        metadata=saml.metadata_xml().decode(), endpoint_url=endpoint_url, in_process=in_process
+    )
+    demo_aws.ensure_connect_user(aws, side, user.username, "Agent", "One")
     # The real path: AWS sign-in (emulated under /aws) → Connect federation → agent console.
     app = _connect_app(
         name=DEMO_APP,
@@ -100,9 +134,9 @@ def setup() -> tuple[str, str, demo_aws.AwsSide]:
         signin_url=config.url("/saml/inspector"),
         actor=actor,
     )
-    directory.assign(app, user=user, actor=actor)
-    directory.assign(inspector, user=user, actor=actor)
-    return DEMO_USER, password, side
+    assignments.assign(app, user=user, actor=actor)
+    assignments.assign(inspector, user=user, actor=actor)
+    return side
 
 
 OFFICE_ONLY = {
@@ -137,9 +171,17 @@ def write_policy_example() -> str:
     return str(path)
 
 
+def setup() -> tuple[str, str, demo_aws.AwsSide]:
+    """The whole walkthrough without serving (AWS side in this process): user, password, AWS."""
+    user, password = setup_idp()
+    side = setup_aws(user, endpoint_url=get_config().url("/aws"), in_process=InProcess())
+    return user.username, password, side
+
+
 def run(*, host: str, port: int, serve: bool) -> int:
-    """Set up the demo, print what to open, then serve (unless told not to)."""
-    username, password, side = setup()
+    """Set up the demo, serve it (unless told not to), provision AWS, print what to do."""
+    user, password = setup_idp()
+    username = user.username
     config = get_config()
     radius_password = _one_time_password()
     # The demo RADIUS server is a thread of this process: gunicorn must run as a child
@@ -160,6 +202,21 @@ def run(*, host: str, port: int, serve: bool) -> int:
         if radius_server is not None
         else ""
     )
+    child = _start_server(host, port) if serve else None
+    try:
+        if child is None:
+            side = setup_aws(user, endpoint_url=config.url("/aws"), in_process=InProcess())
+        else:
+            # The AWS side is provisioned over HTTP, through the server people will use.
+            served = f"http://{_url_host(loopback_for(host))}:{port}"
+            _wait_until_serving(child, f"{served}/saml/metadata")
+            side = setup_aws(user, endpoint_url=f"{served}/aws")
+    except BaseException:
+        if child is not None:
+            _stop(child)
+        if radius_server is not None:
+            radius_demo.shutdown_demo(radius_server, actor=_actor())
+        raise
     policy_file = write_policy_example()
     move_script = demo_aws.write_move_range_script(side)
     user_script = demo_aws.write_connect_user_script(side)
@@ -230,40 +287,61 @@ Press Ctrl+C to stop.
 """,
         flush=True,
     )
-    if radius_server is None:
+    if child is None:
         return 0
     try:
-        return _serve(host, port)
+        return _wait(child)
     finally:
-        radius_demo.shutdown_demo(radius_server, actor=_actor())
+        if radius_server is not None:
+            radius_demo.shutdown_demo(radius_server, actor=_actor())
 
 
-def _serve(host: str, port: int) -> int:
-    """Run gunicorn as a child until it ends; Ctrl+C reaches both (one process group)."""
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
+
+
+def _start_server(host: str, port: int) -> subprocess.Popen[bytes]:
+    """Start the server as a child: the demo's RADIUS thread must keep running beside it."""
     sys.stdout.flush()
-    child = subprocess.Popen(  # noqa: S603 - our own interpreter and fixed arguments
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "--bind",
-            f"{host}:{port}",
-            "--workers",
-            "2",
-            "--no-control-socket",
-            "--access-logfile",
-            "-",
-            "sekisho.wsgi:application",
-        ]
-    )
-    # `kill <demo pid>` stops gunicorn too instead of orphaning it.
+    child = subprocess.Popen(server_command(host=host, port=port, workers=2))  # noqa: S603
+    # `kill <demo pid>` stops the server too instead of orphaning it.
     signal.signal(signal.SIGTERM, lambda *_: child.terminate())
+    return child
+
+
+def _wait_until_serving(child: subprocess.Popen[bytes], url: str) -> None:
+    """Wait until the server answers (or say why it never will)."""
+    from sekisho.errors import SekishoError
+
+    # Loopback only: a proxy from the environment must never see the demo's traffic.
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    deadline = time.monotonic() + STARTUP_SECONDS
+    while time.monotonic() < deadline:
+        if child.poll() is not None:
+            raise SekishoError(f"the server exited with status {child.returncode} on start-up")
+        try:
+            with opener.open(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, OSError):
+            pass
+        time.sleep(0.2)
+    raise SekishoError(f"the server did not answer {url} within {STARTUP_SECONDS:.0f} seconds")
+
+
+def _stop(child: subprocess.Popen[bytes]) -> None:
+    child.terminate()
+    try:
+        child.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        child.wait()
+
+
+def _wait(child: subprocess.Popen[bytes]) -> int:
+    """Wait for the server; Ctrl+C reaches both (one process group)."""
     try:
         return child.wait()
     except KeyboardInterrupt:
-        try:
-            child.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            child.kill()
-            child.wait()
+        _stop(child)
         return 0

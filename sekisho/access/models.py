@@ -25,7 +25,12 @@ class StoredPolicy(models.Model):
 
 
 class PolicyAttachment(models.Model):
-    """A policy attached to the whole IdP, a group, a user or an application."""
+    """A policy attached to the whole IdP, a group, a user or an application.
+
+    Applications are named as policies name them (``arn:sekisho:::application/<name>``),
+    not by a foreign key: they belong to the saml context above this one, which detaches
+    an application's policies when it deletes the application.
+    """
 
     TARGET_IDP = "idp"
     TARGET_GROUP = "group"
@@ -40,61 +45,55 @@ class PolicyAttachment(models.Model):
 
     policy = models.ForeignKey(StoredPolicy, on_delete=models.CASCADE, related_name="attachments")
     target = models.CharField(max_length=16, choices=TARGET_CHOICES)
-    user = models.ForeignKey("directory.User", null=True, blank=True, on_delete=models.CASCADE)
-    group = models.ForeignKey("directory.Group", null=True, blank=True, on_delete=models.CASCADE)
-    application = models.ForeignKey(
-        "saml.Application", null=True, blank=True, on_delete=models.CASCADE
+    user = models.ForeignKey(
+        "directory.User", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
     )
+    group = models.ForeignKey(
+        "directory.Group", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    application = models.CharField(max_length=64, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         constraints: ClassVar[list[Any]] = [
             # One attachment per target: partial indexes work on SQLite and PostgreSQL alike.
             models.UniqueConstraint(
-                fields=["policy"], condition=models.Q(target="idp"), name="policy_once_on_idp"
+                fields=["policy"],
+                condition=models.Q(target="idp"),
+                name="access_policy_once_on_idp",
             ),
             models.UniqueConstraint(
                 fields=["policy", "group"],
                 condition=models.Q(target="group"),
-                name="policy_once_per_group",
+                name="access_policy_once_per_group",
             ),
             models.UniqueConstraint(
                 fields=["policy", "user"],
                 condition=models.Q(target="user"),
-                name="policy_once_per_user",
+                name="access_policy_once_per_user",
             ),
             models.UniqueConstraint(
                 fields=["policy", "application"],
                 condition=models.Q(target="application"),
-                name="policy_once_per_application",
+                name="access_policy_once_per_application",
             ),
             models.CheckConstraint(
                 condition=(
-                    models.Q(
-                        target="idp",
-                        user__isnull=True,
-                        group__isnull=True,
-                        application__isnull=True,
+                    models.Q(target="idp", user__isnull=True, group__isnull=True, application="")
+                    | models.Q(
+                        target="group", user__isnull=True, group__isnull=False, application=""
                     )
                     | models.Q(
-                        target="group",
-                        user__isnull=True,
-                        group__isnull=False,
-                        application__isnull=True,
+                        target="user", user__isnull=False, group__isnull=True, application=""
                     )
-                    | models.Q(
-                        target="user",
-                        user__isnull=False,
-                        group__isnull=True,
-                        application__isnull=True,
-                    )
-                    | models.Q(
-                        target="application",
-                        user__isnull=True,
-                        group__isnull=True,
-                        application__isnull=False,
+                    | (
+                        models.Q(target="application", user__isnull=True, group__isnull=True)
+                        & ~models.Q(application="")
                     )
                 ),
-                name="policy_attachment_one_target",
+                name="access_attachment_one_target",
             ),
+        ]
+        indexes: ClassVar[list[Any]] = [
+            models.Index(fields=["target", "application"], name="access_attachment_by_app"),
         ]

@@ -1,0 +1,1 @@
+"""The IdP's own access decisions: stored policies, attachments, SignIn and LaunchApplication."""

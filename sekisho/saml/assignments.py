@@ -1,0 +1,89 @@
+"""Who may use which application: assignments to users and groups, and the apps' own rules.
+
+Whether a user can be assigned is a rule of the application (an AWS preset needs a
+username that is a valid RoleSessionName), not of the directory, so it lives here.
+"""
+
+from __future__ import annotations
+
+from django.db.models import Q, QuerySet
+
+from sekisho.audit.writer import Actor, admin_audit
+from sekisho.clock import SYSTEM_CLOCK, Clock
+from sekisho.directory.models import Group, User
+from sekisho.saml import errors
+from sekisho.saml.core.presets import role_session_name_problem
+from sekisho.saml.models import Application, Assignment
+
+# Presets whose assertion names the user in an AWS RoleSessionName.
+_AWS_KINDS = (Application.KIND_AMAZON_CONNECT, Application.KIND_AWS_CONSOLE)
+
+
+def assignable_problem(app: Application, user: User) -> str | None:
+    """Why this user cannot use this application, or None (e.g. an invalid RoleSessionName)."""
+    if app.kind in _AWS_KINDS:
+        return role_session_name_problem(user.username)
+    return None
+
+
+def assign(
+    app: Application,
+    *,
+    user: User | None = None,
+    group: Group | None = None,
+    actor: Actor,
+    clock: Clock = SYSTEM_CLOCK,
+) -> None:
+    """Assign an application to a user or a group (exactly one)."""
+    if (user is None) == (group is None):
+        raise errors.AssignmentError("assign to exactly one of a user or a group")
+    if user is not None:
+        problem = assignable_problem(app, user)
+        if problem:
+            raise errors.AssignmentError(
+                f"user {user.username!r} cannot be assigned to {app.name!r}: {problem}",
+                code="not_assignable",
+            )
+        Assignment.objects.get_or_create(application=app, user=user)
+        target = {"userName": user.username}
+    else:
+        assert group is not None
+        Assignment.objects.get_or_create(application=app, group=group)
+        target = {"groupName": group.name}
+    admin_audit(actor, "AssignApplication", {"application": app.name, **target}, clock)
+
+
+def unassign(
+    app: Application,
+    *,
+    user: User | None = None,
+    group: Group | None = None,
+    actor: Actor,
+    clock: Clock = SYSTEM_CLOCK,
+) -> bool:
+    """Remove an assignment; returns whether one existed."""
+    if (user is None) == (group is None):
+        raise errors.AssignmentError("unassign exactly one of a user or a group")
+    if user is not None:
+        deleted, _ = Assignment.objects.filter(application=app, user=user).delete()
+        target = {"userName": user.username}
+    else:
+        assert group is not None
+        deleted, _ = Assignment.objects.filter(application=app, group=group).delete()
+        target = {"groupName": group.name}
+    admin_audit(actor, "UnassignApplication", {"application": app.name, **target}, clock)
+    return deleted > 0
+
+
+def applications_for(user: User) -> QuerySet[Application]:
+    """Applications assigned to the user directly or through any of their groups."""
+    return (
+        Application.objects.filter(Q(assignments__user=user) | Q(assignments__group__members=user))
+        .distinct()
+        .order_by("display_name", "name")
+    )
+
+
+def is_assigned(app: Application, user: User) -> bool:
+    """Whether the user may launch the application."""
+    return applications_for(user).filter(pk=app.pk).exists()

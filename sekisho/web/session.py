@@ -1,0 +1,56 @@
+"""The signed-in session every face shares: the completed sign-in and safe redirects.
+
+Sessions live in the database (any worker, any node): what a completed sign-in leaves
+in the session is one small dict, read back here and nowhere else.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from django.http import HttpRequest
+
+AUTH_KEY = "auth"
+
+
+@dataclass
+class AuthState:
+    """A completed sign-in: when, with which factors, and the portal session's public id."""
+
+    user_id: int
+    auth_time: float
+    methods: list[str]
+    mfa: bool
+    session_id: str
+    session_index: str
+
+
+def get_auth(request: HttpRequest) -> AuthState | None:
+    """The completed sign-in of this session, if it matches the signed-in user."""
+    raw: Any = request.session.get(AUTH_KEY)
+    if not isinstance(raw, dict) or not request.user.is_authenticated:
+        return None
+    try:
+        auth = AuthState(**raw)
+    except TypeError:
+        return None
+    if auth.user_id != request.user.pk:
+        return None
+    return auth
+
+
+def put_auth(request: HttpRequest, auth: AuthState, *, touch: bool = True) -> None:
+    """Store the completed sign-in (``touch`` restarts the idle timer from auth_time)."""
+    request.session[AUTH_KEY] = asdict(auth)
+    if touch:
+        request.session["last_seen"] = auth.auth_time
+
+
+def safe_next(raw: str | None, default: str = "/apps") -> str:
+    """A local path to continue to; anything else (other hosts, schemes, //) gives the default."""
+    if not raw or not raw.startswith("/") or raw.startswith("//") or "\\" in raw:
+        return default
+    if any(ord(ch) < 0x20 for ch in raw):
+        return default
+    return raw
