@@ -4,9 +4,19 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
+import shutil
 import signal
 import socket
 import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 
 def free_port() -> int:
@@ -33,3 +43,195 @@ def stop_process_group(proc: subprocess.Popen[bytes]) -> None:
         break
     if proc.poll() is None:
         proc.wait(timeout=5)
+
+
+# ---------------------------------------------------------------- served instances
+
+REPO = Path(__file__).resolve().parents[1]
+STARTUP_TIMEOUT = 60.0  # seconds: migrations, key generation and server boot
+CLI_TIMEOUT = 120.0
+# urllib's default opener honours HTTP_PROXY; this one always connects directly.
+_DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+def suite_database_url() -> str | None:
+    """The PostgreSQL server this test run uses (the suite's DATABASE_URL), else None."""
+    return os.environ.get("DATABASE_URL") or None
+
+
+@contextlib.contextmanager
+def served_database() -> Iterator[str | None]:
+    """A fresh, empty database for a served instance: on PostgreSQL when the suite runs on
+    PostgreSQL (a new database on the same cluster, dropped afterwards), else None (SQLite
+    in the instance's data directory). Never the pytest-django database."""
+    base = suite_database_url()
+    if base is None:
+        yield None
+        return
+    import psycopg
+
+    name = f"served_{secrets.token_hex(6)}"
+    parts = urlsplit(base)
+    with psycopg.connect(base, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield urlunsplit(parts._replace(path=f"/{name}"))
+    finally:
+        with psycopg.connect(base, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _environment(data: Path, base_url: str, database_url: str | None) -> dict[str, str]:
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in ("DATABASE_URL", "DJANGO_SETTINGS_MODULE", "SEKISHO_BASE_URL")
+        and not key.lower().endswith("_proxy")  # loopback only: never through a proxy
+    }
+    env.update(SEKISHO_DATA=str(data), SEKISHO_BASE_URL=base_url, PYTHONUNBUFFERED="1")
+    if database_url is not None:
+        env["DATABASE_URL"] = database_url
+    return env
+
+
+@dataclass
+class Node:
+    """One `sekisho serve` process."""
+
+    proc: subprocess.Popen[bytes]
+    port: int
+    log: Path
+
+    @property
+    def url(self) -> str:
+        """Where a client reaches this node (the address it is bound to)."""
+        return f"http://127.0.0.1:{self.port}"
+
+    def stop(self) -> None:
+        """Stop the server and its workers."""
+        stop_process_group(self.proc)
+
+
+@dataclass
+class Instance:
+    """A Sekisho installation as an operator has it: a data directory, perhaps PostgreSQL,
+    the `sekisho` CLI, and any number of served nodes sharing the database."""
+
+    root: Path
+    port: int  # the first node's, and the base URL's
+    database_url: str | None
+    nodes: list[Node] = field(default_factory=list)
+
+    @property
+    def base_url(self) -> str:
+        """SEKISHO_BASE_URL: what a load balancer in front of every node would answer at."""
+        return f"http://localhost:{self.port}"
+
+    @property
+    def data(self) -> Path:
+        """The first node's data directory (the CLI's)."""
+        return self.root / "data"
+
+    def env(self, data: Path | None = None) -> dict[str, str]:
+        """The environment of a Sekisho process of this instance."""
+        return _environment(data or self.data, self.base_url, self.database_url)
+
+    def cli(self, *args: str, stdin: str | None = None, check: bool = True) -> str:
+        """Run `sekisho ARGS` as the operator would; its stdout."""
+        done = subprocess.run(
+            [sys.executable, "-m", "sekisho.cli.main", *args],
+            cwd=REPO,
+            env=self.env(),
+            input=stdin,
+            capture_output=True,
+            text=True,
+            timeout=CLI_TIMEOUT,
+            check=False,
+        )
+        if check:
+            assert done.returncode == 0, f"sekisho {' '.join(args)}: {done.stderr}{done.stdout}"
+        return done.stdout
+
+    def node_data(self, name: str) -> Path:
+        """Another node's data directory, holding copies of the first node's keys.
+
+        That is how a second host is set up: master.key and the signing key copied over,
+        the database shared.
+        """
+        target = self.root / name
+        if not target.exists():
+            target.mkdir(mode=0o700)
+            for key in ("master.key", "idp-signing.key", "idp-signing.crt"):
+                shutil.copy2(self.data / key, target / key)
+        return target
+
+    def start(self, *, port: int | None = None, workers: int = 2, data: Path | None = None) -> Node:
+        """Start a node (`sekisho serve`) and wait until it answers."""
+        port = port or (free_port() if self.nodes else self.port)
+        log = self.root / f"serve-{port}.log"
+        runtime = self.root / f"run-{port}"
+        runtime.mkdir(mode=0o700, exist_ok=True)
+        env = self.env(data)
+        env["XDG_RUNTIME_DIR"] = str(runtime)
+        with log.open("wb") as out:
+            proc = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "sekisho.cli.main",
+                    "serve",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(port),
+                    "--workers",
+                    str(workers),
+                ],
+                cwd=REPO,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        node = Node(proc=proc, port=port, log=log)
+        self.nodes.append(node)
+        wait_for_http(proc, f"{node.url}/saml/metadata", log)
+        return node
+
+    def stop(self) -> None:
+        """Stop every node."""
+        for node in self.nodes:
+            node.stop()
+
+
+def wait_for_http(proc: subprocess.Popen[bytes], url: str, log: Path) -> None:
+    """Wait until ``url`` answers 200, failing the test if the server exits or never does."""
+    import pytest
+
+    deadline = time.monotonic() + STARTUP_TIMEOUT
+    last_error: Exception | None = None
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"the server exited ({proc.returncode}) early:\n{log.read_text()}")
+        try:
+            with _DIRECT.open(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, OSError) as exc:
+            last_error = exc
+        time.sleep(0.2)
+    pytest.fail(f"{url} did not answer in time ({last_error}):\n{log.read_text()}")
+
+
+@contextlib.contextmanager
+def served_instance(root: Path) -> Iterator[Instance]:
+    """A fresh installation in ``root`` (initialised; no node started yet)."""
+    port = free_port()
+    with served_database() as database_url:
+        instance = Instance(root=root, port=port, database_url=database_url)
+        instance.cli("init", "--quiet")
+        try:
+            yield instance
+        finally:
+            instance.stop()

@@ -58,16 +58,34 @@ def address_scope(source_ip: str) -> str:
     return "address:" + source_ip
 
 
-def load_throttle(scope: str) -> tuple[SignInThrottle, throttle.ThrottleState]:
-    """Lock and read one scope's counters (call inside a transaction)."""
-    row, _ = SignInThrottle.objects.select_for_update().get_or_create(scope=scope)
-    state = throttle.ThrottleState(
+def _state(row: SignInThrottle) -> throttle.ThrottleState:
+    return throttle.ThrottleState(
         failures=row.failures,
         window_started=row.window_started,
         locked_until=row.locked_until,
         lockouts=row.lockouts,
     )
-    return row, state
+
+
+def load_throttle(scope: str) -> tuple[SignInThrottle, throttle.ThrottleState]:
+    """Lock and read one scope's counters, to update them (inside ``transaction.atomic``).
+
+    Raises:
+        TransactionManagementError: outside a transaction (PostgreSQL refuses a row lock
+            there; SQLite would silently not lock).
+    """
+    if not transaction.get_connection().in_atomic_block:
+        raise transaction.TransactionManagementError(
+            "load_throttle locks a row: call it inside transaction.atomic()"
+        )
+    row, _ = SignInThrottle.objects.select_for_update().get_or_create(scope=scope)
+    return row, _state(row)
+
+
+def peek_throttle(scope: str) -> throttle.ThrottleState:
+    """Read one scope's counters without locking or creating them (to check, not update)."""
+    row = SignInThrottle.objects.filter(scope=scope).first()
+    return throttle.ThrottleState() if row is None else _state(row)
 
 
 def store_throttle(row: SignInThrottle, state: throttle.ThrottleState) -> None:

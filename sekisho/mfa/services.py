@@ -13,7 +13,7 @@ from sekisho.audit.writer import Actor, admin_audit, emit, identity_store_arn
 from sekisho.clock import SYSTEM_CLOCK, Clock
 from sekisho.directory import throttle
 from sekisho.directory.models import SignInThrottle, User
-from sekisho.directory.signin import load_throttle, store_throttle
+from sekisho.directory.signin import load_throttle, peek_throttle, store_throttle
 from sekisho.errors import ConfigError
 from sekisho.mfa import errors, trust
 from sekisho.mfa.methods import (
@@ -191,7 +191,7 @@ def check_throttle(scope: str, *, now: datetime) -> None:
 
     Checked before an answer is even looked at, so a locked counter reveals nothing.
     """
-    _row, state = load_throttle(scope)
+    state = peek_throttle(scope)
     verdict = throttle.check(state, now=now, policy=throttle.ACCOUNT_POLICY)
     if not verdict.allowed:
         raise errors.MfaLocked(
