@@ -156,8 +156,11 @@ class Instance:
         """Another node's data directory, holding copies of the first node's keys.
 
         That is how a second host is set up: master.key and the signing key copied over,
-        the database shared.
+        the database (PostgreSQL) shared. On SQLite the database is a file in the data
+        directory, so nodes sharing it are processes of one machine sharing that directory.
         """
+        if self.database_url is None:
+            return self.data
         target = self.root / name
         if not target.exists():
             target.mkdir(mode=0o700)

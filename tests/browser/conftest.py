@@ -1,7 +1,9 @@
 """Fixtures for browser tests: `sekisho demo` in a subprocess and Debian's Chromium.
 
 These tests never touch the pytest-django database: they talk to the demo server over
-HTTP on loopback, exactly as a person who ran `make demo` would.
+HTTP on loopback, exactly as a person who ran `make demo` would. In the suite's
+PostgreSQL pass the demo runs on a fresh database of the test cluster (production's
+stack), otherwise on SQLite in its data directory.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 import pytest
 
-from tests.servers import free_port, stop_process_group
+from tests.servers import free_port, served_database, stop_process_group
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser
@@ -96,6 +98,9 @@ def demo_log(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("sekisho-demo-log") / "demo.log"
 
 
+_DATABASE_FILE = "database-url"
+
+
 def demo_env(root: Path) -> dict[str, str]:
     """The environment of a demo whose data lives in root/data (never the tests' database)."""
     env = {
@@ -104,6 +109,9 @@ def demo_env(root: Path) -> dict[str, str]:
         if key not in ("DATABASE_URL", "SEKISHO_BASE_URL", "DJANGO_SETTINGS_MODULE")
     }
     env["SEKISHO_DATA"] = str(root / "data")
+    database = root / _DATABASE_FILE
+    if database.exists():
+        env["DATABASE_URL"] = database.read_text()
     return env
 
 
@@ -122,7 +130,19 @@ def demo_cli(root: Path, *argv: str) -> str:
 
 @contextmanager
 def run_demo(root: Path, log: Path) -> Iterator[DemoServer]:
-    """`sekisho demo` on a free loopback port with a fresh SQLite data directory in root."""
+    """`sekisho demo` on a free loopback port with a fresh data directory in root.
+
+    On PostgreSQL when the suite runs on PostgreSQL (a fresh database), else SQLite.
+    """
+    with served_database() as database_url:
+        if database_url is not None:
+            (root / _DATABASE_FILE).write_text(database_url)
+        with _run_demo(root, log) as server:
+            yield server
+
+
+@contextmanager
+def _run_demo(root: Path, log: Path) -> Iterator[DemoServer]:
     runtime_dir = root / "run"  # gunicorn's control socket goes here, not in $HOME
     runtime_dir.mkdir(mode=0o700)
     port = free_port()

@@ -23,7 +23,7 @@ from typing import Any, NamedTuple
 import pytest
 
 from tests.policy.test_seed import IP_RESTRICTED, LIST_ROLES
-from tests.servers import free_port, stop_process_group
+from tests.servers import free_port, served_database, stop_process_group
 
 boto3 = pytest.importorskip("boto3")
 botocore_config = pytest.importorskip("botocore.config")
@@ -98,7 +98,15 @@ def _wait_for_http(proc: subprocess.Popen[bytes], url: str, log: Path) -> None:
 
 @pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """`sekisho init` then `sekisho serve --workers 1` on a free loopback port."""
+    """`sekisho init` then `sekisho serve --workers 1` on a free loopback port.
+
+    On a fresh PostgreSQL database when the suite runs on PostgreSQL, else SQLite.
+    """
+    with served_database() as database_url:
+        yield from _server(tmp_path_factory, database_url)
+
+
+def _server(tmp_path_factory: pytest.TempPathFactory, database_url: str | None) -> Iterator[Server]:
     root = tmp_path_factory.mktemp("sekisho-e2e")
     runtime_dir = root / "run"
     runtime_dir.mkdir(mode=0o700)
@@ -110,6 +118,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         if key not in ("DATABASE_URL", "DJANGO_SETTINGS_MODULE")
         and not key.lower().endswith("_proxy")  # loopback only: never through a proxy
     }
+    if database_url is not None:
+        env["DATABASE_URL"] = database_url
     env.update(
         SEKISHO_DATA=str(root / "data"),
         SEKISHO_BASE_URL=f"http://127.0.0.1:{port}",

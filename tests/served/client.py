@@ -51,7 +51,9 @@ class Browser:
         for cookie in self.session.cookies:
             if cookie.secure and _loopback(cookie.domain):
                 cookie.secure = False
-        if response.headers.get("Content-Type", "").startswith("text/html"):
+        if response.status_code != 302 and response.headers.get("Content-Type", "").startswith(
+            "text/html"
+        ):
             self.last_page = response.text
         return response
 
