@@ -44,7 +44,7 @@ from sekisho.emulator.protocol.restjson import (
     parse_rest_json_request,
     serialize_rest_json_response,
 )
-from sekisho.emulator.protocol.shapes import ServiceModel, load_service_model
+from sekisho.emulator.protocol.shapes import ServiceModel, load_service_model, modeled_error
 from sekisho.emulator.protocol.sigv4 import parse_authorization
 from sekisho.policy import Request, RequestContext, evaluate
 
@@ -76,7 +76,7 @@ def service_model() -> ServiceModel:
 
 def error(name: str, message: str) -> AwsError:
     """A Connect error as the model declares it (exception name, HTTP status)."""
-    return AwsError.from_model(service_model(), name, message)
+    return modeled_error(service_model(), name, message)
 
 
 # --- authorization ------------------------------------------------------------------------------

@@ -3,6 +3,8 @@
 ``AwsError`` is what an AWS service would answer (an error code, a message, an HTTP status
 and whether the caller is at fault); the protocol modules serialize it as the service's
 wire protocol does (``<ErrorResponse>`` for query, ``x-amzn-ErrorType`` for rest-json).
+An error that a service model declares is built by ``protocol.shapes.modeled_error``, so
+this module needs no model (and the protocol layer, which imports it, no cycle).
 ``ResultShapeError`` is never shown to a client as such: it means the emulator built a
 result that its botocore model does not allow, which the web layer answers with a 500.
 """
@@ -10,12 +12,9 @@ result that its botocore model does not allow, which the web layer answers with 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sekisho.errors import SekishoError
-
-if TYPE_CHECKING:
-    from sekisho.emulator.protocol.shapes import ServiceModel
 
 
 class EmulatorError(SekishoError):
@@ -54,31 +53,6 @@ class AwsError(EmulatorError):
 
     def __repr__(self) -> str:
         return f"AwsError({self.code!r}, {self.message!r}, http_status={self.http_status})"
-
-    @classmethod
-    def from_model(
-        cls, service_model: ServiceModel, name: str, message: str, **fields: Any
-    ) -> AwsError:
-        """Build the error a service models, by exception shape name or error code.
-
-        Raises:
-            KeyError: the service model has no such exception (a bug in the caller).
-        """
-        for shape in service_model.error_shapes:
-            error = shape.metadata.get("error", {})
-            code = str(error.get("code", shape.name))
-            if name in (shape.name, code):
-                status = int(error.get("httpStatusCode", 400))
-                sender = error.get("senderFault")
-                return cls(
-                    code,
-                    message,
-                    http_status=status,
-                    sender_fault=None if sender is None else bool(sender),
-                    type_name=shape.name,
-                    fields=fields,
-                )
-        raise KeyError(f"{service_model.service_name} models no exception named {name!r}")
 
 
 class ResultShapeError(EmulatorError):

@@ -35,7 +35,7 @@ from sekisho.emulator.models import (
     RolePolicy,
     SamlProvider,
 )
-from sekisho.emulator.protocol.shapes import ServiceModel, load_service_model
+from sekisho.emulator.protocol.shapes import ServiceModel, load_service_model, modeled_error
 from sekisho.policy import (
     Policy,
     PolicyError,
@@ -85,7 +85,7 @@ def service_model() -> ServiceModel:
 
 def error(name: str, message: str) -> AwsError:
     """An IAM error as the model declares it (code, HTTP status, fault side)."""
-    return AwsError.from_model(service_model(), name, message)
+    return modeled_error(service_model(), name, message)
 
 
 def _validation(message: str) -> AwsError:

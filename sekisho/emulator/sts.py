@@ -31,7 +31,7 @@ from sekisho.emulator.errors import AwsError
 from sekisho.emulator.models import Role, SamlProvider, UsedAssertion
 from sekisho.emulator.protocol.http import AwsHttpRequest, AwsHttpResponse
 from sekisho.emulator.protocol.query import parse_query_request, serialize_query_response
-from sekisho.emulator.protocol.shapes import ServiceModel, load_service_model
+from sekisho.emulator.protocol.shapes import ServiceModel, load_service_model, modeled_error
 from sekisho.emulator.sts_saml import (
     MSG_NOT_AUTHORIZED,
     SamlClaims,
@@ -85,7 +85,7 @@ def _session_policy(params: Params) -> str | None:
     try:
         parse_policy(str(document), kind=PolicyKind.SESSION, name="session")
     except PolicyError as exc:
-        raise AwsError.from_model(
+        raise modeled_error(
             service_model(),
             "MalformedPolicyDocument",
             "; ".join(str(problem) for problem in exc.problems),

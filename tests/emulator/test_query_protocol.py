@@ -16,7 +16,7 @@ from sekisho.emulator.protocol.query import (
     serialize_query_error,
     serialize_query_response,
 )
-from sekisho.emulator.protocol.shapes import load_service_model
+from sekisho.emulator.protocol.shapes import load_service_model, modeled_error
 from tests.emulator.harness import FakeAws, without_metadata
 
 ACCOUNT = "123456789012"
@@ -221,7 +221,7 @@ def test_get_caller_identity(aws: FakeAws) -> None:
 
 def test_modeled_iam_error(aws: FakeAws) -> None:
     def missing(params: dict[str, Any]) -> dict[str, Any]:
-        raise AwsError.from_model(
+        raise modeled_error(
             IAM, "NoSuchEntity", f"The role with name {params['RoleName']} cannot be found."
         )
 
@@ -240,7 +240,7 @@ def test_modeled_iam_error(aws: FakeAws) -> None:
 
 def test_modeled_sts_error_on_unsigned_call(aws: FakeAws) -> None:
     def reject(_params: dict[str, Any]) -> dict[str, Any]:
-        raise AwsError.from_model(
+        raise modeled_error(
             STS, "InvalidIdentityTokenException", "Response signature invalid"
         )
 
@@ -262,7 +262,7 @@ def test_modeled_sts_error_on_unsigned_call(aws: FakeAws) -> None:
 
 def test_receiver_fault(aws: FakeAws) -> None:
     def fail(_params: dict[str, Any]) -> dict[str, Any]:
-        raise AwsError.from_model(IAM, "ServiceFailure", "Request processing has failed.")
+        raise modeled_error(IAM, "ServiceFailure", "Request processing has failed.")
 
     aws.on("iam", "ListRoles", fail)
     iam = aws.client("iam")
@@ -276,9 +276,9 @@ def test_receiver_fault(aws: FakeAws) -> None:
     }
 
 
-def test_from_model_rejects_unknown_exception() -> None:
+def test_modeled_error_rejects_unknown_exception() -> None:
     with pytest.raises(KeyError, match="NoSuchThing"):
-        AwsError.from_model(IAM, "NoSuchThing", "x")
+        modeled_error(IAM, "NoSuchThing", "x")
 
 
 def test_missing_required_member_is_a_validation_error(aws: FakeAws) -> None:
@@ -467,7 +467,7 @@ def test_response_xml_is_what_aws_sends() -> None:
 
 
 def test_error_xml_is_what_aws_sends() -> None:
-    error = AwsError.from_model(
+    error = modeled_error(
         IAM, "NoSuchEntityException", "The role with name x cannot be found."
     )
     response = serialize_query_error(error, request_id="req-2", service_model=IAM)

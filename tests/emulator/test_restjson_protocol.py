@@ -18,7 +18,7 @@ from sekisho.emulator.protocol.restjson import (
     serialize_rest_json_error,
     serialize_rest_json_response,
 )
-from sekisho.emulator.protocol.shapes import load_service_model
+from sekisho.emulator.protocol.shapes import load_service_model, modeled_error
 from tests.emulator.harness import FakeAws, without_metadata
 
 CONNECT = load_service_model("connect")
@@ -165,7 +165,7 @@ def test_response_wire_format() -> None:
 
 def test_modeled_connect_error(aws: FakeAws) -> None:
     def missing(params: dict[str, Any]) -> dict[str, Any]:
-        raise AwsError.from_model(
+        raise modeled_error(
             CONNECT, "ResourceNotFoundException", f"User {params['UserId']} not found"
         )
 
@@ -179,7 +179,7 @@ def test_modeled_connect_error(aws: FakeAws) -> None:
 
 def test_error_with_modeled_fields(aws: FakeAws) -> None:
     def invalid(_params: dict[str, Any]) -> dict[str, Any]:
-        raise AwsError.from_model(
+        raise modeled_error(
             CONNECT,
             "InvalidRequestException",
             "Email is not allowed for SAML instances",
@@ -206,7 +206,7 @@ def test_error_with_modeled_fields(aws: FakeAws) -> None:
 
 
 def test_error_wire_format() -> None:
-    error = AwsError.from_model(CONNECT, "DuplicateResourceException", "User exists")
+    error = modeled_error(CONNECT, "DuplicateResourceException", "User exists")
     response = serialize_rest_json_error(error, request_id="req-3", service_model=CONNECT)
     assert response.status == 409
     assert response.headers["x-amzn-errortype"] == "DuplicateResourceException"

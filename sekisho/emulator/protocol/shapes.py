@@ -22,7 +22,7 @@ from email.utils import format_datetime, parsedate_to_datetime
 from functools import cache
 from typing import Any, Protocol, cast
 
-from sekisho.emulator.errors import ResultShapeError
+from sekisho.emulator.errors import AwsError, ResultShapeError
 
 
 class Shape(Protocol):
@@ -164,6 +164,32 @@ def load_service_model(service_name: str) -> ServiceModel:
     import botocore.session  # type: ignore[import-untyped, unused-ignore]
 
     return cast(ServiceModel, botocore.session.get_session().get_service_model(service_name))
+
+
+def modeled_error(service_model: ServiceModel, name: str, message: str, **fields: Any) -> AwsError:
+    """Build the error a service models, by exception shape name or error code.
+
+    The HTTP status and fault side are the shape's ``error`` trait (``httpStatusCode``,
+    ``senderFault``); ``fields`` are further members of the exception shape.
+
+    Raises:
+        KeyError: the service model has no such exception (a bug in the caller).
+    """
+    for shape in service_model.error_shapes:
+        error = shape.metadata.get("error", {})
+        code = str(error.get("code", shape.name))
+        if name in (shape.name, code):
+            status = int(error.get("httpStatusCode", 400))
+            sender = error.get("senderFault")
+            return AwsError(
+                code,
+                message,
+                http_status=status,
+                sender_fault=None if sender is None else bool(sender),
+                type_name=shape.name,
+                fields=fields,
+            )
+    raise KeyError(f"{service_model.service_name} models no exception named {name!r}")
 
 
 def as_structure(shape: Shape) -> StructureShape:
