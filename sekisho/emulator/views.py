@@ -123,13 +123,21 @@ def aws_endpoint(request: HttpRequest, rest: str = "") -> HttpResponse:
         response = _handle(req, request_id)
     except AwsError as error:
         service = _service_hint(req) if req is not None else None
-        response = _error_response(error, request_id, service)
+        try:
+            response = _error_response(error, request_id, service)
+        except Exception:  # writing the error failed: still an AWS-shaped answer
+            logger.exception("emulated AWS request %s: writing %r failed", request_id, error)
+            response = _internal_failure(request_id)
     except Exception:  # the emulator's own bug: AWS-shaped 500, never a traceback page
         logger.exception("emulated AWS request %s failed", request_id)
-        failure = AwsError(
-            "InternalFailure",
-            "The request processing has failed because of an unknown error, exception or failure.",
-            http_status=500,
-        )
-        response = serialize_query_error(failure, request_id=request_id)
+        response = _internal_failure(request_id)
     return _django_response(response)
+
+
+def _internal_failure(request_id: str) -> AwsHttpResponse:
+    failure = AwsError(
+        "InternalFailure",
+        "The request processing has failed because of an unknown error, exception or failure.",
+        http_status=500,
+    )
+    return serialize_query_error(failure, request_id=request_id)

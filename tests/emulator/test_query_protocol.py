@@ -240,9 +240,7 @@ def test_modeled_iam_error(aws: FakeAws) -> None:
 
 def test_modeled_sts_error_on_unsigned_call(aws: FakeAws) -> None:
     def reject(_params: dict[str, Any]) -> dict[str, Any]:
-        raise modeled_error(
-            STS, "InvalidIdentityTokenException", "Response signature invalid"
-        )
+        raise modeled_error(STS, "InvalidIdentityTokenException", "Response signature invalid")
 
     aws.on("sts", "AssumeRoleWithSAML", reject)
     sts = aws.client("sts")
@@ -467,9 +465,7 @@ def test_response_xml_is_what_aws_sends() -> None:
 
 
 def test_error_xml_is_what_aws_sends() -> None:
-    error = modeled_error(
-        IAM, "NoSuchEntityException", "The role with name x cannot be found."
-    )
+    error = modeled_error(IAM, "NoSuchEntityException", "The role with name x cannot be found.")
     response = serialize_query_error(error, request_id="req-2", service_model=IAM)
     assert response.status == 404
     assert response.body.decode() == (

@@ -22,7 +22,7 @@ from urllib.parse import parse_qsl, quote
 
 from lxml import etree
 
-from sekisho.emulator.errors import AwsError, ResultShapeError
+from sekisho.emulator.errors import AwsError, ResultShapeError, printable
 from sekisho.emulator.protocol.http import AwsHttpRequest, AwsHttpResponse, decode_query
 from sekisho.emulator.protocol.shapes import (
     OperationModel,
@@ -494,7 +494,9 @@ def serialize_query_error(
     root = writer.root("ErrorResponse")
     node = writer.child(root, "Error")
     writer.child(node, "Type", "Sender" if error.sender_fault else "Receiver")
-    writer.child(node, "Code", error.code)
-    writer.child(node, "Message", error.message)
+    # AwsError keeps its message printable; the code is escaped too, so that no text an
+    # error carries can make its own XML fail (XML 1.0 cannot write most C0 controls).
+    writer.child(node, "Code", printable(error.code))
+    writer.child(node, "Message", printable(error.message))
     writer.child(root, "RequestId", request_id)
     return AwsHttpResponse(error.http_status, _response_headers(request_id), _to_bytes(root))
