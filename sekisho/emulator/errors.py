@@ -27,8 +27,9 @@ def _escape(match: re.Match[str]) -> str:
     code = ord(match.group(0))
     if code < 0x80:
         return f"\\x{code:02x}"
-    if 0xDC80 <= code <= 0xDCFF:
-        # A byte that was not UTF-8, kept by the "surrogateescape" error handler (PEP 383).
+    if 0xDC00 <= code <= 0xDCFF:
+        # A byte that could not be decoded, kept as "surrogateescape" does (PEP 383): one
+        # that was not UTF-8 (U+DC80..), or a "%" that started no escape (U+DC25).
         return f"\\x{code - 0xDC00:02x}"
     return f"\\u{code:04x}"
 

@@ -7,7 +7,13 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 
 from sekisho.emulator.errors import ResultShapeError
-from sekisho.emulator.protocol.http import AwsHttpRequest, AwsHttpResponse, Headers, decode_query
+from sekisho.emulator.protocol.http import (
+    AwsHttpRequest,
+    AwsHttpResponse,
+    Headers,
+    decode_query,
+    wire_bytes,
+)
 from sekisho.emulator.protocol.shapes import (
     compiled_pattern,
     format_timestamp,
@@ -35,9 +41,20 @@ def test_request_normalizes_method_and_headers() -> None:
     assert response.headers["x-amzn-requestid"] == "r"
 
 
-def test_decode_query_rejects_bad_utf8() -> None:
-    with pytest.raises(UnicodeDecodeError):
-        decode_query("a=%FF")
+def test_decode_query_keeps_what_it_cannot_decode_for_validation() -> None:
+    # Bytes that are not UTF-8 and a "%" that starts no escape become lone surrogates
+    # (surrogateescape), which validation refuses with the member's name (issue 9).
+    assert decode_query("a=%FF&b=x%ZZ&c=%4&d=%C3%A9%01+") == [
+        ("a", "\udcff"),
+        ("b", "x\udc25ZZ"),
+        ("c", "\udc254"),
+        ("d", "\u00e9\x01+"),
+    ]
+    assert [wire_bytes(value) for _, value in decode_query("a=%FF&b=x%ZZ&c=%C3%A9")] == [
+        b"\xff",
+        b"x%ZZ",
+        b"\xc3\xa9",
+    ]
 
 
 @pytest.mark.parametrize(

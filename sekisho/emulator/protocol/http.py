@@ -9,9 +9,9 @@ encoded ``/``.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from urllib.parse import unquote
 
 
 class Headers(Mapping[str, str]):
@@ -68,11 +68,7 @@ class AwsHttpRequest:
         object.__setattr__(self, "headers", _as_headers(self.headers))
 
     def query_pairs(self) -> list[tuple[str, str]]:
-        """Decode the raw query string into (name, value) pairs, in order.
-
-        Decoding follows RFC 3986 percent-encoding, as Signature Version 4 does: a ``+``
-        stays a plus sign (AWS SDKs send a space as ``%20``).
-        """
+        """Decode the raw query string into (name, value) pairs, in order (``decode_query``)."""
         return decode_query(self.query_string)
 
 
@@ -88,18 +84,63 @@ class AwsHttpResponse:
         object.__setattr__(self, "headers", _as_headers(self.headers))
 
 
-def decode_query(query_string: str) -> list[tuple[str, str]]:
-    """Split a raw query string into percent-decoded (name, value) pairs.
+# A run of well-formed escapes, or a "%" that starts none (RFC 3986 §2.1: pct-encoded).
+_ESCAPES = re.compile(r"(?:%[0-9A-Fa-f]{2})+|%")
+# How a "%" that starts no escape is kept: as the undecodable byte 0x25, in the manner of
+# surrogateescape (which itself only ever produces U+DC80..U+DCFF, so this is unambiguous).
+_STRAY_PERCENT = "\udc25"
 
-    Raises:
-        UnicodeDecodeError: a percent-encoded sequence is not UTF-8.
+
+def _decode_escapes(match: re.Match[str]) -> str:
+    run = match.group(0)
+    if run == "%":
+        return _STRAY_PERCENT
+    return bytes.fromhex(run.replace("%", "")).decode("utf-8", "surrogateescape")
+
+
+def percent_decode(text: str, *, plus_is_space: bool = False) -> str:
+    """Decode RFC 3986 percent-encoding without ever failing.
+
+    What cannot be decoded is kept, not refused here, so that the service's validation
+    can refuse it with the member's name as AWS does: bytes that are not UTF-8 become
+    lone surrogates U+DC80..U+DCFF (Python's "surrogateescape", PEP 383) and so does a
+    ``%`` not followed by two hex digits. ``plus_is_space`` reads ``+`` as a space
+    (``application/x-www-form-urlencoded`` bodies).
     """
+    if plus_is_space:
+        text = text.replace("+", " ")
+    return _ESCAPES.sub(_decode_escapes, text)
+
+
+def wire_bytes(text: str) -> bytes:
+    """The bytes a ``percent_decode``d text stands for (undecodable bytes as they came)."""
+    text = text.replace(_STRAY_PERCENT, "%")
+    try:
+        return text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:  # a surrogate from elsewhere, such as a JSON "\ud800" escape
+        return text.encode("utf-8", "surrogatepass")
+
+
+def decode_form(text: str, *, plus_is_space: bool = False) -> list[tuple[str, str]]:
+    """Split ``name=value&…`` text into percent-decoded (name, value) pairs, in order."""
     pairs: list[tuple[str, str]] = []
-    if not query_string:
-        return pairs
-    for part in query_string.split("&"):
+    for part in text.split("&"):
         if not part:
             continue
         name, _, value = part.partition("=")
-        pairs.append((unquote(name, errors="strict"), unquote(value, errors="strict")))
+        pairs.append(
+            (
+                percent_decode(name, plus_is_space=plus_is_space),
+                percent_decode(value, plus_is_space=plus_is_space),
+            )
+        )
     return pairs
+
+
+def decode_query(query_string: str) -> list[tuple[str, str]]:
+    """Split a raw query string into percent-decoded (name, value) pairs, in order.
+
+    A ``+`` stays a plus sign, as Signature Version 4 reads it (AWS SDKs send a space as
+    ``%20``); undecodable text is kept as ``percent_decode`` says.
+    """
+    return decode_form(query_string)

@@ -18,12 +18,17 @@ import re
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
-from urllib.parse import parse_qsl, quote
+from urllib.parse import quote
 
 from lxml import etree
 
 from sekisho.emulator.errors import AwsError, ResultShapeError, printable
-from sekisho.emulator.protocol.http import AwsHttpRequest, AwsHttpResponse, decode_query
+from sekisho.emulator.protocol.http import (
+    AwsHttpRequest,
+    AwsHttpResponse,
+    decode_form,
+    decode_query,
+)
 from sekisho.emulator.protocol.shapes import (
     OperationModel,
     ServiceModel,
@@ -37,6 +42,7 @@ from sekisho.emulator.protocol.shapes import (
     lower_camel,
     parse_float,
     parse_timestamp,
+    show_value,
     validate_input,
     validation_message,
 )
@@ -71,29 +77,23 @@ def _validation_error(problems: list[str]) -> AwsError:
 
 
 def _request_parameters(req: AwsHttpRequest) -> dict[str, str]:
-    """Merge query-string and form-body parameters; a name may appear only once."""
-    pairs: list[tuple[str, str]] = []
-    try:
-        pairs.extend(decode_query(req.query_string))
-        if req.body:
-            content_type = req.headers.get("content-type", _FORM_TYPE)
-            if content_type.split(";")[0].strip().lower() != _FORM_TYPE:
-                raise _invalid_query(
-                    f"Content-Type {content_type!r} is not supported, expected {_FORM_TYPE}"
-                )
-            text = req.body.decode("utf-8")
-            pairs.extend(
-                parse_qsl(
-                    text,
-                    keep_blank_values=True,
-                    errors="strict",
-                    max_num_fields=_MAX_PARAMETERS,
-                )
+    """Merge query-string and form-body parameters; a name may appear only once.
+
+    Nothing undecodable is refused here: text that is not UTF-8 or not well
+    percent-encoded stays in the values (``percent_decode``), so that validation names
+    the member it was sent for, as AWS's ValidationError does.
+    """
+    pairs: list[tuple[str, str]] = list(decode_query(req.query_string))
+    if req.body:
+        content_type = req.headers.get("content-type", _FORM_TYPE)
+        if content_type.split(";")[0].strip().lower() != _FORM_TYPE:
+            raise _invalid_query(
+                f"Content-Type {content_type!r} is not supported, expected {_FORM_TYPE}"
             )
-    except UnicodeDecodeError as exc:
-        raise _invalid_query("The request parameters are not valid UTF-8") from exc
-    except ValueError as exc:  # parse_qsl's max_num_fields
-        raise _invalid_query(f"More than {_MAX_PARAMETERS} request parameters") from exc
+        if req.body.count(b"&") >= _MAX_PARAMETERS:
+            raise _invalid_query(f"More than {_MAX_PARAMETERS} request parameters")
+        text = req.body.decode("utf-8", "surrogateescape")
+        pairs.extend(decode_form(text, plus_is_space=True))
     if len(pairs) > _MAX_PARAMETERS:
         raise _invalid_query(f"More than {_MAX_PARAMETERS} request parameters")
     params: dict[str, str] = {}
@@ -115,7 +115,7 @@ def parse_query_request(
 
     Raises:
         AwsError: ``MissingAction``, ``InvalidAction`` (unknown Action or Version),
-            ``MissingParameter`` (no Version), ``InvalidQueryParameter`` (undecodable or
+            ``MissingParameter`` (no Version), ``InvalidQueryParameter`` (too many or
             repeated parameters) or ``ValidationError`` (wrong types, missing required
             members, broken model constraints), all 400.
     """
@@ -198,7 +198,8 @@ def _read(shape: Shape, key: str, params: _Params, path: str, problems: list[str
     try:
         return _scalar(shape, params[key])
     except ValueError as exc:
-        problems.append(f"Value '{params[key]}' at '{path}' failed to satisfy constraint: {exc}")
+        value = show_value(params[key])
+        problems.append(f"Value {value} at '{path}' failed to satisfy constraint: {exc}")
         return _ABSENT
 
 

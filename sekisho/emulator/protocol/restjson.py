@@ -23,7 +23,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from sekisho.emulator.errors import AwsError, ResultShapeError
-from sekisho.emulator.protocol.http import AwsHttpRequest, AwsHttpResponse
+from sekisho.emulator.protocol.http import AwsHttpRequest, AwsHttpResponse, percent_decode
 from sekisho.emulator.protocol.shapes import (
     OperationModel,
     ServiceModel,
@@ -37,6 +37,7 @@ from sekisho.emulator.protocol.shapes import (
     lower_camel,
     parse_float,
     parse_timestamp,
+    show_value,
     validate_input,
     validation_message,
 )
@@ -140,23 +141,15 @@ def match_rest_json_operation(
         if path != base and not path.startswith(base + "/"):
             raise _unknown_operation(req)
         path = path[len(base) :] or "/"
-    try:
-        query = req.query_pairs()
-    except UnicodeDecodeError:
-        raise _unknown_operation(req) from None
+    query = req.query_pairs()
     for route in _routes(service_model):
         if route.method != req.method:
             continue
         match = route.regex.fullmatch(path)
         if match is None or not _query_matches(route, query):
             continue
-        try:
-            labels = {
-                name: unquote(match.group(group), errors="strict")
-                for group, name, _greedy in route.labels
-            }
-        except UnicodeDecodeError:
-            continue
+        # Undecodable label text is kept (percent_decode) for validation to refuse by name.
+        labels = {name: percent_decode(match.group(group)) for group, name, _greedy in route.labels}
         return service_model.operation_model(route.operation), labels
     raise _unknown_operation(req)
 
@@ -183,6 +176,15 @@ def _validation_error(operation_model: OperationModel, problems: list[str]) -> A
     strict reading here picks the first of ``ValidationException``,
     ``InvalidParameterException``, ``InvalidRequestException`` that the operation
     declares, else ``ValidationException`` 400.
+
+    For Amazon Connect that is ``InvalidParameterException`` (400): Connect models no
+    ``ValidationException``, and its model documents ``InvalidParameterException`` as
+    "One or more of the specified parameters are not valid" (a member breaking its
+    constraints, a control character or undecodable byte included), while
+    ``InvalidRequestException`` is "The request is not valid" (the request as a whole).
+    338 of its 405 operations declare ``InvalidParameterException``; the other 67 only
+    ``InvalidRequestException``, which they get, so the error is always one the
+    operation declares and the SDK's modeled exception class catches it.
     """
     declared = {shape.name: shape for shape in operation_model.error_shapes}
     message = validation_message(problems)
@@ -208,10 +210,7 @@ def parse_rest_json_request(
     if shape is None:
         return {}
     problems: list[str] = []
-    try:
-        query = req.query_pairs()
-    except UnicodeDecodeError as exc:
-        raise _serialization_error("The query string is not valid UTF-8") from exc
+    query = req.query_pairs()
     # A query-string map member takes the parameters that neither another member nor
     # the requestUri template (``?operation=tag-resource``) names.
     claimed = {
@@ -334,7 +333,7 @@ def _text_value(
         if kind == "blob":
             return base64.b64decode(text, validate=True)
     except (ValueError, binascii.Error) as exc:
-        problems.append(f"Value '{text}' at '{name}' failed to satisfy constraint: {exc}")
+        problems.append(f"Value {show_value(text)} at '{name}' failed to satisfy constraint: {exc}")
         return None
     problems.append(
         f"Value at '{name}' failed to satisfy constraint: a {kind} cannot be sent outside the body"
@@ -349,10 +348,7 @@ def _body_members(req: AwsHttpRequest, shape: StructureShape) -> dict[str, Any]:
         if member.type_name == "blob":
             return {payload: req.body} if req.body else {}
         if member.type_name == "string":
-            try:
-                return {payload: req.body.decode("utf-8")} if req.body else {}
-            except UnicodeDecodeError as exc:
-                raise _serialization_error("The request body is not valid UTF-8") from exc
+            return {payload: _body_text(req)} if req.body else {}
         document = _json_body(req)
         return {} if document is None else {payload: _from_json(member, document, payload)}
     body_members = {
@@ -375,12 +371,21 @@ def _body_members(req: AwsHttpRequest, shape: StructureShape) -> dict[str, Any]:
     return result
 
 
+def _body_text(req: AwsHttpRequest) -> str:
+    """The body as UTF-8 text; bytes that are not UTF-8 stay for validation to refuse.
+
+    They become lone surrogates (``surrogateescape``), so a JSON string holding one is
+    refused with its member's name, like a value sent as a ``\\udcff`` escape.
+    """
+    return req.body.decode("utf-8", "surrogateescape")
+
+
 def _json_body(req: AwsHttpRequest) -> Any:
     if not req.body.strip():
         return None
     try:
-        return json.loads(req.body)
-    except (UnicodeDecodeError, ValueError) as exc:
+        return json.loads(_body_text(req))
+    except ValueError as exc:
         raise _serialization_error(f"The request body is not valid JSON: {exc}") from exc
 
 

@@ -12,10 +12,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection
-from urllib.parse import parse_qsl
 
 from sekisho.emulator.errors import AwsError
-from sekisho.emulator.protocol.http import AwsHttpRequest, decode_query
+from sekisho.emulator.protocol.http import AwsHttpRequest, decode_form, decode_query
 from sekisho.emulator.protocol.sigv4 import missing_authentication_error
 
 SERVICES = ("iam", "sts", "connect")
@@ -35,10 +34,7 @@ def _signed_service(req: AwsHttpRequest) -> str | None:
                 http_status=400,
             )
         return match.group(1)
-    try:
-        query = dict(decode_query(req.query_string))
-    except UnicodeDecodeError:
-        return None
+    query = dict(decode_query(req.query_string))
     credential = query.get("X-Amz-Credential")
     if "X-Amz-Algorithm" in query and credential:
         match = _QUERY_SCOPE.match(credential)
@@ -48,13 +44,11 @@ def _signed_service(req: AwsHttpRequest) -> str | None:
 
 
 def _unsigned_action(req: AwsHttpRequest) -> str | None:
-    try:
-        action = dict(decode_query(req.query_string)).get("Action")
-        content_type = req.headers.get("content-type", "").split(";")[0].strip().lower()
-        if action is None and req.body and content_type == "application/x-www-form-urlencoded":
-            action = dict(parse_qsl(req.body.decode("utf-8"), keep_blank_values=True)).get("Action")
-    except (UnicodeDecodeError, ValueError):
-        return None
+    action = dict(decode_query(req.query_string)).get("Action")
+    content_type = req.headers.get("content-type", "").split(";")[0].strip().lower()
+    if action is None and req.body and content_type == "application/x-www-form-urlencoded":
+        text = req.body.decode("utf-8", "surrogateescape")
+        action = dict(decode_form(text, plus_is_space=True)).get("Action")
     return action
 
 

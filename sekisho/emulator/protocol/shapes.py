@@ -22,7 +22,7 @@ from email.utils import format_datetime, parsedate_to_datetime
 from functools import cache
 from typing import Any, Protocol, cast
 
-from sekisho.emulator.errors import AwsError, ResultShapeError
+from sekisho.emulator.errors import AwsError, ResultShapeError, printable
 
 
 class Shape(Protocol):
@@ -396,8 +396,8 @@ def compiled_pattern(pattern: str) -> re.Pattern[str] | None:
         return None
 
 
-def _show(value: Any) -> str:
-    """A value as AWS validation messages quote it (``'60'``, ``'[a, b]'``)."""
+def show_value(value: Any) -> str:
+    """A value as AWS validation messages quote it (``'60'``, ``'[a, b]'``), printable."""
     if isinstance(value, bool):
         text = "true" if value else "false"
     elif isinstance(value, bytes):
@@ -406,16 +406,29 @@ def _show(value: Any) -> str:
         text = "[" + ", ".join(str(item) for item in value) + "]"
     else:
         text = str(value)
-    return f"'{text}'"
+    return f"'{printable(text)}'"
 
 
 def _violation(shape: Shape, value: Any, path: str, rule: str) -> str:
     if shape.metadata.get("sensitive"):
         return f"Value at '{path}' failed to satisfy constraint: {rule}"
-    return f"Value {_show(value)} at '{path}' failed to satisfy constraint: {rule}"
+    return f"Value {show_value(value)} at '{path}' failed to satisfy constraint: {rule}"
 
 
 _PATTERN_LENGTH_LIMIT = 1024
+
+# Characters no string member may hold, whatever its model says: the C0 controls but TAB,
+# LF and CR, DEL, lone surrogates (how Sekisho keeps bytes that were not UTF-8 or a "%"
+# that starts no escape, see protocol.http.percent_decode) and U+FFFE/U+FFFF. AWS's
+# patterns leave them out where a model has one (``[\u0009\u000A\u000D\u0020-\u007E…]``);
+# where it has none they still could not be stored in PostgreSQL (NUL) or written back in
+# a query-protocol XML response (XML 1.0 "Char" production), so they are refused too.
+_FORBIDDEN_CHARACTERS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff\ufffe\uffff]")
+# Not documented by AWS (its models give such members no pattern); Sekisho's wording.
+FORBIDDEN_CHARACTERS_RULE = (
+    "Member must not contain control characters, lone surrogates or bytes that are not "
+    "percent-encoded UTF-8"
+)
 
 
 def validate_input(shape: Shape, value: Any, path: str = "") -> list[str]:
@@ -485,11 +498,17 @@ def _broken_rules(shape: Shape, value: Any) -> list[str]:
         # A value far past its maximum length is not run through the pattern: some model
         # patterns backtrack quadratically, and the length violation is reported anyway.
         oversized = "max" in meta and size > meta["max"] and size > _PATTERN_LENGTH_LIMIT
+        refused = False  # whether the model's own pattern or enum already refuses the value
         if compiled is not None and not oversized and not compiled.fullmatch(value):
             rules.append(f"Member must satisfy regular expression pattern: {pattern}")
+            refused = True
         enum = meta.get("enum")
         if enum and value not in enum:
             rules.append(f"Member must satisfy enum value set: [{', '.join(enum)}]")
+            refused = True
+        # A jsonvalue header member is a string on the wire but decoded JSON here.
+        if not refused and isinstance(value, str) and _FORBIDDEN_CHARACTERS.search(value):
+            rules.append(FORBIDDEN_CHARACTERS_RULE)
     return rules
 
 

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any
+from urllib.parse import quote_from_bytes
 
 from botocore.auth import SigV4Auth  # type: ignore[import-untyped, unused-ignore]
 from botocore.awsrequest import AWSRequest  # type: ignore[import-untyped, unused-ignore]
@@ -31,7 +32,7 @@ from botocore.compat import HTTPHeaders  # type: ignore[import-untyped, unused-i
 from botocore.credentials import Credentials  # type: ignore[import-untyped, unused-ignore]
 
 from sekisho.emulator.errors import AwsError
-from sekisho.emulator.protocol.http import AwsHttpRequest, decode_query
+from sekisho.emulator.protocol.http import AwsHttpRequest, decode_query, wire_bytes
 
 ALGORITHM = "AWS4-HMAC-SHA256"
 TERMINATOR = "aws4_request"
@@ -146,10 +147,7 @@ def parse_authorization(req: AwsHttpRequest, *, protocol: str = "query") -> SigV
             ``SignatureDoesNotMatch`` for a credential scope with a wrong terminator.
     """
     header = req.headers.get("authorization")
-    try:
-        query = dict(decode_query(req.query_string))
-    except UnicodeDecodeError as exc:
-        raise _incomplete(protocol, "The query string is not valid UTF-8") from exc
+    query = dict(decode_query(req.query_string))
     presigned = "X-Amz-Algorithm" in query
     if header is not None and presigned:
         raise _incomplete(
@@ -315,6 +313,24 @@ class _ReceivedRequestSigner(SigV4Auth):  # type: ignore[misc, unused-ignore]
         return self._received_headers
 
 
+def _canonical_query(query_string: str, *, presigned: bool) -> str:
+    """The canonical query string: each name and value URI-encoded from its bytes, sorted.
+
+    "Create a canonical request": encode every byte but the unreserved characters, then
+    sort by name and value. Working from bytes (``wire_bytes``) lets a value that is not
+    UTF-8 be signed and verified too, so that the service, not SigV4, refuses it.
+    """
+    pairs = sorted(
+        (
+            quote_from_bytes(wire_bytes(name), safe="-_.~"),
+            quote_from_bytes(wire_bytes(value), safe="-_.~"),
+        )
+        for name, value in decode_query(query_string)
+        if not (presigned and name == "X-Amz-Signature")
+    )
+    return "&".join(f"{name}={value}" for name, value in pairs)
+
+
 def _expected_signature(
     req: AwsHttpRequest, credential: SigV4Credential, secret_access_key: str, protocol: str
 ) -> str:
@@ -324,18 +340,14 @@ def _expected_signature(
         if value is None:
             raise _mismatch(protocol)
         signed[name] = value
-    params = [
-        (name, value)
-        for name, value in decode_query(req.query_string)
-        if not (credential.presigned and name == "X-Amz-Signature")
-    ]
+    query = _canonical_query(req.query_string, presigned=credential.presigned)
     path = req.path if req.path.startswith("/") else f"/{req.path}"
     aws_request = AWSRequest(
         method=req.method,
-        url=f"https://sekisho.invalid{path}",
+        # No params: botocore then signs the URL's query as it stands, which is canonical.
+        url=f"https://sekisho.invalid{path}" + (f"?{query}" if query else ""),
         headers={name: req.headers[name] for name in credential.signed_headers},
         data=req.body,
-        params=params,
     )
     aws_request.context["timestamp"] = credential.timestamp
     signer = _ReceivedRequestSigner(
