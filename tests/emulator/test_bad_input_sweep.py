@@ -113,7 +113,7 @@ def sample(shape: Shape, depth: int = 0) -> Any:
     raise AssertionError(f"no sample for a {kind}")
 
 
-def _canonical_query(query: str) -> str:
+def canonical_query(query: str) -> str:
     """SigV4's canonical query string ("Create a canonical request"), from the bytes sent.
 
     A ``%`` that starts no escape stands for itself; every byte but the unreserved
@@ -243,7 +243,7 @@ def send(client: Client, wire: Wire, credentials: Credentials | None, service: s
     host = urlsplit(ENDPOINT).netloc
     headers = dict(wire.headers)
     if credentials is not None:
-        canonical = _canonical_query(wire.query)
+        canonical = canonical_query(wire.query)
         signing = AWSRequest(
             method=wire.method,
             url=f"http://{host}{wire.path}" + (f"?{canonical}" if canonical else ""),
