@@ -103,9 +103,9 @@ def percent_decode(text: str, *, plus_is_space: bool = False) -> str:
 
     What cannot be decoded is kept, not refused here, so that the service's validation
     can refuse it with the member's name as AWS does: bytes that are not UTF-8 become
-    lone surrogates U+DC80..U+DCFF (Python's "surrogateescape", PEP 383) and so does a
-    ``%`` not followed by two hex digits. ``plus_is_space`` reads ``+`` as a space
-    (``application/x-www-form-urlencoded`` bodies).
+    lone surrogates U+DC80..U+DCFF (Python's "surrogateescape", PEP 383), and a ``%``
+    not followed by two hex digits becomes U+DC25. ``plus_is_space`` reads ``+`` as a
+    space (``application/x-www-form-urlencoded`` bodies).
     """
     if plus_is_space:
         text = text.replace("+", " ")

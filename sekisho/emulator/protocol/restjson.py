@@ -182,9 +182,9 @@ def _validation_error(operation_model: OperationModel, problems: list[str]) -> A
     "One or more of the specified parameters are not valid" (a member breaking its
     constraints, a control character or undecodable byte included), while
     ``InvalidRequestException`` is "The request is not valid" (the request as a whole).
-    338 of its 405 operations declare ``InvalidParameterException``; the other 67 only
-    ``InvalidRequestException``, which they get, so the error is always one the
-    operation declares and the SDK's modeled exception class catches it.
+    Most operations declare ``InvalidParameterException``; those that declare only
+    ``InvalidRequestException`` get that, so the error is always one the operation
+    declares and the SDK's modeled exception class catches it.
     """
     declared = {shape.name: shape for shape in operation_model.error_shapes}
     message = validation_message(problems)
