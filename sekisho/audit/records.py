@@ -93,7 +93,9 @@ class AdminChannel(Enum):
     API = "api"
 
 
-LockScope = Literal["account", "ip"]
+# What locked: one known browser of an account, every unknown browser of an account, or
+# one source address (unknown browsers only); see directory/throttle.py.
+LockScope = Literal["browser", "account", "ip"]
 
 
 def _json(value: object, *, where: str) -> Json:
@@ -463,13 +465,13 @@ def account_locked(
     request_id: str | None = None,
     random: Random = SYSTEM_RANDOM,
 ) -> AuditEvent:
-    """``AccountLocked`` (Sekisho addition): a throttle scope (account or ip) just locked.
+    """``AccountLocked`` (Sekisho addition): a throttle scope (browser, account, ip) just locked.
 
     Recorded under signin.amazonaws.com so sign-in queries see it next to the failures
     that caused it (NIST SP 800-63B-4 §3.2.2 rate limiting).
     """
-    if scope not in ("account", "ip"):
-        raise AuditError(f"lock scope must be 'account' or 'ip', got {scope!r}")
+    if scope not in ("browser", "account", "ip"):
+        raise AuditError(f"lock scope must be 'browser', 'account' or 'ip', got {scope!r}")
     additional: dict[str, object] = {
         "Scope": scope,
         "LockedUntil": _timestamp(locked_until),

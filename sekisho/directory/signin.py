@@ -15,11 +15,9 @@ from sekisho.audit.records import LockScope
 from sekisho.audit.writer import RequestContext, emit, identity_store_arn
 from sekisho.clock import SYSTEM_CLOCK, Clock
 from sekisho.directory import throttle
+from sekisho.directory.known_devices import KnownBrowser
 from sekisho.directory.models import SignInThrottle, User
 from sekisho.directory.rules import normalize_password, username_key
-
-ACCOUNT_POLICY = throttle.ACCOUNT_POLICY
-ADDRESS_POLICY = throttle.ADDRESS_POLICY
 
 # Compared against when the username is unknown, so both paths cost one argon2 verify.
 _DUMMY_HASH: str | None = None
@@ -40,6 +38,8 @@ class PasswordDecision:
     user: User | None
     reason: str  # "ok" | "invalid" | "locked"
     retry_after_seconds: int = 0
+    # When locked: which scope refused ("browser", "account" or "ip"), for the audit.
+    locked_scope: str | None = None
 
 
 def normalize_username(raw: str) -> str:
@@ -54,8 +54,41 @@ def account_scope(username: str) -> str:
 
 
 def address_scope(source_ip: str) -> str:
-    """Throttle scope of a source address."""
+    """Throttle scope of a source address (unknown browsers only)."""
     return "address:" + source_ip
+
+
+def browser_scope(user_uid: str, nonce: str, *, prefix: str = "browser") -> str:
+    """Throttle scope of one known browser of one user (its known-browser cookie's nonce)."""
+    # Hashed: the table never holds a cookie's nonce, which would let a reader of the
+    # database borrow a victim's browser budget.
+    return f"{prefix}:{user_uid}:{hashlib.sha256(nonce.encode()).hexdigest()[:32]}"
+
+
+@dataclass(frozen=True)
+class Scope:
+    """One throttle scope a password attempt counts against, and its policy."""
+
+    key: str
+    policy: throttle.ThrottlePolicy
+    kind: LockScope
+
+
+def password_scopes(
+    *, username: str, user: User | None, known: KnownBrowser, source_ip: str
+) -> tuple[Scope, ...]:
+    """Where a password attempt counts (OWASP's device cookies, see throttle.py).
+
+    A browser known for this user counts on its own; any other browser counts against
+    the account's unknown-browser budget and its address's budget.
+    """
+    nonce = known.nonce_for(str(user.uid)) if user is not None else None
+    if nonce is not None and user is not None:
+        return (Scope(browser_scope(str(user.uid), nonce), throttle.DEVICE_POLICY, "browser"),)
+    return (
+        Scope(account_scope(username), throttle.ACCOUNT_POLICY, "account"),
+        Scope(address_scope(source_ip), throttle.ADDRESS_POLICY, "ip"),
+    )
 
 
 def _state(row: SignInThrottle) -> throttle.ThrottleState:
@@ -103,14 +136,17 @@ def check_password_sign_in(
     password: str,
     context: RequestContext,
     workflow_id: str,
+    known: KnownBrowser | None = None,
     clock: Clock = SYSTEM_CLOCK,
 ) -> PasswordDecision:
     """Decide a password sign-in and write its audit events.
 
     Failures are indistinguishable to the caller whether the user is unknown, disabled,
     or the password is wrong (no enumeration); both paths run one argon2 verification so
-    their timing matches. Counters per account and per source address lock further
-    attempts for a while (NIST SP 800-63B §5.2.2).
+    their timing matches. Throttling (NIST SP 800-63B-4 §3.2.2) counts failures where
+    they come from: a browser that completed a sign-in for this user (``known``) on its
+    own, any other browser against the account's unknown-browser budget and the address's
+    (see password_scopes), so guessing never locks the owner's known browsers.
     """
     now: datetime = clock.now()
     username = normalize_username(username)
@@ -128,19 +164,44 @@ def check_password_sign_in(
                 now=now,
             )
         )
-        account_row, account_state = load_throttle(account_scope(username))
-        address_row, address_state = load_throttle(address_scope(context.source_ip))
-        verdicts = (
-            throttle.check(account_state, now=now, policy=ACCOUNT_POLICY),
-            throttle.check(address_state, now=now, policy=ADDRESS_POLICY),
+        scopes = password_scopes(
+            username=username, user=user, known=known or KnownBrowser(), source_ip=context.source_ip
         )
+        loaded = [(scope, *load_throttle(scope.key)) for scope in scopes]
+        locked = [
+            (scope, verdict)
+            for scope, _row, state in loaded
+            if not (verdict := throttle.check(state, now=now, policy=scope.policy)).allowed
+        ]
+        if locked:
+            # While locked the password is not even checked: a correct guess teaches nothing.
+            scope, _verdict = locked[0]
+            emit(
+                records.credential_verification(
+                    credential_type="PASSWORD",
+                    success=False,
+                    workflow_id=workflow_id,
+                    user_uid=str(user.uid) if user is not None else None,
+                    identity_store_arn=identity_store_arn(),
+                    failure_reason=f"throttled_{scope.kind}",
+                    source_ip=context.source_ip,
+                    user_agent=context.user_agent,
+                    now=now,
+                )
+            )
+            return PasswordDecision(
+                ok=False,
+                user=None,
+                reason="locked",
+                retry_after_seconds=max(v.retry_after_seconds for _s, v in locked),
+                locked_scope=scope.kind,
+            )
         if user is not None and user.has_usable_password():
             password_ok = check_password(normalize_password(password), user.password)
         else:
             check_password(password, _dummy_hash())
             password_ok = False
-        locked = [v for v in verdicts if not v.allowed]
-        success = password_ok and not locked and user is not None and user.is_active
+        success = password_ok and user is not None and user.is_active
         emit(
             records.credential_verification(
                 credential_type="PASSWORD",
@@ -153,31 +214,17 @@ def check_password_sign_in(
                 now=now,
             )
         )
-        if locked:
-            return PasswordDecision(
-                ok=False,
-                user=None,
-                reason="locked",
-                retry_after_seconds=max(v.retry_after_seconds for v in locked),
-            )
         if success:
-            store_throttle(
-                account_row, throttle.record_success(account_state, policy=ACCOUNT_POLICY)
-            )
+            for scope, row, state in loaded:
+                store_throttle(row, throttle.record_success(state, policy=scope.policy))
             return PasswordDecision(ok=True, user=user, reason="ok")
-        scopes: tuple[
-            tuple[SignInThrottle, throttle.ThrottleState, throttle.ThrottlePolicy, LockScope], ...
-        ] = (
-            (account_row, account_state, ACCOUNT_POLICY, "account"),
-            (address_row, address_state, ADDRESS_POLICY, "ip"),
-        )
-        for row, state, policy, scope_kind in scopes:
-            new_state, just_locked = throttle.record_failure(state, now=now, policy=policy)
+        for scope, row, state in loaded:
+            new_state, just_locked = throttle.record_failure(state, now=now, policy=scope.policy)
             store_throttle(row, new_state)
             if just_locked:
                 emit(
                     records.account_locked(
-                        scope=scope_kind,
+                        scope=scope.kind,
                         user_uid=str(user.uid) if user is not None else None,
                         identity_store_arn=identity_store_arn(),
                         source_ip=context.source_ip,

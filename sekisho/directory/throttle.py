@@ -36,6 +36,10 @@ class ThrottlePolicy:
     max_lockout: timedelta = timedelta(hours=24)
     sliding: bool = True
     reset_on_success: bool = True
+    # Whether a success also forgets the escalation (how many lockouts in a row): a scope
+    # an attacker shares with the victim keeps it, so the victim's own success between
+    # two locks does not hand the attacker a fresh, short lockout.
+    success_forgets_escalation: bool = True
 
     def __post_init__(self) -> None:
         """Refuse policies that could never lock or never unlock."""
@@ -55,19 +59,32 @@ class ThrottlePolicy:
         return min(self.lockout * factor, self.max_lockout)
 
 
-# One account: the NIST-style lockout. 5 wrong passwords within 15 minutes lock it for
-# 15 minutes (then 30, 60, ... up to a day while the failures continue).
-ACCOUNT_POLICY = ThrottlePolicy()
+# Throttling after OWASP's "Slow Down Online Guessing Attacks with Device Cookies": a
+# browser that has completed a sign-in for a user carries a signed device cookie for that
+# user (directory/known_devices.py) and is throttled on its own; every other browser
+# shares the "unknown browsers" budget of the account. Guessing from anywhere locks only
+# unknown browsers, and the victim's known browser keeps signing in.
 
-# One source address: a larger budget, because many legitimate people share one address
-# (a contact centre's agents behind one NAT, a corporate proxy), and a lock here locks
-# all of them out. Its job is to slow password spraying (one password tried against many
-# accounts from one address), which the per-account scope cannot see. The window is
-# fixed so a day-long trickle of colleagues' typos never adds up, escalation stops at an
-# hour, and one person's successful sign-in never clears the address: otherwise an
-# attacker holding one valid account could reset the counter between guesses.
+# One known browser of one account: the NIST-style lockout. 5 wrong answers within 15
+# minutes lock that browser for 15 minutes (then 30, 60, ... up to a day while the
+# failures continue); its own success clears it.
+DEVICE_POLICY = ThrottlePolicy()
+
+# Every unknown browser of one account together: the same numbers, but a success keeps
+# the escalation. Whatever an attacker does from however many addresses, an account gets
+# at most about 35 guesses a day (15+30+...+480 minutes of lockouts after 30 failures,
+# then 16 hours), and its owner's known browsers are untouched.
+ACCOUNT_POLICY = ThrottlePolicy(success_forgets_escalation=False)
+
+# One source address, for unknown browsers only: it slows password spraying (one password
+# tried against many accounts from one address), which per-account scopes cannot see.
+# A contact centre puts hundreds of agents behind one NAT address, so the budget is
+# large (100 failures in a fixed 15-minute window: a whole floor's typos never come
+# near it), escalation stops at an hour, one success never clears it (an attacker with
+# one valid account must not reset it between guesses), and known browsers never count
+# against it nor are refused by it.
 ADDRESS_POLICY = ThrottlePolicy(
-    max_failures=20,
+    max_failures=100,
     window=timedelta(minutes=15),
     lockout=timedelta(minutes=15),
     max_lockout=timedelta(hours=1),
@@ -159,4 +176,6 @@ def record_success(state: ThrottleState, *, policy: ThrottlePolicy | None = None
     """
     if policy is not None and not policy.reset_on_success:
         return state
+    if policy is not None and not policy.success_forgets_escalation:
+        return ThrottleState(locked_until=state.locked_until, lockouts=state.lockouts)
     return ThrottleState()

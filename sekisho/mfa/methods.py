@@ -14,7 +14,8 @@ from sekisho.errors import ConfigError
 
 if TYPE_CHECKING:
     from sekisho.audit.writer import RequestContext
-    from sekisho.directory.models import User
+    from sekisho.directory.known_devices import KnownBrowser
+from sekisho.directory.models import User
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,9 @@ class MfaContext:
     rp_id: str = "localhost"
     clock: Clock = SYSTEM_CLOCK
     random: Random = SYSTEM_RANDOM
+    # The users this browser completed a sign-in for: wrong answers from a known browser
+    # count on their own, so guessing elsewhere never locks the owner's browser.
+    known: KnownBrowser | None = None
 
 
 @dataclass(frozen=True)

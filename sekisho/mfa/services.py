@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
 from django.db import transaction
+from django.db.models import Q
 
 from sekisho.audit import records
 from sekisho.audit.writer import Actor, admin_audit, emit, identity_store_arn
 from sekisho.clock import SYSTEM_CLOCK, Clock
 from sekisho.directory import throttle
 from sekisho.directory.models import SignInThrottle, User
-from sekisho.directory.signin import load_throttle, peek_throttle, store_throttle
+from sekisho.directory.signin import browser_scope, load_throttle, peek_throttle, store_throttle
 from sekisho.errors import ConfigError
 from sekisho.mfa import errors, trust
 from sekisho.mfa.methods import (
@@ -174,25 +176,40 @@ def usable_methods(user: User, policy: MfaPolicy | None = None) -> list[MfaMetho
     return [method for method in allowed_methods(policy) if method.devices(user)]
 
 
-def _mfa_scope(user: User) -> str:
-    return f"mfa:{user.uid}"
+@dataclass(frozen=True)
+class ThrottleScope:
+    """Where a wrong MFA answer counts, and by which policy."""
+
+    key: str
+    policy: throttle.ThrottlePolicy
 
 
-def record_failure(scope: str, *, now: datetime) -> None:
-    """Count one wrong MFA answer against a throttle scope (a user, or a source address)."""
+def mfa_scope(user: User, ctx: MfaContext) -> ThrottleScope:
+    """A browser known for this user counts on its own; any other, against the user's
+    unknown-browser budget (OWASP's device cookies, as for passwords)."""
+    nonce = ctx.known.nonce_for(str(user.uid)) if ctx.known is not None else None
+    if nonce is not None:
+        return ThrottleScope(
+            browser_scope(str(user.uid), nonce, prefix="mfa-browser"), throttle.DEVICE_POLICY
+        )
+    return ThrottleScope(f"mfa:{user.uid}", throttle.ACCOUNT_POLICY)
+
+
+def record_failure(scope: ThrottleScope, *, now: datetime) -> None:
+    """Count one wrong MFA answer against a throttle scope."""
     with transaction.atomic():
-        row, state = load_throttle(scope)
-        new_state, _locked = throttle.record_failure(state, now=now, policy=throttle.ACCOUNT_POLICY)
+        row, state = load_throttle(scope.key)
+        new_state, _locked = throttle.record_failure(state, now=now, policy=scope.policy)
         store_throttle(row, new_state)
 
 
-def check_throttle(scope: str, *, now: datetime) -> None:
-    """Raise MfaLocked while a throttle scope (a user, or a source address) is locked.
+def check_throttle(scope: ThrottleScope, *, now: datetime) -> None:
+    """Raise MfaLocked while a throttle scope is locked.
 
     Checked before an answer is even looked at, so a locked counter reveals nothing.
     """
-    state = peek_throttle(scope)
-    verdict = throttle.check(state, now=now, policy=throttle.ACCOUNT_POLICY)
+    state = peek_throttle(scope.key)
+    verdict = throttle.check(state, now=now, policy=scope.policy)
     if not verdict.allowed:
         raise errors.MfaLocked(
             f"too many wrong answers; try again in {verdict.retry_after_seconds} seconds",
@@ -234,12 +251,12 @@ def finish_enroll(
     if len(method.devices(user)) >= method.max_devices:
         raise errors.TooManyDevices(f"at most {method.max_devices} {method.name} devices")
     clean_name = " ".join((name or "").split())[:64] or method.label
-    check_throttle(_mfa_scope(user), now=now)
+    check_throttle(mfa_scope(user, ctx), now=now)
     try:
         result = method.finish_enroll(user, ctx, state=state, form=form, name=clean_name)
     except errors.MfaError as exc:
         if exc.counts_as_failure:
-            record_failure(_mfa_scope(user), now=now)
+            record_failure(mfa_scope(user, ctx), now=now)
         _audit_registration(user, method, ctx, success=False, name=None)
         raise
     if isinstance(result, Device):
@@ -269,7 +286,7 @@ def begin_verify(user: User, method_name: str, ctx: MfaContext) -> Prompt:
     method = verifiable_method(method_name)
     if not method.devices(user):
         raise errors.NoDevice(f"no {method.name} device is registered")
-    check_throttle(_mfa_scope(user), now=ctx.clock.now())
+    check_throttle(mfa_scope(user, ctx), now=ctx.clock.now())
     prompt = method.begin_verify(user, ctx)
     emit(
         records.credential_challenge(
@@ -301,11 +318,11 @@ def finish_verify(
     now = ctx.clock.now()
     method = verifiable_method(method_name)
     try:
-        check_throttle(_mfa_scope(user), now=now)
+        check_throttle(mfa_scope(user, ctx), now=now)
         result = method.finish_verify(user, ctx, state=state, form=form)
     except errors.MfaError as exc:
         if exc.counts_as_failure:
-            record_failure(_mfa_scope(user), now=now)
+            record_failure(mfa_scope(user, ctx), now=now)
         audit_verification(user, method.credential_type, ctx, success=False, reason=exc.code)
         raise
     if isinstance(result, Verified):
@@ -398,7 +415,9 @@ def reset_mfa(user: User, *, actor: Actor, clock: Clock = SYSTEM_CLOCK) -> int:
             removed += get_method(name).remove_all(user)
     TrustedDevice.objects.filter(user=user).delete()
     KnownAddress.objects.filter(user=user).delete()
-    SignInThrottle.objects.filter(scope=_mfa_scope(user)).delete()
+    SignInThrottle.objects.filter(
+        Q(scope=f"mfa:{user.uid}") | Q(scope__startswith=f"mfa-browser:{user.uid}:")
+    ).delete()
     admin_audit(actor, "ResetMfa", {"userName": user.username, "devices": removed}, clock)
     return removed
 

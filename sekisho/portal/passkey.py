@@ -46,7 +46,7 @@ def options(request: HttpRequest) -> HttpResponse:
     workflow_id = SYSTEM_RANDOM.uuid()
     ctx = mfa_context(request, workflow_id)
     try:
-        mfa.check_throttle(passkey_scope(ctx.request.source_ip), now=ctx.clock.now())
+        mfa.check_throttle(passkey_scope(ctx), now=ctx.clock.now())
         prompt = begin_passkey(ctx)
     except mfa_errors.MfaError as exc:
         return JsonResponse({"error": _message(exc)}, status=_status(exc))

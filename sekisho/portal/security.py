@@ -16,7 +16,7 @@ from sekisho.mfa import errors as mfa_errors
 from sekisho.mfa import services as mfa
 from sekisho.mfa import trust
 from sekisho.portal.mfa_views import error_message, label, method_step, recovery_codes_page
-from sekisho.portal.views import mfa_context
+from sekisho.portal.views import known_browser, mfa_context
 from sekisho.saml import services as saml
 from sekisho.web.errors import error_page
 from sekisho.web.http import request_context, signed_in_required
@@ -59,6 +59,7 @@ def reauthenticate(request: HttpRequest) -> HttpResponse:
         password=password[:256],
         context=request_context(request),
         workflow_id=auth.session_id if auth else "",
+        known=known_browser(request),
         clock=saml.clock(),
     )
     if not decision.ok or decision.user is None or decision.user.pk != user.pk:

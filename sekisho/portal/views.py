@@ -17,6 +17,8 @@ from sekisho.audit import records
 from sekisho.audit.writer import emit, identity_store_arn
 from sekisho.clock import SYSTEM_RANDOM
 from sekisho.config import get_config
+from sekisho.crypto import b64url
+from sekisho.directory import known_devices
 from sekisho.directory.models import User
 from sekisho.directory.signin import check_password_sign_in
 from sekisho.mfa import services as mfa
@@ -39,6 +41,11 @@ from sekisho.web.outcome import render_outcome
 from sekisho.web.session import AuthState, get_auth, put_auth, safe_next
 
 
+def known_browser(request: HttpRequest) -> known_devices.KnownBrowser:
+    """The users this browser completed a sign-in for (its known-browser cookie)."""
+    return known_devices.read(request.COOKIES.get(known_devices.COOKIE_NAME))
+
+
 def mfa_context(request: HttpRequest, workflow_id: str) -> MfaContext:
     """The MFA methods' view of this request; origin and RP ID come from SEKISHO_BASE_URL."""
     config = get_config()
@@ -49,6 +56,23 @@ def mfa_context(request: HttpRequest, workflow_id: str) -> MfaContext:
         origin=f"{parts.scheme}://{parts.netloc}",
         rp_id=config.host,
         clock=saml.clock(),
+        known=known_browser(request),
+    )
+
+
+def _remember_browser(request: HttpRequest, response: HttpResponse, user: User) -> None:
+    """After a completed sign-in this browser is known for the user (its own throttle)."""
+    known = known_browser(request).remember(
+        str(user.uid), lambda: b64url(SYSTEM_RANDOM.token_bytes(16))
+    )
+    response.set_cookie(
+        known_devices.COOKIE_NAME,
+        known.cookie_value(),
+        max_age=known_devices.MAX_AGE_SECONDS,
+        secure=True,
+        httponly=True,
+        samesite="Lax",
+        path="/",
     )
 
 
@@ -132,6 +156,7 @@ def complete_sign_in(request: HttpRequest, user: User, flow: SignInFlow) -> Http
         )
     )
     response = redirect(next_url)
+    _remember_browser(request, response, user)
     issued = trust.trust_if_asked(
         user,
         mfa_context(request, flow.workflow_id),
@@ -216,6 +241,7 @@ def signin(request: HttpRequest) -> HttpResponse:
         password=password,
         context=request_context(request),
         workflow_id=flow.workflow_id,
+        known=known_browser(request),
         clock=saml.clock(),
     )
     if not decision.ok or decision.user is None:

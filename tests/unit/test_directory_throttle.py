@@ -12,6 +12,7 @@ from sekisho.directory import throttle
 from sekisho.directory.throttle import (
     ACCOUNT_POLICY,
     ADDRESS_POLICY,
+    DEVICE_POLICY,
     ThrottlePolicy,
     ThrottleState,
     Verdict,
@@ -35,7 +36,9 @@ def test_defaults_are_five_failures_in_fifteen_minutes_then_fifteen_minutes() ->
     assert ACCOUNT_POLICY.max_failures == 5
     assert ACCOUNT_POLICY.window == timedelta(minutes=15)
     assert ACCOUNT_POLICY.lockout == timedelta(minutes=15)
-    assert ADDRESS_POLICY.max_failures == 20
+    assert DEVICE_POLICY.max_failures == 5 and DEVICE_POLICY.success_forgets_escalation
+    assert ACCOUNT_POLICY.success_forgets_escalation is False
+    assert ADDRESS_POLICY.max_failures == 100
     assert ADDRESS_POLICY.window == timedelta(minutes=15)
     assert ADDRESS_POLICY.reset_on_success is False
 
@@ -92,18 +95,30 @@ def test_fixed_window_forgives_a_slow_trickle() -> None:
 
 def test_address_scope_keeps_counting_for_many_users() -> None:
     state, locks = fail_times(
-        ThrottleState(), [T0 + i * timedelta(seconds=10) for i in range(20)], ADDRESS_POLICY
+        ThrottleState(), [T0 + i * timedelta(seconds=5) for i in range(100)], ADDRESS_POLICY
     )
-    assert locks[:19] == [False] * 19
-    assert locks[19] is True
-    assert state.locked_until == T0 + 190 * timedelta(seconds=1) + timedelta(minutes=15)
+    assert locks[:99] == [False] * 99
+    assert locks[99] is True
+    assert state.locked_until == T0 + 495 * timedelta(seconds=1) + timedelta(minutes=15)
 
 
 def test_success_resets_an_account_but_not_an_address() -> None:
     state, _ = fail_times(ThrottleState(), [T0, T0, T0])
     assert throttle.record_success(state) == ThrottleState()
+    assert throttle.record_success(state, policy=DEVICE_POLICY) == ThrottleState()
     assert throttle.record_success(state, policy=ACCOUNT_POLICY) == ThrottleState()
     assert throttle.record_success(state, policy=ADDRESS_POLICY) == state
+
+
+def test_a_success_keeps_an_accounts_escalation_for_unknown_browsers() -> None:
+    """The owner's success between two locks must not shorten the attacker's next one."""
+    state, _ = fail_times(ThrottleState(), [T0 + i * timedelta(seconds=1) for i in range(5)])
+    assert state.lockouts == 1
+    after = throttle.record_success(state, policy=ACCOUNT_POLICY)
+    assert after.failures == 0 and after.lockouts == 1
+    again, _ = fail_times(after, [T0 + 20 * MIN + i * timedelta(seconds=1) for i in range(5)])
+    assert again.locked_until == T0 + 20 * MIN + 4 * timedelta(seconds=1) + 30 * MIN
+    assert throttle.record_success(state, policy=DEVICE_POLICY) == ThrottleState()
 
 
 def test_lockouts_escalate_and_cap() -> None:

@@ -207,8 +207,8 @@ def test_passkey_answers_that_are_refused(client: Client, make_user, clock) -> N
     no_uv = client.post("/signin/passkey", as_form(key.assert_(passkey_options(client), uv=False)))
     assert no_uv.status_code == 400
     assert client.get("/apps").status_code == 302
-    # Five refusals locked this address; forget them to try one more kind of refusal.
-    SignInThrottle.objects.filter(scope__startswith="passkey:").delete()
+    # Five refusals locked this (known) browser; forget them to try one more kind.
+    SignInThrottle.objects.filter(scope__startswith="passkey").delete()
     # A disabled account's passkey is not accepted.
     user.status = User.STATUS_DISABLED
     user.save()
@@ -230,11 +230,13 @@ def test_a_replayed_passkey_answer_is_refused(client: Client, make_user, clock) 
     assert client.post("/signin/passkey", answer).status_code == 400
 
 
-def test_passkey_failures_lock_the_address(client: Client, make_user, clock) -> None:
+def test_passkey_failures_lock_a_known_browser(client: Client, make_user, clock) -> None:
     make_user()
     key = SoftAuthenticator()
     register_at_first_sign_in(client, key)
     client.post("/signout")
+    # Another browser at the same address is not locked by this one's failures.
+    elsewhere = Client()
     for _ in range(5):
         refused = client.post("/signin/passkey", {"credential": "{}"})
         assert refused.status_code == 400
@@ -245,8 +247,30 @@ def test_passkey_failures_lock_the_address(client: Client, make_user, clock) -> 
     assert last("CredentialVerification").record["additionalEventData"]["FailureReason"] == (
         "mfa_locked"
     )
+    assert elsewhere.get("/signin/passkey/options").status_code == 200
     clock.advance(16 * 60)
     good = client.post("/signin/passkey", as_form(key.assert_(passkey_options(client))))
+    assert good.status_code == 302
+
+
+def test_passkey_failures_of_unknown_browsers_lock_the_address_only_late(
+    make_user, clock
+) -> None:
+    """A whole office's mistakes never come near the address budget; a flood does."""
+    make_user()
+    known = Client()
+    key = SoftAuthenticator()
+    register_at_first_sign_in(known, key)
+    known.post("/signout")
+    stranger = Client()
+    for _ in range(99):
+        assert stranger.post("/signin/passkey", {"credential": "{}"}).status_code == 400
+    assert stranger.get("/signin/passkey/options").status_code == 200
+    assert stranger.post("/signin/passkey", {"credential": "{}"}).status_code == 400
+    assert stranger.get("/signin/passkey/options").status_code == 429
+    assert Client().get("/signin/passkey/options").status_code == 429
+    # The browser that signed in before keeps its own budget, and gets in.
+    good = known.post("/signin/passkey", as_form(key.assert_(passkey_options(known))))
     assert good.status_code == 302
 
 

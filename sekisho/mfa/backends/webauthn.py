@@ -7,6 +7,7 @@ the passkey sign-in view does them for ``finish_passkey``.
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 from collections.abc import Mapping
 from typing import Any
@@ -14,12 +15,14 @@ from typing import Any
 from django.db import IntegrityError, transaction
 
 from sekisho.config import get_config
+from sekisho.directory import throttle
 from sekisho.directory.models import User
 from sekisho.mfa import errors
 from sekisho.mfa import webauthn as core
 from sekisho.mfa.methods import Device, MfaContext, Prompt, Verified, register
 from sekisho.mfa.models import WebAuthnCredential
 from sekisho.mfa.services import (
+    ThrottleScope,
     allowed_method,
     audit_verification,
     check_throttle,
@@ -322,9 +325,18 @@ def passkey_owner(form: Mapping[str, str]) -> User | None:
     return row.user if row is not None else None
 
 
-def passkey_scope(source_ip: str) -> str:
-    """The throttle scope of passkey sign-in: the source address (nobody is named yet)."""
-    return f"passkey:{source_ip}"
+def passkey_scope(ctx: MfaContext) -> ThrottleScope:
+    """The throttle scope of passkey sign-in, before anybody is named.
+
+    A known browser (one that completed a sign-in) counts on its own; any other browser
+    counts against its source address with the address budget, which a whole office's
+    mistakes do not exhaust.
+    """
+    nonce = ctx.known.any_nonce() if ctx.known is not None else None
+    if nonce is not None:
+        digest = hashlib.sha256(nonce.encode()).hexdigest()[:32]
+        return ThrottleScope(f"passkey-browser:{digest}", throttle.DEVICE_POLICY)
+    return ThrottleScope(f"passkey:{ctx.request.source_ip}", throttle.ADDRESS_POLICY)
 
 
 def sign_in_with_passkey(
@@ -336,7 +348,7 @@ def sign_in_with_passkey(
     CredentialVerification failure against the credential's owner, if one is named.
     """
     now = ctx.clock.now()
-    scope = passkey_scope(ctx.request.source_ip)
+    scope = passkey_scope(ctx)
     try:
         check_throttle(scope, now=now)
         user, verified = finish_passkey(ctx, state=state, form=form)
