@@ -37,7 +37,11 @@ else
   run_pg() { "$@"; }
 fi
 run_pg "$PGBIN/initdb" -D "$PGDIR/data" -U sekisho --auth=trust -E UTF8 >/dev/null
-run_pg "$PGBIN/pg_ctl" -D "$PGDIR/data" -l "$PGDIR/log" -w \
-  -o "-c listen_addresses=127.0.0.1 -p $PGPORT -k $PGDIR -c fsync=off -c synchronous_commit=off" start >/dev/null
+if ! run_pg "$PGBIN/pg_ctl" -D "$PGDIR/data" -l "$PGDIR/log" -w \
+  -o "-c listen_addresses=127.0.0.1 -p $PGPORT -k $PGDIR -c fsync=off -c synchronous_commit=off" start >/dev/null; then
+  echo "PostgreSQL did not start on 127.0.0.1:$PGPORT (SEKISHO_TEST_PGPORT picks another port):" >&2
+  cat "$PGDIR/log" >&2
+  exit 1
+fi
 DATABASE_URL="postgresql://sekisho@127.0.0.1:$PGPORT/postgres" \
   $PY -m pytest -q -p no:cacheprovider "$@"
