@@ -5,9 +5,12 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
+
+from django.db import transaction
 
 from sekisho.audit import records
 from sekisho.audit.models import AuditRecord
@@ -50,7 +53,39 @@ def identity_store_arn() -> str:
     return f"arn:aws:identitystore::{account_id()}:identitystore/d-{digest[:10]}"
 
 
-def _outcome(record: dict[str, Any]) -> str:
+Listener = Callable[[Mapping[str, Any]], None]
+
+# Called with each stored record once it is committed (sekisho.ops counts metrics here).
+# Listeners are registered by contexts above audit, so audit never imports them.
+_listeners: list[Listener] = []
+
+
+def subscribe(listener: Listener) -> None:
+    """Call ``listener`` with every record emitted from now on, after its transaction commits.
+
+    A record whose transaction rolls back was never stored, so no listener hears of it;
+    a listener's failure is logged and never reaches the caller of ``emit``.
+    """
+    if listener not in _listeners:
+        _listeners.append(listener)
+
+
+def unsubscribe(listener: Listener) -> None:
+    """Stop calling ``listener`` (tests)."""
+    if listener in _listeners:
+        _listeners.remove(listener)
+
+
+def _notify(record: Mapping[str, Any]) -> None:
+    for listener in tuple(_listeners):
+        try:
+            listener(record)
+        except Exception:  # a metric must never break an audited decision
+            log.exception("audit listener %s failed", getattr(listener, "__name__", listener))
+
+
+def outcome(record: Mapping[str, Any]) -> str:
+    """``Success`` or ``Failure`` of a CloudTrail-format record (the stored outcome column)."""
     details = record.get("serviceEventDetails") or {}
     for value in details.values():
         if value in ("Success", "Failure"):
@@ -73,12 +108,14 @@ def emit(event: AuditEvent) -> dict[str, Any]:
         event_time=event.event_time,
         event_source=record["eventSource"],
         event_name=record["eventName"],
-        outcome=_outcome(record),
+        outcome=outcome(record),
         user_uid=user_uid,
         source_ip=str(record.get("sourceIPAddress") or ""),
         record=record,
     )
-    log.info("audit %s %s %s", record["eventSource"], record["eventName"], _outcome(record))
+    log.info("audit %s %s %s", record["eventSource"], record["eventName"], outcome(record))
+    if _listeners:
+        transaction.on_commit(partial(_notify, record))
     return record
 
 

@@ -130,6 +130,16 @@ def store_throttle(row: SignInThrottle, state: throttle.ThrottleState) -> None:
     row.save(update_fields=["failures", "window_started", "locked_until", "lockouts"])
 
 
+def _failure_reason(user: User | None, password_ok: bool) -> str:
+    # For the audit trail and metrics only: the person always sees one generic message.
+    # (A throttled attempt is refused before this, as throttled_<scope>.)
+    if user is None:
+        return "unknown_user"
+    if not password_ok:
+        return "invalid_password"
+    return "user_disabled"
+
+
 def check_password_sign_in(
     *,
     username: str,
@@ -209,6 +219,7 @@ def check_password_sign_in(
                 workflow_id=workflow_id,
                 user_uid=str(user.uid) if user is not None else None,
                 identity_store_arn=identity_store_arn(),
+                failure_reason=None if success else _failure_reason(user, password_ok),
                 source_ip=context.source_ip,
                 user_agent=context.user_agent,
                 now=now,
