@@ -16,6 +16,9 @@ from sekisho.errors import ConfigError
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 _LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1", "[::1]"}
+# Who may scrape /metrics when SEKISHO_METRICS_ALLOW is unset: this machine only.
+DEFAULT_METRICS_ALLOW = "127.0.0.0/8 ::1"
+LOG_FORMATS = ("plain", "json")
 _DB_URL = re.compile(
     r"^(?P<scheme>postgres|postgresql)://"
     r"(?:(?P<user>[^:@/]*)(?::(?P<password>[^@/]*))?@)?"
@@ -46,6 +49,8 @@ class Config:
     database: DatabaseSettings
     trusted_proxies: tuple[Network, ...]
     debug: bool = False
+    metrics_allow: tuple[Network, ...] = ()
+    log_format: str = "plain"
 
     @property
     def secure_transport(self) -> bool:
@@ -112,6 +117,21 @@ def parse_trusted_proxies(raw: str) -> tuple[Network, ...]:
     return parse_cidrs(raw, setting="SEKISHO_TRUSTED_PROXIES")
 
 
+def parse_metrics_allow(raw: str) -> tuple[Network, ...]:
+    """Parse the networks allowed to scrape /metrics; blank means loopback only."""
+    from sekisho.network import parse_cidrs
+
+    return parse_cidrs(raw.strip() or DEFAULT_METRICS_ALLOW, setting="SEKISHO_METRICS_ALLOW")
+
+
+def parse_log_format(raw: str) -> str:
+    """``plain`` (the default) or ``json``: one JSON object per log line."""
+    value = raw.strip().lower() or "plain"
+    if value not in LOG_FORMATS:
+        raise ConfigError(f"SEKISHO_LOG_FORMAT must be plain or json, got {raw.strip()!r}")
+    return value
+
+
 def load_config(environ: Mapping[str, str] | None = None) -> Config:
     """Read the configuration from the environment, or raise ConfigError naming the problem."""
     env = os.environ if environ is None else environ
@@ -136,6 +156,8 @@ def load_config(environ: Mapping[str, str] | None = None) -> Config:
         database=database,
         trusted_proxies=proxies,
         debug=debug_raw in ("1", "true", "yes"),
+        metrics_allow=parse_metrics_allow(env.get("SEKISHO_METRICS_ALLOW", "")),
+        log_format=parse_log_format(env.get("SEKISHO_LOG_FORMAT", "")),
     )
 
 

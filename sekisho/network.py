@@ -61,6 +61,12 @@ def _trusted(address: IPAddress, trusted_proxies: Sequence[IPNetwork]) -> bool:
     )
 
 
+def address_in(text: str, networks: Sequence[IPNetwork]) -> bool:
+    """Whether an address (as ``client_ip`` returns it) lies in one of the networks."""
+    address = parse_address(text)
+    return address is not None and _trusted(address, networks)
+
+
 def client_ip(*, peer: str, forwarded_for: str | None, trusted_proxies: Sequence[IPNetwork]) -> str:
     """Return the client's address for a request.
 
