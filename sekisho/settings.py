@@ -8,6 +8,7 @@ from typing import Any
 
 from sekisho.config import get_config
 from sekisho.instance import cached_master_key
+from sekisho.logs import formatter_config
 
 CONFIG = get_config()
 BASE_URL = CONFIG.base_url
@@ -27,16 +28,21 @@ INSTALLED_APPS = [
     "sekisho.saml",
     "sekisho.access",
     "sekisho.audit",
+    "sekisho.ops",
     "sekisho.web",
     "sekisho.portal",
     "sekisho.emulator",
 ]
 
 MIDDLEWARE = [
+    # Outermost: every request is timed and counted by route (and logged in JSON mode).
+    "sekisho.web.ops.RequestMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "sekisho.web.middleware.BodySizeLimitMiddleware",
     "sekisho.web.middleware.ClientAddressMiddleware",
+    # /healthz, /readyz, /metrics: answered before sessions, CSRF and the URL router.
+    "sekisho.web.ops.OpsEndpointsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -147,11 +153,14 @@ CACHES = {
     "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
 }
 
+# plain (default) or json: one JSON object per line for Django's and Sekisho's loggers; the
+# request middleware then writes the access log itself (sekisho.web.ops).
+SEKISHO_LOG_FORMAT = CONFIG.log_format
 LOGGING: dict[str, Any] = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {"sekisho": formatter_config(CONFIG.log_format)},
+    "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "sekisho"}},
     "root": {"handlers": ["stderr"], "level": "WARNING"},
     "loggers": {
         "sekisho": {"handlers": ["stderr"], "level": "INFO", "propagate": False},

@@ -28,9 +28,10 @@ from sekisho.emulator.protocol.query import (
     serialize_query_error,
     serialize_query_response,
 )
-from sekisho.emulator.protocol.restjson import serialize_rest_json_error
-from sekisho.emulator.protocol.routing import identify_service
+from sekisho.emulator.protocol.restjson import match_rest_json_operation, serialize_rest_json_error
+from sekisho.emulator.protocol.routing import identify_service, requested_action
 from sekisho.emulator.protocol.shapes import ServiceModel, load_service_model
+from sekisho.ops.metrics import count_emulator_request
 from sekisho.web.middleware import source_ip
 
 logger = logging.getLogger(__name__)
@@ -105,6 +106,30 @@ def _service_hint(req: AwsHttpRequest) -> str | None:
         return None
 
 
+def _operation_hint(req: AwsHttpRequest, service: str) -> str:
+    """The operation a request names, when the service's model knows it (else "")."""
+    model = load_service_model(service)
+    if PROTOCOLS.get(service) == "rest-json":
+        try:
+            operation, _labels = match_rest_json_operation(req, model, base_path="/aws")
+        except AwsError:
+            return ""
+        return operation.name
+    action = requested_action(req)
+    # Only names from the model: a client's free text never becomes a metric label.
+    return action if action is not None and action in model.operation_names else ""
+
+
+def _count(req: AwsHttpRequest | None, error_code: str) -> None:
+    try:
+        service = _service_hint(req) if req is not None else None
+        operation = _operation_hint(req, service) if req is not None and service else ""
+    except Exception:  # the answer is already written: a metric must never replace it
+        logger.exception("emulated AWS request: naming its operation for metrics failed")
+        service, operation = None, ""
+    count_emulator_request(service=service or "", operation=operation, error_code=error_code)
+
+
 def _django_response(response: AwsHttpResponse) -> HttpResponse:
     out = HttpResponse(response.body, status=response.status)
     for name, value in response.headers.items():
@@ -118,10 +143,12 @@ def aws_endpoint(request: HttpRequest, rest: str = "") -> HttpResponse:
     """Answer one AWS API call the way the AWS service would, errors included."""
     request_id = str(uuid.uuid4())
     req: AwsHttpRequest | None = None
+    error_code = ""
     try:
         req = to_aws_request(request)
         response = _handle(req, request_id)
     except AwsError as error:
+        error_code = error.code
         service = _service_hint(req) if req is not None else None
         try:
             response = _error_response(error, request_id, service)
@@ -129,8 +156,10 @@ def aws_endpoint(request: HttpRequest, rest: str = "") -> HttpResponse:
             logger.exception("emulated AWS request %s: writing %r failed", request_id, error)
             response = _internal_failure(request_id)
     except Exception:  # the emulator's own bug: AWS-shaped 500, never a traceback page
+        error_code = "InternalFailure"
         logger.exception("emulated AWS request %s failed", request_id)
         response = _internal_failure(request_id)
+    _count(req, error_code)
     return _django_response(response)
 
 

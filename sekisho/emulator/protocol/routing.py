@@ -74,3 +74,8 @@ def identify_service(req: AwsHttpRequest, *, services: Collection[str] = SERVICE
             http_status=403,
         )
     return service
+
+
+def requested_action(req: AwsHttpRequest) -> str | None:
+    """The query protocol's ``Action`` (query string or form body), not validated yet."""
+    return _unsigned_action(req)
