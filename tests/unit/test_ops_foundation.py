@@ -1,0 +1,213 @@
+"""Operations in the foundation: SEKISHO_METRICS_ALLOW and SEKISHO_LOG_FORMAT, JSON log
+lines, and the server's metrics directory and gunicorn hooks (sekisho.serving)."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import logging
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from gunicorn.config import Config as GunicornConfig
+
+from sekisho import serving
+from sekisho.config import load_config
+from sekisho.errors import ConfigError
+from sekisho.logs import JsonFormatter, formatter_config
+
+REPO = Path(__file__).resolve().parents[2]
+
+# --- configuration ----------------------------------------------------------------------
+
+
+def test_metrics_are_for_this_machine_by_default() -> None:
+    config = load_config({})
+    assert config.metrics_allow == (
+        ipaddress.ip_network("127.0.0.0/8"),
+        ipaddress.ip_network("::1/128"),
+    )
+    assert load_config({"SEKISHO_METRICS_ALLOW": "  "}).metrics_allow == config.metrics_allow
+
+
+def test_metrics_allow_takes_commas_and_spaces() -> None:
+    config = load_config({"SEKISHO_METRICS_ALLOW": "10.1.2.0/24, 2001:db8::/64 192.0.2.7"})
+    assert [str(n) for n in config.metrics_allow] == [
+        "10.1.2.0/24",
+        "2001:db8::/64",
+        "192.0.2.7/32",
+    ]
+
+
+@pytest.mark.parametrize("raw", ["10.0.0.0/33", "prometheus.internal", "10.0.0.1/8"])
+def test_a_malformed_metrics_allow_is_one_line_naming_it(raw: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_config({"SEKISHO_METRICS_ALLOW": raw})
+    assert info.value.message.startswith("SEKISHO_METRICS_ALLOW: ")
+    assert "\n" not in info.value.message
+
+
+def test_log_format_is_plain_or_json() -> None:
+    assert load_config({}).log_format == "plain"
+    assert load_config({"SEKISHO_LOG_FORMAT": " JSON "}).log_format == "json"
+    with pytest.raises(ConfigError) as info:
+        load_config({"SEKISHO_LOG_FORMAT": "xml"})
+    assert info.value.message == "SEKISHO_LOG_FORMAT must be plain or json, got 'xml'"
+
+
+@pytest.mark.parametrize(
+    ("name", "value"), [("SEKISHO_METRICS_ALLOW", "everyone"), ("SEKISHO_LOG_FORMAT", "yaml")]
+)
+def test_the_cli_stops_on_a_malformed_value_with_one_line(
+    name: str, value: str, tmp_path: Path
+) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
+    env.update(SEKISHO_DATA=str(tmp_path / "data"), **{name: value})
+    done = subprocess.run(
+        [sys.executable, "-m", "sekisho.cli.main", "serve", "--port", "1"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 1
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and name in lines[0], done.stderr
+    assert "Traceback" not in done.stderr
+
+
+# --- JSON log lines ---------------------------------------------------------------------
+
+
+def _record(**extra: object) -> logging.LogRecord:
+    record = logging.LogRecord(
+        "sekisho.request", logging.INFO, __file__, 1, "%s %s", ("GET", "/signin"), None
+    )
+    record.__dict__.update(extra)
+    return record
+
+
+def test_a_json_line_has_time_level_logger_message_and_request_fields() -> None:
+    line = JsonFormatter().format(
+        _record(
+            method="GET",
+            route="/signin",
+            status=200,
+            duration_ms=1.5,
+            request_id="abc-1",
+            client_ip="203.0.113.9",
+            cookie="sekisho_session=secret",  # not a request field: never written
+        )
+    )
+    assert "\n" not in line
+    data = json.loads(line)
+    assert data["level"] == "INFO" and data["logger"] == "sekisho.request"
+    assert data["message"] == "GET /signin"
+    assert data["time"].endswith("+00:00")
+    assert (data["method"], data["route"], data["status"]) == ("GET", "/signin", 200)
+    assert data["duration_ms"] == 1.5 and data["request_id"] == "abc-1"
+    assert "cookie" not in data and "secret" not in line
+
+
+def test_a_json_line_carries_an_exception_on_one_line() -> None:
+    try:
+        raise ValueError("boom\nsecond line")
+    except ValueError:
+        record = logging.LogRecord(
+            "django.request", logging.ERROR, __file__, 1, "failed", (), sys.exc_info()
+        )
+    line = JsonFormatter().format(record)
+    assert "\n" not in line
+    assert "ValueError: boom" in json.loads(line)["exception"]
+
+
+def test_formatter_config_picks_the_format() -> None:
+    assert formatter_config("json") == {"()": "sekisho.logs.JsonFormatter"}
+    assert "format" in formatter_config("plain")
+
+
+# --- the server command and its hooks ---------------------------------------------------
+
+
+def test_the_server_reads_its_hooks_from_sekisho_serving() -> None:
+    argv = serving.server_command(host="127.0.0.1", port=8000, workers=2, log_format="plain")
+    assert argv[argv.index("--config") + 1] == "python:sekisho.serving"
+    assert argv[argv.index("--access-logfile") + 1] == "-"
+    access_format = argv[argv.index("--access-logformat") + 1]
+    # No query string (%(r)s, %(q)s) and no Referer (%(f)s): they can carry SAML messages.
+    assert "%(U)s" in access_format
+    assert not any(atom in access_format for atom in ("%(r)s", "%(q)s", "%(f)s"))
+
+
+def test_json_logs_leave_the_access_log_to_sekisho() -> None:
+    argv = serving.server_command(host="::1", port=8000, workers=1, log_format="json")
+    assert "--access-logfile" not in argv
+    assert argv[argv.index("--bind") + 1] == "[::1]:8000"
+
+
+def test_the_module_gives_gunicorn_exactly_the_settings_it_means_to() -> None:
+    known = set(GunicornConfig().settings)
+    assert {name for name in vars(serving) if name in known} == set(serving.GUNICORN_SETTINGS)
+
+
+def test_gunicorn_logs_json_only_when_asked(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SEKISHO_LOG_FORMAT", raising=False)
+    assert serving.gunicorn_logging() == {}
+    monkeypatch.setenv("SEKISHO_LOG_FORMAT", "json")
+    config = serving.gunicorn_logging()
+    assert config["formatters"]["generic"] == {"()": "sekisho.logs.JsonFormatter"}
+    assert config["loggers"]["gunicorn.access"]["handlers"] == []
+
+
+def test_the_metrics_directory_is_owner_only_and_emptied_of_counters(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "metrics").mkdir(mode=0o755)
+    (data / "metrics" / "counter_123.db").write_bytes(b"old")
+    (data / "metrics" / "notes.txt").write_text("kept")
+    path = serving.prepare_metrics_dir(data)
+    assert path == data / "metrics"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o700
+    assert sorted(p.name for p in path.iterdir()) == ["notes.txt"]
+
+
+def test_a_metrics_path_that_is_not_a_directory_is_one_line(tmp_path: Path) -> None:
+    (tmp_path / "metrics").write_text("a file")
+    with pytest.raises(ConfigError) as info:
+        serving.prepare_metrics_dir(tmp_path)
+    assert "metrics directory" in info.value.message and "\n" not in info.value.message
+
+
+def test_on_starting_points_the_workers_at_the_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = load_config({"SEKISHO_DATA": str(tmp_path)})
+    monkeypatch.setattr("sekisho.config.get_config", lambda: config)
+    monkeypatch.setenv(serving.MULTIPROC_ENV, "restored after the test")
+    monkeypatch.delenv(serving.MULTIPROC_ENV)
+    serving.on_starting(server=None)
+    assert os.environ[serving.MULTIPROC_ENV] == str(tmp_path / "metrics")
+    # A dead worker's live gauges go; its counters stay in the sums.
+    (tmp_path / "metrics" / "gauge_livesum_4242.db").write_bytes(b"")
+    (tmp_path / "metrics" / "counter_4242.db").write_bytes(b"")
+    serving.child_exit(server=None, worker=type("W", (), {"pid": 4242})())
+    assert sorted(p.name for p in (tmp_path / "metrics").iterdir()) == ["counter_4242.db"]
+
+
+def test_a_metrics_directory_that_cannot_be_made_stops_gunicorn_with_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "metrics").write_text("a file")
+    config = load_config({"SEKISHO_DATA": str(tmp_path)})
+    monkeypatch.setattr("sekisho.config.get_config", lambda: config)
+    monkeypatch.setenv(serving.MULTIPROC_ENV, "restored after the test")
+    monkeypatch.delenv(serving.MULTIPROC_ENV)
+    with pytest.raises(RuntimeError) as info:  # gunicorn prints "Error: <message>", exit 1
+        serving.on_starting(server=None)
+    assert "metrics directory" in str(info.value)
