@@ -4,13 +4,16 @@ gunicorn also reads this module as its configuration (``-c python:sekisho.servin
 its top-level names, exactly those that are gunicorn settings take effect, namely the
 server hooks ``on_starting`` and ``child_exit`` and ``logconfig_dict``
 (``GUNICORN_SETTINGS`` lists them; a test keeps that list honest). The hooks give every
-worker one metrics directory, emptied at start, so a scrape of any worker sums them all.
+worker of a server one metrics directory, emptied at start, so a scrape answered by any
+worker sums them all.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -73,19 +76,28 @@ def loopback_for(host: str) -> str:
     return host
 
 
-def prepare_metrics_dir(data_dir: Path) -> Path:
-    """Create ``<data>/metrics`` owner-only and remove the counters of a previous run.
+def metrics_dir(data_dir: Path, binds: Sequence[str]) -> Path:
+    """``<data>/metrics/<bind>``: one directory per server, named by where it listens.
+
+    Servers on one machine may share a data directory (SQLite); no two listen at the same
+    address, so each empties and sums only its own workers' files.
+    """
+    name = "+".join(re.sub(r"[^A-Za-z0-9.-]", "_", bind) for bind in binds) or "default"
+    return data_dir / METRICS_DIR / name[:200]
+
+
+def prepare_metrics_dir(path: Path) -> Path:
+    """Create the directory owner-only and remove the counters of a previous run.
 
     Each process of a multi-process server writes its counters to files named by its pid
-    in this directory (prometheus_client's multiprocess mode); only those ``*.db`` files
-    are ever removed.
+    there (prometheus_client's multiprocess mode); only those ``*.db`` files are removed.
     """
-    path = data_dir / METRICS_DIR
     try:
-        path.mkdir(mode=0o700, parents=True, exist_ok=True)
-        if path.is_symlink() or not path.is_dir():
-            raise ConfigError(f"{path} must be a directory")
-        path.chmod(0o700)
+        for directory in (path.parent, path):
+            directory.mkdir(mode=0o700, exist_ok=True)
+            if directory.is_symlink() or not directory.is_dir():
+                raise ConfigError(f"{directory} must be a directory")
+            directory.chmod(0o700)
         for stale in path.glob("*.db"):
             stale.unlink()
     except OSError as exc:
@@ -93,12 +105,12 @@ def prepare_metrics_dir(data_dir: Path) -> Path:
     return path
 
 
-def use_metrics_dir(data_dir: Path) -> Path:
+def use_metrics_dir(path: Path) -> Path:
     """Prepare the metrics directory and point this process and its children at it.
 
     Must run before prometheus_client is imported: it picks its storage once, at import.
     """
-    path = prepare_metrics_dir(data_dir)
+    prepare_metrics_dir(path)
     os.environ[MULTIPROC_ENV] = str(path)
     return path
 
@@ -120,7 +132,7 @@ def on_starting(server: Any) -> None:
     from sekisho.config import get_config
 
     try:
-        use_metrics_dir(get_config().data_dir)
+        use_metrics_dir(metrics_dir(get_config().data_dir, list(server.cfg.bind)))
     except ConfigError as exc:
         raise RuntimeError(exc.message) from None  # gunicorn prints it as one line, exit 1
 

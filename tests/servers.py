@@ -168,14 +168,22 @@ class Instance:
                 shutil.copy2(self.data / key, target / key)
         return target
 
-    def start(self, *, port: int | None = None, workers: int = 2, data: Path | None = None) -> Node:
-        """Start a node (`sekisho serve`) and wait until it answers."""
+    def start(
+        self,
+        *,
+        port: int | None = None,
+        workers: int = 2,
+        data: Path | None = None,
+        environ: dict[str, str] | None = None,
+    ) -> Node:
+        """Start a node (`sekisho serve`, with extra ``environ``) and wait until it answers."""
         port = port or (free_port() if self.nodes else self.port)
         log = self.root / f"serve-{port}.log"
         runtime = self.root / f"run-{port}"
         runtime.mkdir(mode=0o700, exist_ok=True)
         env = self.env(data)
         env["XDG_RUNTIME_DIR"] = str(runtime)
+        env.update(environ or {})
         with log.open("wb") as out:
             proc = subprocess.Popen(
                 [

@@ -165,23 +165,40 @@ def test_gunicorn_logs_json_only_when_asked(monkeypatch: pytest.MonkeyPatch) -> 
     assert config["loggers"]["gunicorn.access"]["handlers"] == []
 
 
+def test_each_server_has_its_own_metrics_directory_named_by_its_address(tmp_path: Path) -> None:
+    assert serving.metrics_dir(tmp_path, ["127.0.0.1:8000"]) == tmp_path / "metrics/127.0.0.1_8000"
+    assert serving.metrics_dir(tmp_path, ["[::1]:8000", "unix:/run/s.sock"]) == (
+        tmp_path / "metrics/___1__8000+unix__run_s.sock"
+    )
+
+
 def test_the_metrics_directory_is_owner_only_and_emptied_of_counters(tmp_path: Path) -> None:
-    data = tmp_path / "data"
-    data.mkdir()
-    (data / "metrics").mkdir(mode=0o755)
-    (data / "metrics" / "counter_123.db").write_bytes(b"old")
-    (data / "metrics" / "notes.txt").write_text("kept")
-    path = serving.prepare_metrics_dir(data)
-    assert path == data / "metrics"
+    path = tmp_path / "metrics" / "127.0.0.1_8000"
+    path.mkdir(parents=True, mode=0o755)
+    (path / "counter_123.db").write_bytes(b"old")
+    (path / "notes.txt").write_text("kept")
+    other = tmp_path / "metrics" / "127.0.0.1_8001"  # another server on this data directory
+    other.mkdir()
+    (other / "counter_456.db").write_bytes(b"theirs")
+    assert serving.prepare_metrics_dir(path) == path
     assert stat.S_IMODE(path.stat().st_mode) == 0o700
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
     assert sorted(p.name for p in path.iterdir()) == ["notes.txt"]
+    assert (other / "counter_456.db").exists()
 
 
 def test_a_metrics_path_that_is_not_a_directory_is_one_line(tmp_path: Path) -> None:
     (tmp_path / "metrics").write_text("a file")
     with pytest.raises(ConfigError) as info:
-        serving.prepare_metrics_dir(tmp_path)
+        serving.prepare_metrics_dir(tmp_path / "metrics" / "x")
     assert "metrics directory" in info.value.message and "\n" not in info.value.message
+
+
+class FakeArbiter:
+    """What the hooks read of gunicorn's arbiter."""
+
+    class cfg:
+        bind = ("127.0.0.1:8123",)
 
 
 def test_on_starting_points_the_workers_at_the_directory(
@@ -191,13 +208,14 @@ def test_on_starting_points_the_workers_at_the_directory(
     monkeypatch.setattr("sekisho.config.get_config", lambda: config)
     monkeypatch.setenv(serving.MULTIPROC_ENV, "restored after the test")
     monkeypatch.delenv(serving.MULTIPROC_ENV)
-    serving.on_starting(server=None)
-    assert os.environ[serving.MULTIPROC_ENV] == str(tmp_path / "metrics")
+    serving.on_starting(FakeArbiter())
+    path = tmp_path / "metrics" / "127.0.0.1_8123"
+    assert os.environ[serving.MULTIPROC_ENV] == str(path)
     # A dead worker's live gauges go; its counters stay in the sums.
-    (tmp_path / "metrics" / "gauge_livesum_4242.db").write_bytes(b"")
-    (tmp_path / "metrics" / "counter_4242.db").write_bytes(b"")
-    serving.child_exit(server=None, worker=type("W", (), {"pid": 4242})())
-    assert sorted(p.name for p in (tmp_path / "metrics").iterdir()) == ["counter_4242.db"]
+    (path / "gauge_livesum_4242.db").write_bytes(b"")
+    (path / "counter_4242.db").write_bytes(b"")
+    serving.child_exit(FakeArbiter(), worker=type("W", (), {"pid": 4242})())
+    assert sorted(p.name for p in path.iterdir()) == ["counter_4242.db"]
 
 
 def test_a_metrics_directory_that_cannot_be_made_stops_gunicorn_with_one_line(
@@ -209,5 +227,5 @@ def test_a_metrics_directory_that_cannot_be_made_stops_gunicorn_with_one_line(
     monkeypatch.setenv(serving.MULTIPROC_ENV, "restored after the test")
     monkeypatch.delenv(serving.MULTIPROC_ENV)
     with pytest.raises(RuntimeError) as info:  # gunicorn prints "Error: <message>", exit 1
-        serving.on_starting(server=None)
+        serving.on_starting(FakeArbiter())
     assert "metrics directory" in str(info.value)
