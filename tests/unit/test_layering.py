@@ -25,10 +25,11 @@ LAYERS = [
     "mfa",
     "directory",
     "web",
+    "ops",
     "audit",
     "policy",
 ]
-FOUNDATION = {"clock", "config", "crypto", "errors", "instance", "network", "serving"}
+FOUNDATION = {"clock", "config", "crypto", "errors", "instance", "network", "serving", "logs"}
 COMPOSITION_ROOT = {"settings", "urls", "wsgi", "asgi", "__init__", "__main__"}
 
 
@@ -193,4 +194,7 @@ def test_the_guard_sees_a_violation() -> None:
     assert not _may_import("policy", "directory")
     assert not _may_import("config", "directory")
     assert _may_import("portal", "saml")
+    # Metrics follow the audit trail by subscribing to it: audit never imports ops.
+    assert not _may_import("audit", "ops")
+    assert _may_import("web", "ops") and _may_import("emulator", "ops")
     assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": set()}) == [["a", "b", "c"]]
