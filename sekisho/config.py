@@ -41,6 +41,29 @@ class DatabaseSettings:
 
 
 @dataclass(frozen=True)
+class Argon2Parameters:
+    """How passwords are hashed: argon2id's memory (KiB), iterations and lanes."""
+
+    memory_kib: int
+    time_cost: int
+    parallelism: int
+
+    def describe(self) -> str:
+        """The SEKISHO_PASSWORD_HASH spelling of these parameters."""
+        return f"argon2id:m={self.memory_kib},t={self.time_cost},p={self.parallelism}"
+
+
+# Sekisho's default: m=64 MiB, t=3, p=1, well above OWASP's floor (see README, Performance).
+DEFAULT_PASSWORD_HASH = Argon2Parameters(memory_kib=65536, time_cost=3, parallelism=1)
+# OWASP Password Storage Cheat Sheet, "Argon2id": five configurations of equal strength,
+# as (memory KiB, iterations) with one lane; anything at least one of them is accepted.
+OWASP_ARGON2ID_MINIMUMS = ((47104, 1), (19456, 2), (12288, 3), (9216, 4), (7168, 5))
+# Beyond these a sign-in would take seconds of one core or gigabytes: a typo, not a choice.
+_ARGON2_MAXIMUMS = (1048576, 20, 16)
+_PASSWORD_HASH = re.compile(r"^argon2id:m=(\d{1,8}),t=(\d{1,3}),p=(\d{1,3})$")
+
+
+@dataclass(frozen=True)
 class Config:
     """Every setting Sekisho reads from its environment."""
 
@@ -51,6 +74,7 @@ class Config:
     debug: bool = False
     metrics_allow: tuple[Network, ...] = ()
     log_format: str = "plain"
+    password_hash: Argon2Parameters = DEFAULT_PASSWORD_HASH
 
     @property
     def secure_transport(self) -> bool:
@@ -110,6 +134,32 @@ def parse_database_url(raw: str) -> DatabaseSettings:
     )
 
 
+def parse_password_hash(raw: str) -> Argon2Parameters:
+    """Parse ``argon2id:m=KIB,t=N,p=N`` and refuse parameters below OWASP's minimum."""
+    match = _PASSWORD_HASH.match(raw.strip())
+    if not match:
+        raise ConfigError(
+            f"SEKISHO_PASSWORD_HASH must look like argon2id:m=19456,t=2,p=1, got {raw[:60]!r}"
+        )
+    params = Argon2Parameters(int(match[1]), int(match[2]), int(match[3]))
+    if params.parallelism < 1 or not any(
+        params.memory_kib >= memory and params.time_cost >= time
+        for memory, time in OWASP_ARGON2ID_MINIMUMS
+    ):
+        raise ConfigError(
+            f"SEKISHO_PASSWORD_HASH {params.describe()} is below OWASP's minimum for "
+            "argon2id (one of m=47104,t=1 / m=19456,t=2 / m=12288,t=3 / m=9216,t=4 / "
+            "m=7168,t=5, with p>=1)"
+        )
+    memory, time, lanes = _ARGON2_MAXIMUMS
+    if params.memory_kib > memory or params.time_cost > time or params.parallelism > lanes:
+        raise ConfigError(
+            f"SEKISHO_PASSWORD_HASH {params.describe()} is beyond m={memory},t={time},"
+            f"p={lanes}: a sign-in would cost seconds or gigabytes"
+        )
+    return params
+
+
 def parse_trusted_proxies(raw: str) -> tuple[Network, ...]:
     """Parse comma- or space-separated CIDRs; a bare address is a /32 or /128."""
     from sekisho.network import parse_cidrs
@@ -150,6 +200,9 @@ def load_config(environ: Mapping[str, str] | None = None) -> Config:
     debug_raw = env.get("SEKISHO_DEBUG", "").strip().lower()
     if debug_raw not in ("", "0", "1", "false", "true", "no", "yes"):
         raise ConfigError(f"SEKISHO_DEBUG must be true or false, got {debug_raw!r}")
+    password_hash = DEFAULT_PASSWORD_HASH
+    if env.get("SEKISHO_PASSWORD_HASH", "").strip():
+        password_hash = parse_password_hash(env["SEKISHO_PASSWORD_HASH"])
     return Config(
         data_dir=data_dir,
         base_url=base_url,
@@ -158,6 +211,7 @@ def load_config(environ: Mapping[str, str] | None = None) -> Config:
         debug=debug_raw in ("1", "true", "yes"),
         metrics_allow=parse_metrics_allow(env.get("SEKISHO_METRICS_ALLOW", "")),
         log_format=parse_log_format(env.get("SEKISHO_LOG_FORMAT", "")),
+        password_hash=password_hash,
     )
 
 

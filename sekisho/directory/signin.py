@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -28,6 +29,16 @@ def _dummy_hash() -> str:
     if _DUMMY_HASH is None:
         _DUMMY_HASH = make_password("sekisho-timing-equaliser")
     return _DUMMY_HASH
+
+
+def _rehash(user: User) -> Callable[[str], None]:
+    """Store the password again when its hash predates the configured parameters."""
+
+    def setter(raw_password: str) -> None:
+        user.set_password(raw_password)
+        user.save(update_fields=["password"])
+
+    return setter
 
 
 @dataclass(frozen=True)
@@ -207,7 +218,9 @@ def check_password_sign_in(
                 locked_scope=scope.kind,
             )
         if user is not None and user.has_usable_password():
-            password_ok = check_password(normalize_password(password), user.password)
+            password_ok = check_password(
+                normalize_password(password), user.password, setter=_rehash(user)
+            )
         else:
             check_password(password, _dummy_hash())
             password_ok = False
