@@ -17,7 +17,7 @@ REQUEST_FIELDS = ("method", "route", "status", "duration_ms", "request_id", "cli
 class JsonFormatter(logging.Formatter):
     """One JSON object per line: time, level, logger, message, pid, and request fields if any.
 
-    Used for Django's and Sekisho's loggers (settings.LOGGING) and gunicorn's own log
+    Used for Django's and Sekisho's loggers (settings.LOGGING) and granian's own log
     (sekisho.serving). The message is the formatted text as each logger wrote it; callers
     never pass secrets, codes, cookies or SAML messages to a logger (Django logs request
     paths without their query strings).

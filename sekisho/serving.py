@@ -1,15 +1,18 @@
-"""How Sekisho is served: the one command line that `sekisho serve` and the demo both run.
+"""How Sekisho is served: the one server command line that `sekisho serve` and the demo run.
 
-gunicorn also reads this module as its configuration (``-c python:sekisho.serving``): of
-its top-level names, exactly those that are gunicorn settings take effect, namely the
-server hooks ``on_starting`` and ``child_exit`` and ``logconfig_dict``
-(``GUNICORN_SETTINGS`` lists them; a test keeps that list honest). The hooks give every
-worker of a server one metrics directory, emptied at start, so a scrape answered by any
-worker sums them all.
+The server is granian (a Rust HTTP/1.1 server) in ASGI mode in front of Sekisho's WSGI
+application (sekisho/asgi.py): granian's event loop holds connections and drops a client
+whose headers take longer than ``HEADER_TIMEOUT_MS``; the ASGI guard reads each body
+within its own deadline; complete requests run on one thread per worker process. Why this
+and not gunicorn's sync workers is measured in README, "Serving".
+
+Before starting the server, its launcher prepares one metrics directory for all workers
+(prometheus_client's multiprocess mode) and, for JSON logs, granian's logging config.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import sys
@@ -21,50 +24,93 @@ from sekisho.errors import ConfigError
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 METRICS_DIR = "metrics"
-GUNICORN_SETTINGS = ("on_starting", "child_exit", "logconfig_dict")
-# gunicorn's default access line, without the query string and the Referer: both can carry
-# a SAMLRequest, a RelayState or a federation token (`?token=`), which are never logged.
-ACCESS_LOG_FORMAT = '%(h)s %(l)s %(u)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s "%(a)s"'
+# A client has this long to send its request line and headers (then the connection ends).
+HEADER_TIMEOUT_MS = 10_000
+# Requests one worker handles at once, slow ones included (they cost a coroutine each).
+BACKPRESSURE = 2048
+# How long a stopping worker may finish the requests it has before it is killed.
+STOP_TIMEOUT_SECONDS = 30
 
 
 def bind_address(host: str, port: int) -> str:
-    """gunicorn's --bind value (IPv6 literals in brackets)."""
+    """The listening address as one string (IPv6 literals in brackets)."""
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 def server_command(
-    *, host: str, port: int, workers: int, log_format: str | None = None
+    *, host: str, port: int, workers: int, log_config: Path | None = None
 ) -> list[str]:
-    """The server's argv: gunicorn running Sekisho's WSGI application.
+    """The server's argv: granian serving sekisho.asgi (see the module docstring).
 
-    With ``log_format`` ``json`` (default: SEKISHO_LOG_FORMAT) gunicorn writes no access
-    log: Sekisho's request middleware logs each request as JSON, with its route.
+    granian writes no access log: Sekisho's request middleware logs every request (with
+    its route, without its query string), plain or JSON alike.
     """
-    if log_format is None:
-        from sekisho.config import get_config
-
-        log_format = get_config().log_format
-    access_log = [] if log_format == "json" else ["--access-logfile", "-"]
-    return [
+    argv = [
         sys.executable,
         "-m",
-        "gunicorn",
-        "--config",
-        "python:sekisho.serving",
-        "--bind",
-        bind_address(host, port),
+        "granian",
+        "--interface",
+        "asgi",
+        "--host",
+        host,
+        "--port",
+        str(port),
         "--workers",
         str(workers),
-        *access_log,
-        "--access-logformat",
-        ACCESS_LOG_FORMAT,
-        # Sekisho reads forwarded headers itself, and only from SEKISHO_TRUSTED_PROXIES.
-        "--forwarded-allow-ips",
-        "",
-        # gunicorn's shared $HOME control socket would make two instances collide.
-        "--no-control-socket",
-        "sekisho.wsgi:application",
+        "--http",
+        "1",
+        "--no-ws",
+        "--http1-header-read-timeout",
+        str(HEADER_TIMEOUT_MS),
+        "--backpressure",
+        str(BACKPRESSURE),
+        "--respawn-failed-workers",
+        "--workers-kill-timeout",
+        str(STOP_TIMEOUT_SECONDS),
+        "--no-access-log",
     ]
+    if log_config is not None:
+        argv += ["--log-config", str(log_config)]
+    return [*argv, "sekisho.asgi:application"]
+
+
+def prepare_server(data_dir: Path, *, host: str, port: int, log_format: str) -> Path | None:
+    """Ready a server's runtime files and environment; returns granian's log config, if any.
+
+    One metrics directory for all of the server's workers (emptied of a previous run's
+    counters) goes into this process's environment, which the server inherits.
+    """
+    use_metrics_dir(metrics_dir(data_dir, [bind_address(host, port)]))
+    if log_format != "json":
+        return None
+    path = Path(os.environ[MULTIPROC_ENV]).with_suffix(".logging.json")
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            json.dump(granian_logging(), handle)
+    except OSError as exc:
+        raise ConfigError(f"cannot write {path}: {exc.strerror}") from None
+    return path
+
+
+def granian_logging() -> dict[str, Any]:
+    """granian's own lines (start, workers, errors) as JSON, like Sekisho's."""
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"json": {"()": "sekisho.logs.JsonFormatter"}},
+        "handlers": {
+            "console": {
+                "class": "logging.StreamHandler",
+                "formatter": "json",
+                "stream": "ext://sys.stderr",
+            }
+        },
+        "loggers": {
+            "_granian": {"handlers": ["console"], "level": "INFO", "propagate": False},
+            "granian.access": {"handlers": [], "level": "CRITICAL", "propagate": False},
+        },
+    }
 
 
 def loopback_for(host: str) -> str:
@@ -113,53 +159,3 @@ def use_metrics_dir(path: Path) -> Path:
     prepare_metrics_dir(path)
     os.environ[MULTIPROC_ENV] = str(path)
     return path
-
-
-def forget_worker(pid: int) -> None:
-    """A worker exited: drop its live-gauge files (its counters stay in the sums)."""
-    if MULTIPROC_ENV not in os.environ:
-        return
-    from prometheus_client import multiprocess
-
-    multiprocess.mark_process_dead(pid)  # type: ignore[no-untyped-call]
-
-
-# ------------------------------------------------- gunicorn settings (see the module doc)
-
-
-def on_starting(server: Any) -> None:
-    """gunicorn hook, in the master before any worker exists: one metrics dir for all."""
-    from sekisho.config import get_config
-
-    try:
-        use_metrics_dir(metrics_dir(get_config().data_dir, list(server.cfg.bind)))
-    except ConfigError as exc:
-        raise RuntimeError(exc.message) from None  # gunicorn prints it as one line, exit 1
-
-
-def child_exit(server: Any, worker: Any) -> None:
-    """gunicorn hook, in the master when a worker has exited."""
-    forget_worker(int(worker.pid))
-
-
-def gunicorn_logging() -> dict[str, Any]:
-    """gunicorn's ``logconfig_dict``: its own lines as JSON when SEKISHO_LOG_FORMAT=json.
-
-    Read from the environment directly: the master has no Django settings.
-    """
-    if os.environ.get("SEKISHO_LOG_FORMAT", "").strip().lower() != "json":
-        return {}
-    return {
-        "version": 1,
-        "disable_existing_loggers": False,
-        "formatters": {"generic": {"()": "sekisho.logs.JsonFormatter"}},
-        "loggers": {
-            "gunicorn.error": {"level": "INFO", "handlers": ["error_console"], "propagate": False},
-            # Sekisho's middleware writes the access log (with routes) in JSON mode.
-            "gunicorn.access": {"level": "CRITICAL", "handlers": [], "propagate": False},
-        },
-        "root": {"level": "INFO", "handlers": ["error_console"]},
-    }
-
-
-logconfig_dict = gunicorn_logging()

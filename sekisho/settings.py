@@ -77,12 +77,16 @@ if _db.engine.endswith("sqlite3"):
         "default": {
             "ENGINE": _db.engine,
             "NAME": _db.name,
-            # WAL lets readers and a writer work side by side across gunicorn workers.
+            # WAL lets readers and a writer work side by side across server workers.
             "OPTIONS": {
                 "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
                 "transaction_mode": "IMMEDIATE",
                 "timeout": 20,
             },
+            # One connection per server worker, kept: each worker runs Django on one
+            # thread (sekisho/asgi.py), and opening SQLite per request cost more than
+            # the request's queries (README, "Serving").
+            "CONN_MAX_AGE": None,
         }
     }
 else:

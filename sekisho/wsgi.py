@@ -1,4 +1,4 @@
-"""WSGI entry point for gunicorn."""
+"""WSGI entry point (sekisho/asgi.py runs it behind granian; any WSGI server can too)."""
 
 import os
 

@@ -85,18 +85,24 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    from sekisho.config import get_config
     from sekisho.saml import services as saml
+    from sekisho.serving import prepare_server, server_command
 
     saml.init_instance(actor=_actor(), quiet=True)
     if not 1 <= args.port <= 65535:
         raise CliError(f"--port must be 1..65535, got {args.port}")
     if not 1 <= args.workers <= 64:
         raise CliError(f"--workers must be 1..64, got {args.workers}")
-    from sekisho.serving import server_command
-
-    argv = server_command(host=args.host, port=args.port, workers=args.workers)
+    config = get_config()
+    log_config = prepare_server(
+        config.data_dir, host=args.host, port=args.port, log_format=config.log_format
+    )
+    argv = server_command(
+        host=args.host, port=args.port, workers=args.workers, log_config=log_config
+    )
     sys.stdout.flush()
-    os.execv(sys.executable, argv)  # noqa: S606 - replace this process with gunicorn
+    os.execv(sys.executable, argv)  # noqa: S606 - replace this process with the server
 
 
 def cmd_metadata(args: argparse.Namespace) -> int:
@@ -424,7 +430,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_init)
 
-    p = sub.add_parser("serve", help="serve the IdP with gunicorn")
+    p = sub.add_parser("serve", help="serve the IdP (granian, several worker processes)")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--workers", type=int, default=2)

@@ -29,7 +29,7 @@ from sekisho.saml import assignments
 from sekisho.saml import errors as saml_errors
 from sekisho.saml import services as saml
 from sekisho.saml.models import Application
-from sekisho.serving import loopback_for, server_command
+from sekisho.serving import loopback_for, prepare_server, server_command
 
 DEMO_USER = "agent1"
 DEMO_APP = "amazon-connect"
@@ -184,7 +184,7 @@ def run(*, host: str, port: int, serve: bool) -> int:
     username = user.username
     config = get_config()
     radius_password = _one_time_password()
-    # The demo RADIUS server is a thread of this process: gunicorn must run as a child
+    # The demo RADIUS server is a thread of this process: the server must run as a child
     # (not exec) so that it keeps answering while the demo serves.
     radius_server = radius_demo.configure_demo(
         users={username: radius_password},
@@ -302,8 +302,14 @@ def _url_host(host: str) -> str:
 
 def _start_server(host: str, port: int) -> subprocess.Popen[bytes]:
     """Start the server as a child: the demo's RADIUS thread must keep running beside it."""
+    config = get_config()
+    log_config = prepare_server(
+        config.data_dir, host=host, port=port, log_format=config.log_format
+    )
     sys.stdout.flush()
-    child = subprocess.Popen(server_command(host=host, port=port, workers=2))  # noqa: S603
+    child = subprocess.Popen(  # noqa: S603 - our own interpreter and fixed arguments
+        server_command(host=host, port=port, workers=2, log_config=log_config)
+    )
     # `kill <demo pid>` stops the server too instead of orphaning it.
     signal.signal(signal.SIGTERM, lambda *_: child.terminate())
     return child

@@ -17,6 +17,10 @@ MESSAGES: dict[str, tuple[Promise, Promise]] = {
         _("Request too large"),
         _("The request is larger than Sekisho accepts. Nothing was processed."),
     ),
+    "request_timeout": (
+        _("Request timed out"),
+        _("The request did not arrive in time. Nothing was processed. Please try again."),
+    ),
     "bad_request": (
         _("Bad request"),
         _("The request could not be understood. Please start again from your application."),

@@ -26,12 +26,16 @@ def source_ip(request: HttpRequest) -> str:
 
 
 class BodySizeLimitMiddleware:
-    """Refuse oversized bodies with a clear 413 page before anything reads them."""
+    """Refuse oversized bodies (413) and bodies that never arrived (408) with a clear page."""
 
     def __init__(self, get_response: Handler) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.META.get("sekisho.body_timeout"):
+            # The server's guard stopped waiting for the body (sekisho/asgi.py).
+            with translation.override(translation.get_language_from_request(request)):
+                return error_page(request, status=408, code="request_timeout")
         limit = int(settings.SEKISHO_MAX_BODY_BYTES)
         try:
             length = int(request.META.get("CONTENT_LENGTH") or 0)

@@ -120,12 +120,12 @@ def request_id(request: HttpRequest, response: HttpResponse) -> str | None:
 
 
 class RequestMetricsMiddleware:
-    """Count and time every request by route; with SEKISHO_LOG_FORMAT=json, log it too.
+    """Count, time and log every request by route (the server writes no access log).
 
     The outermost middleware, so the time includes every other layer. The operations
-    endpoints are not counted: scrapes and probes are not user traffic. The JSON log
-    line has the route, never the path or query string (which can carry SAML messages
-    or tokens).
+    endpoints are not counted: scrapes and probes are not user traffic. The log line
+    (plain or JSON, SEKISHO_LOG_FORMAT) has the route, never the path or query string,
+    which can carry SAML messages, pending-request tokens or federation tokens.
     """
 
     def __init__(self, get_response: Handler) -> None:
@@ -144,20 +144,23 @@ class RequestMetricsMiddleware:
                 status=response.status_code,
                 seconds=elapsed,
             )
-        if getattr(settings, "SEKISHO_LOG_FORMAT", "plain") == "json":
-            method = metrics.http_labels(route, request.method or "", response.status_code)[1]
+        method = metrics.http_labels(route, request.method or "", response.status_code)[1]
+        if request_log.isEnabledFor(logging.INFO):
+            client = source_ip(request)
             request_log.info(
-                "%s %s %s",
+                "%s %s %s %s %.1fms",
+                client,
                 method,
                 route,
                 response.status_code,
+                elapsed * 1000,
                 extra={
                     "method": method,
                     "route": route,
                     "status": response.status_code,
                     "duration_ms": round(elapsed * 1000, 3),
                     "request_id": request_id(request, response),
-                    "client_ip": source_ip(request),
+                    "client_ip": client,
                 },
             )
         return response

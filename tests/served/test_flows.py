@@ -34,7 +34,8 @@ def test_password_then_totp_registration_then_verification(instance: Instance) -
     make_user(instance, "tanaka")
     first = browser(instance)
     assert first.password("tanaka", PASSWORD) == "/signin/mfa/register"
-    secret, codes = first.register_totp()
+    registered_at = datetime.now(UTC)
+    secret, codes = first.register_totp(now=registered_at)
     assert len(codes) == 10
     assert first.get("/apps").status_code == 200
     assert first.post("/signout", page="/apps").status_code == 302
@@ -42,9 +43,9 @@ def test_password_then_totp_registration_then_verification(instance: Instance) -
     again = browser(instance)
     assert again.password("tanaka", PASSWORD) == "/signin/mfa"
     # The code of the registration step cannot be used twice: the next step's can.
-    reused = again.totp(secret)
+    reused = again.totp(secret, at=registered_at)
     assert reused.status_code == 401, reused.text[:300]
-    done = again.totp(secret, at=datetime.now(UTC) + timedelta(seconds=30))
+    done = again.totp(secret, at=registered_at + timedelta(seconds=30))
     assert done.status_code == 302 and done.headers["Location"] == "/apps", done.text[:500]
     wrong = browser(instance)
     wrong.password("tanaka", PASSWORD)

@@ -172,7 +172,7 @@ def test_every_log_line_is_json_and_none_has_a_secret(instance: Instance) -> Non
         time.sleep(0.2)
     for line in lines:
         assert {"time", "level", "logger", "message", "pid"} <= set(line), line
-    assert any(line["logger"] == "gunicorn.error" for line in lines)  # the server's own too
+    assert any(line["logger"] == "_granian" for line in lines)  # the server's own too
     post = next(
         line
         for line in lines

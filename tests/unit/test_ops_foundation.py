@@ -1,5 +1,5 @@
 """Operations in the foundation: SEKISHO_METRICS_ALLOW and SEKISHO_LOG_FORMAT, JSON log
-lines, and the server's metrics directory and gunicorn hooks (sekisho.serving)."""
+lines, and what the server's launcher prepares (sekisho.serving)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,6 @@ import sys
 from pathlib import Path
 
 import pytest
-from gunicorn.config import Config as GunicornConfig
 
 from sekisho import serving
 from sekisho.config import load_config
@@ -132,37 +131,40 @@ def test_formatter_config_picks_the_format() -> None:
     assert "format" in formatter_config("plain")
 
 
-# --- the server command and its hooks ---------------------------------------------------
+# --- the server command and what its launcher prepares ------------------------------------
 
 
-def test_the_server_reads_its_hooks_from_sekisho_serving() -> None:
-    argv = serving.server_command(host="127.0.0.1", port=8000, workers=2, log_format="plain")
-    assert argv[argv.index("--config") + 1] == "python:sekisho.serving"
-    assert argv[argv.index("--access-logfile") + 1] == "-"
-    access_format = argv[argv.index("--access-logformat") + 1]
-    # No query string (%(r)s, %(q)s) and no Referer (%(f)s): they can carry SAML messages.
-    assert "%(U)s" in access_format
-    assert not any(atom in access_format for atom in ("%(r)s", "%(q)s", "%(f)s"))
+def test_the_server_is_granian_in_front_of_sekishos_asgi_guard() -> None:
+    argv = serving.server_command(host="127.0.0.1", port=8000, workers=2)
+    assert argv[1:3] == ["-m", "granian"] and argv[-1] == "sekisho.asgi:application"
+    assert argv[argv.index("--interface") + 1] == "asgi"
+    assert argv[argv.index("--workers") + 1] == "2"
+    # Slow headers are dropped by granian; the access log is Sekisho's own (no query string).
+    assert argv[argv.index("--http1-header-read-timeout") + 1] == str(serving.HEADER_TIMEOUT_MS)
+    assert "--no-access-log" in argv and "--log-config" not in argv
 
 
-def test_json_logs_leave_the_access_log_to_sekisho() -> None:
-    argv = serving.server_command(host="::1", port=8000, workers=1, log_format="json")
-    assert "--access-logfile" not in argv
-    assert argv[argv.index("--bind") + 1] == "[::1]:8000"
+def test_json_logs_give_granian_a_logging_config(tmp_path: Path) -> None:
+    argv = serving.server_command(
+        host="::1", port=8000, workers=1, log_config=tmp_path / "logging.json"
+    )
+    assert argv[argv.index("--host") + 1] == "::1"
+    assert argv[argv.index("--log-config") + 1] == str(tmp_path / "logging.json")
+    config = serving.granian_logging()
+    assert config["formatters"]["json"] == {"()": "sekisho.logs.JsonFormatter"}
+    assert config["loggers"]["granian.access"]["handlers"] == []
 
 
-def test_the_module_gives_gunicorn_exactly_the_settings_it_means_to() -> None:
-    known = set(GunicornConfig().settings)
-    assert {name for name in vars(serving) if name in known} == set(serving.GUNICORN_SETTINGS)
-
-
-def test_gunicorn_logs_json_only_when_asked(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("SEKISHO_LOG_FORMAT", raising=False)
-    assert serving.gunicorn_logging() == {}
-    monkeypatch.setenv("SEKISHO_LOG_FORMAT", "json")
-    config = serving.gunicorn_logging()
-    assert config["formatters"]["generic"] == {"()": "sekisho.logs.JsonFormatter"}
-    assert config["loggers"]["gunicorn.access"]["handlers"] == []
+def test_the_launcher_prepares_metrics_and_json_logging(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(serving.MULTIPROC_ENV, "restored after the test")
+    assert serving.prepare_server(tmp_path, host="127.0.0.1", port=8123, log_format="plain") is None
+    path = tmp_path / "metrics" / "127.0.0.1_8123"
+    assert os.environ[serving.MULTIPROC_ENV] == str(path) and path.is_dir()
+    log_config = serving.prepare_server(tmp_path, host="127.0.0.1", port=8123, log_format="json")
+    assert log_config is not None and stat.S_IMODE(log_config.stat().st_mode) == 0o600
+    assert json.loads(log_config.read_text()) == serving.granian_logging()
 
 
 def test_each_server_has_its_own_metrics_directory_named_by_its_address(tmp_path: Path) -> None:
@@ -194,38 +196,11 @@ def test_a_metrics_path_that_is_not_a_directory_is_one_line(tmp_path: Path) -> N
     assert "metrics directory" in info.value.message and "\n" not in info.value.message
 
 
-class FakeArbiter:
-    """What the hooks read of gunicorn's arbiter."""
-
-    class cfg:
-        bind = ("127.0.0.1:8123",)
-
-
-def test_on_starting_points_the_workers_at_the_directory(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    config = load_config({"SEKISHO_DATA": str(tmp_path)})
-    monkeypatch.setattr("sekisho.config.get_config", lambda: config)
-    monkeypatch.setenv(serving.MULTIPROC_ENV, "restored after the test")
-    monkeypatch.delenv(serving.MULTIPROC_ENV)
-    serving.on_starting(FakeArbiter())
-    path = tmp_path / "metrics" / "127.0.0.1_8123"
-    assert os.environ[serving.MULTIPROC_ENV] == str(path)
-    # A dead worker's live gauges go; its counters stay in the sums.
-    (path / "gauge_livesum_4242.db").write_bytes(b"")
-    (path / "counter_4242.db").write_bytes(b"")
-    serving.child_exit(FakeArbiter(), worker=type("W", (), {"pid": 4242})())
-    assert sorted(p.name for p in path.iterdir()) == ["counter_4242.db"]
-
-
-def test_a_metrics_directory_that_cannot_be_made_stops_gunicorn_with_one_line(
+def test_a_metrics_directory_that_cannot_be_made_is_one_line(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     (tmp_path / "metrics").write_text("a file")
-    config = load_config({"SEKISHO_DATA": str(tmp_path)})
-    monkeypatch.setattr("sekisho.config.get_config", lambda: config)
     monkeypatch.setenv(serving.MULTIPROC_ENV, "restored after the test")
-    monkeypatch.delenv(serving.MULTIPROC_ENV)
-    with pytest.raises(RuntimeError) as info:  # gunicorn prints "Error: <message>", exit 1
-        serving.on_starting(FakeArbiter())
-    assert "metrics directory" in str(info.value)
+    with pytest.raises(ConfigError) as info:
+        serving.prepare_server(tmp_path, host="127.0.0.1", port=8123, log_format="plain")
+    assert "metrics directory" in info.value.message and "\n" not in info.value.message
