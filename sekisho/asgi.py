@@ -102,18 +102,25 @@ def wsgi_environ(scope: Scope, body: bytes, *, announced: int | None = None) -> 
     """The PEP 3333 environ of a complete HTTP request (as WSGI servers build it)."""
     server = scope.get("server") or ("localhost", 80)
     client = scope.get("client") or ("", 0)
+    query = bytes(scope.get("query_string", b""))
     raw_path = scope.get("raw_path")
     if raw_path is not None:
+        target = bytes(raw_path).split(b"?", 1)[0]
         # Decoded from the bytes on the wire, like any WSGI server: undecodable UTF-8 in a
         # path reaches the application as it was sent, not as replacement characters.
-        path = unquote_to_bytes(bytes(raw_path).split(b"?", 1)[0]).decode("latin-1")
+        path = unquote_to_bytes(target).decode("latin-1")
     else:
-        path = str(scope["path"]).encode("utf-8").decode("latin-1")
+        target = str(scope["path"]).encode("utf-8")
+        path = target.decode("latin-1")
+    # The request target exactly as sent (gunicorn's RAW_URI): SigV4 signs the client's
+    # own percent-encoding, which re-encoding PATH_INFO would not reproduce.
+    raw_uri = (target + (b"?" + query if query else b"")).decode("latin-1")
     environ: dict[str, Any] = {
         "REQUEST_METHOD": scope["method"],
         "SCRIPT_NAME": "",
         "PATH_INFO": path,
-        "QUERY_STRING": bytes(scope.get("query_string", b"")).decode("latin-1"),
+        "QUERY_STRING": query.decode("latin-1"),
+        "RAW_URI": raw_uri,
         "SERVER_NAME": str(server[0]),
         "SERVER_PORT": str(server[1]),
         "SERVER_PROTOCOL": "HTTP/" + str(scope.get("http_version", "1.1")),

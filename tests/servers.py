@@ -1,4 +1,4 @@
-"""Helpers for tests that run a real Sekisho server (gunicorn) as a subprocess on loopback."""
+"""Helpers for tests that run a real Sekisho server (`sekisho serve`) as a subprocess on loopback."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ def free_port() -> int:
 
 
 def stop_process_group(proc: subprocess.Popen[bytes]) -> None:
-    """Stop gunicorn's master and workers (one process group), then reap the master."""
+    """Stop the server's main process and workers (one process group), then reap it."""
     for sig, grace in ((signal.SIGTERM, 15.0), (signal.SIGKILL, 5.0)):
         try:
             os.killpg(proc.pid, sig)

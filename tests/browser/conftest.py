@@ -39,7 +39,7 @@ CHROMIUM_ARGS = [
     "--no-first-run",
     "--disable-quic",
 ]
-STARTUP_TIMEOUT = 60.0  # seconds: migrations, key generation and gunicorn boot
+STARTUP_TIMEOUT = 60.0  # seconds: migrations, key generation and server boot
 _PASSWORD_LINE = re.compile(r"^\s*password\s+(\S+)", re.MULTILINE)
 _OPEN_LINE = re.compile(r"Open\s+(\S+)/signin\s", re.MULTILINE)
 
@@ -143,12 +143,12 @@ def run_demo(root: Path, log: Path) -> Iterator[DemoServer]:
 
 @contextmanager
 def _run_demo(root: Path, log: Path) -> Iterator[DemoServer]:
-    runtime_dir = root / "run"  # gunicorn's control socket goes here, not in $HOME
+    runtime_dir = root / "run"  # the server's runtime files go here, not in $HOME
     runtime_dir.mkdir(mode=0o700)
     port = free_port()
     env = demo_env(root)
     env.update(XDG_RUNTIME_DIR=str(runtime_dir), PYTHONUNBUFFERED="1")
-    # Output goes to a file, not a pipe: gunicorn's access log would fill an undrained pipe.
+    # Output goes to a file, not a pipe: the access log would fill an undrained pipe.
     with log.open("wb") as out:
         proc = subprocess.Popen(
             _demo_command(port),

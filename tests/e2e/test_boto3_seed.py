@@ -1,6 +1,6 @@
 """The seed walkthrough end to end with boto3 as the real client (issue 4, "Tests").
 
-A real `sekisho serve` (gunicorn, temp SQLite data directory) answers on a free loopback
+A real `sekisho serve` (temp SQLite or PostgreSQL database) answers on a free loopback
 port. boto3 provisions the whole AWS side from nothing through ``/aws``, the Sekisho side is
 set up with the CLI, and the SAMLResponse of `sekisho saml preview` is exchanged with STS for
 credentials that GetFederationToken authorizes against the seed's IP condition. Nothing here
@@ -38,7 +38,7 @@ ROLE_NAME = "ConnectFederationRole"
 PROVIDER_NAME = "Sekisho"
 ADMITTED = "127.0.0.1"
 OTHER = "127.0.0.2"  # another loopback address: same machine, different aws:SourceIp
-STARTUP_TIMEOUT = 60.0  # seconds: migrations, key generation and gunicorn boot
+STARTUP_TIMEOUT = 60.0  # seconds: migrations, key generation and server boot
 CLI_TIMEOUT = 60.0
 # The seed's section 8 policy names a sample instance and 0.0.0.0/32; both are filled in.
 SEED_INSTANCE = (
@@ -128,7 +128,7 @@ def _server(tmp_path_factory: pytest.TempPathFactory, database_url: str | None) 
     )
     srv = Server(port=port, env=env, log=log)
     _cli(srv, "init", "--quiet")
-    # Output goes to a file, not a pipe: gunicorn's access log would fill an undrained pipe.
+    # Output goes to a file, not a pipe: the access log would fill an undrained pipe.
     with log.open("wb") as out:
         proc = subprocess.Popen(
             [

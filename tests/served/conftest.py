@@ -2,7 +2,7 @@
 
 These tests never touch the pytest-django database. Each module gets its own installation
 (a data directory, and a fresh PostgreSQL database when the suite runs on PostgreSQL),
-set up with the `sekisho` CLI as an operator would, and served by gunicorn on loopback.
+set up with the `sekisho` CLI as an operator would, and served by `sekisho serve` on loopback.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Operations against real `sekisho serve` nodes (gunicorn), on SQLite or PostgreSQL.
+"""Operations against real `sekisho serve` nodes, on SQLite or PostgreSQL.
 
 Two browsers sign in at once on a node of two workers (each attempt costs an argon2
 verification, so both workers are busy); one scrape of /metrics must count every attempt,

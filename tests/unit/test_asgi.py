@@ -111,6 +111,8 @@ def test_the_path_is_decoded_from_the_bytes_sent() -> None:
     assert wsgi.environ is not None
     assert wsgi.environ["PATH_INFO"] == "/aws/a b/\xff"
     assert wsgi.environ["QUERY_STRING"] == "x=1"
+    # As sent, for SigV4's canonical request (the emulator reads it like gunicorn's).
+    assert wsgi.environ["RAW_URI"] == "/aws/a%20b/%FF?x=1"
 
 
 def test_an_announced_oversized_body_is_never_read() -> None:
