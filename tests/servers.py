@@ -1,4 +1,4 @@
-"""Helpers for tests that run a real Sekisho server (`sekisho serve`) as a subprocess on loopback."""
+"""Helpers for tests that run real `sekisho serve` processes on loopback."""
 
 from __future__ import annotations
 
