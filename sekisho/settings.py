@@ -37,10 +37,13 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # Outermost: every request is timed and counted by route (and logged in JSON mode).
     "sekisho.web.ops.RequestMetricsMiddleware",
+    # Every response (static files and early refusals too) carries HSTS.
+    "sekisho.web.middleware.StrictTransportSecurityMiddleware",
+    # Before anything reads the scheme, the host or the address.
+    "sekisho.web.middleware.ClientAddressMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "sekisho.web.middleware.BodySizeLimitMiddleware",
-    "sekisho.web.middleware.ClientAddressMiddleware",
     # /healthz, /readyz, /metrics: answered before sessions, CSRF and the URL router.
     "sekisho.web.ops.OpsEndpointsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -131,10 +134,13 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
-if CONFIG.secure_transport:
-    SECURE_HSTS_SECONDS = 31536000
-    if CONFIG.trusted_proxies:
-        SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Forwarded scheme and host are Sekisho's to resolve (ClientAddressMiddleware), only from
+# SEKISHO_TRUSTED_PROXIES; Django's own readers ignore the socket peer, so they stay off.
+# HSTS is StrictTransportSecurityMiddleware's, sent whenever the public URL is https.
+SECURE_PROXY_SSL_HEADER = None
+USE_X_FORWARDED_HOST = False
+USE_X_FORWARDED_PORT = False
+SECURE_HSTS_SECONDS = 0
 
 # Request bodies: SAML POST messages are a few KiB; refuse anything far larger early.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 512 * 1024

@@ -1,4 +1,4 @@
-"""Middleware: body size limits, the client's source address, session timeouts, headers."""
+"""Middleware: HSTS, the client's address/scheme/host, body size limits, sessions, headers."""
 
 from __future__ import annotations
 
@@ -11,13 +11,24 @@ from django.http import HttpRequest, HttpResponse
 from django.utils import translation
 
 from sekisho.config import get_config
-from sekisho.network import client_ip
+from sekisho.network import ForwardedHeaders, resolve_forwarding, split_host
 from sekisho.web.errors import error_page
 
 Handler = Callable[[HttpRequest], HttpResponse]
 
 # Views read the caller's address from here, never from REMOTE_ADDR or headers directly.
 CLIENT_IP_ATTR = "sekisho_client_ip"
+# RFC 6797 §6.1.1: one year, the usual floor for browsers' preload lists. No
+# includeSubDomains: Sekisho cannot know what else is served under its host name (see
+# docs/deploy/README.md).
+HSTS_VALUE = "max-age=31536000"
+# Forwarding headers, as WSGI names them; removed once read so nothing later can trust them.
+_FORWARDING_META = (
+    "HTTP_X_FORWARDED_FOR",
+    "HTTP_X_FORWARDED_PROTO",
+    "HTTP_X_FORWARDED_HOST",
+    "HTTP_FORWARDED",
+)
 
 
 def source_ip(request: HttpRequest) -> str:
@@ -48,23 +59,65 @@ class BodySizeLimitMiddleware:
         return self.get_response(request)
 
 
-class ClientAddressMiddleware:
-    """Resolve the source IP: X-Forwarded-For only through trusted proxies."""
+class StrictTransportSecurityMiddleware:
+    """Strict-Transport-Security on every response when the public URL is https.
+
+    Sent whether or not this request reached Sekisho over TLS: behind a proxy Sekisho cannot
+    see the client's transport, and a browser ignores the header over plain HTTP anyway
+    (RFC 6797 §8.1). Outermost, so static files and early refusals carry it too.
+    """
 
     def __init__(self, get_response: Handler) -> None:
         self.get_response = get_response
-        self.trusted = get_config().trusted_proxies
+        self.enabled = get_config().secure_transport
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        setattr(
-            request,
-            CLIENT_IP_ATTR,
-            client_ip(
-                peer=request.META.get("REMOTE_ADDR", ""),
-                forwarded_for=request.META.get("HTTP_X_FORWARDED_FOR"),
-                trusted_proxies=self.trusted,
+        response = self.get_response(request)
+        if self.enabled:
+            response.headers["Strict-Transport-Security"] = HSTS_VALUE
+        return response
+
+
+class ClientAddressMiddleware:
+    """Resolve the client's address, scheme and host, believing forwarding headers only
+    from SEKISHO_TRUSTED_PROXIES (sekisho.network.resolve_forwarding).
+
+    The address goes to ``source_ip(request)``; the scheme to ``wsgi.url_scheme``, so
+    ``request.is_secure()`` reflects it; the host replaces ``Host`` after it is checked
+    against the public URL's host, so ``request.get_host()`` reflects it. The forwarding
+    headers are then removed from the request.
+    """
+
+    def __init__(self, get_response: Handler) -> None:
+        self.get_response = get_response
+        config = get_config()
+        self.trusted = config.trusted_proxies
+        self.public_host = config.host.lower()
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        meta = request.META
+        received = {name: meta.pop(name, None) for name in _FORWARDING_META}
+        text = {name: None if value is None else str(value) for name, value in received.items()}
+        forwarding = resolve_forwarding(
+            peer=str(meta.get("REMOTE_ADDR", "")),
+            headers=ForwardedHeaders(
+                x_forwarded_for=text["HTTP_X_FORWARDED_FOR"],
+                x_forwarded_proto=text["HTTP_X_FORWARDED_PROTO"],
+                x_forwarded_host=text["HTTP_X_FORWARDED_HOST"],
+                forwarded=text["HTTP_FORWARDED"],
             ),
+            trusted_proxies=self.trusted,
         )
+        setattr(request, CLIENT_IP_ATTR, forwarding.client_ip)
+        if forwarding.scheme is not None:
+            meta["wsgi.url_scheme"] = forwarding.scheme
+        if forwarding.host is not None:
+            host = split_host(forwarding.host)
+            if host is None or host[0] != self.public_host:
+                # The proxy passed on a Host that is not ours: refuse, as Django does.
+                with translation.override(translation.get_language_from_request(request)):
+                    return error_page(request, status=400, code="bad_request")
+            meta["HTTP_HOST"] = forwarding.host
         return self.get_response(request)
 
 
