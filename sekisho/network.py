@@ -129,7 +129,7 @@ def _x_forwarded_for_hops(header: str) -> Iterator[_Hop]:
 
 
 def _scheme(text: str | None) -> str | None:
-    value = (text or "").strip().lower()
+    value = (text or "").lower()
     return value if value in ("http", "https") else None
 
 
@@ -328,13 +328,14 @@ def parse_node(value: str | None) -> IPAddress | None:
     port = match["port"]
     if port is not None and not port.startswith("_") and int(port) > 65535:
         return None
-    text = match["v4"] or match["v6"]
-    if text is None:
-        return None
     try:
-        return _normalize(ipaddress.ip_address(text))
+        if match["v4"] is not None:
+            return ipaddress.IPv4Address(match["v4"])
+        if match["v6"] is not None:
+            return _normalize(ipaddress.IPv6Address(match["v6"]))
     except ValueError:
         return None
+    return None
 
 
 def _forwarded_hops(header: str) -> Iterator[_Hop]:

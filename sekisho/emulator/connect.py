@@ -88,13 +88,15 @@ def authorize(
     resource: str,
     *,
     source_ip: str,
+    secure_transport: bool = False,
     instance_id: str | None = None,
 ) -> None:
     """Refuse a request the caller's identity policies do not allow (root: always allowed).
 
     ``aws:username`` stays absent (role sessions have none); ``connect:InstanceId`` is set
     for the operations on an instance ("Actions, resources, and condition keys for Amazon
-    Connect").
+    Connect"); ``aws:SourceIp`` and ``aws:SecureTransport`` are the client's, as the web
+    layer resolved them.
 
     Raises:
         AwsError: ``AccessDeniedException`` (403).
@@ -108,7 +110,7 @@ def authorize(
         "aws:PrincipalAccount": caller.account.account_id,
         "aws:PrincipalType": "AssumedRole",
         "aws:CurrentTime": iam.now(),
-        "aws:SecureTransport": False,
+        "aws:SecureTransport": secure_transport,
         "connect:InstanceId": instance_id,
     }
     request = Request(
@@ -140,11 +142,12 @@ def authorize(
 
 @dataclass(frozen=True)
 class Ctx:
-    """One call's caller, region (the SigV4 scope's) and source address."""
+    """One call's caller, region (the SigV4 scope's), source address and transport."""
 
     caller: iam.Caller
     region: str
     source_ip: str
+    secure_transport: bool = False
 
 
 def _instance_arn(ctx: Ctx, instance_id: str) -> str:
@@ -531,6 +534,7 @@ def federation_user(ctx: Ctx, instance_id: str) -> tuple[ConnectInstance, Connec
         "connect:GetFederationToken",
         resource,
         source_ip=ctx.source_ip,
+        secure_transport=ctx.secure_transport,
         instance_id=instance_id,
     )
     instance = _instance(ctx, instance_id)
@@ -657,6 +661,7 @@ def call(ctx: Ctx, operation: str, params: Params) -> Result:
             f"connect:{operation}",
             resource,
             source_ip=ctx.source_ip,
+            secure_transport=ctx.secure_transport,
             instance_id=instance_id,
         )
     return entry.handler(ctx, params)
@@ -669,7 +674,12 @@ def handle(req: AwsHttpRequest, request_id: str) -> AwsHttpResponse:
     region = parse_authorization(req, protocol="rest-json").region
     operation, labels = match_rest_json_operation(req, service_model(), base_path="/aws")
     params = parse_rest_json_request(req, operation, labels)
-    ctx = Ctx(caller=caller, region=region, source_ip=req.source_ip)
+    ctx = Ctx(
+        caller=caller,
+        region=region,
+        source_ip=req.source_ip,
+        secure_transport=req.secure_transport,
+    )
     if operation.name != "GetFederationToken":
         result = call(ctx, operation.name, params)
         return serialize_rest_json_response(operation, result, request_id=request_id)

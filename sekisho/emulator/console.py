@@ -363,6 +363,7 @@ def connect_federate(request: HttpRequest, instance_id: str) -> HttpResponse:
         caller=caller,
         region=instance.region if instance is not None else FALLBACK_REGION,
         source_ip=source_ip(request),
+        secure_transport=request.is_secure(),
     )
     request_id = str(uuid.uuid4())
     try:

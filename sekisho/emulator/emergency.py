@@ -221,7 +221,10 @@ def users(request: HttpRequest, instance_id: str) -> HttpResponse:
         return HttpResponseRedirect(f"/aws/connect/{instance_id}/emergency", status=303)
     instance = session.instance
     ctx = connect.Ctx(
-        caller=iam.Caller(instance.account), region=instance.region, source_ip=source_ip(request)
+        caller=iam.Caller(instance.account),
+        region=instance.region,
+        source_ip=source_ip(request),
+        secure_transport=request.is_secure(),
     )
     error: str | None = None
     created: str | None = None

@@ -143,7 +143,9 @@ def role_policies(role: Role) -> list[Policy]:
     return compiled
 
 
-def authorize(caller: Caller, action: str, resource: str, *, source_ip: str) -> None:
+def authorize(
+    caller: Caller, action: str, resource: str, *, source_ip: str, secure_transport: bool = False
+) -> None:
     """Refuse a request the caller's policies do not allow ("Policy evaluation logic").
 
     Raises:
@@ -156,7 +158,7 @@ def authorize(caller: Caller, action: str, resource: str, *, source_ip: str) -> 
         "aws:PrincipalAccount": caller.account.account_id,
         "aws:PrincipalType": "AssumedRole" if caller.role else "Account",
         "aws:CurrentTime": now(),
-        "aws:SecureTransport": False,
+        "aws:SecureTransport": secure_transport,
     }
     request = Request(
         action=action,
@@ -889,7 +891,14 @@ OPERATIONS: dict[str, Operation] = {
 }
 
 
-def call(caller: Caller, operation: str, params: Params, *, source_ip: str) -> Result:
+def call(
+    caller: Caller,
+    operation: str,
+    params: Params,
+    *,
+    source_ip: str,
+    secure_transport: bool = False,
+) -> Result:
     """Authorize and run one IAM operation for an authenticated caller.
 
     Raises:
@@ -904,7 +913,11 @@ def call(caller: Caller, operation: str, params: Params, *, source_ip: str) -> R
             http_status=400,
         )
     authorize(
-        caller, f"iam:{operation}", entry.resource(caller.account, params), source_ip=source_ip
+        caller,
+        f"iam:{operation}",
+        entry.resource(caller.account, params),
+        source_ip=source_ip,
+        secure_transport=secure_transport,
     )
     if operation == "CreateAccessKey" and caller.role is not None and "UserName" not in params:
         raise _validation("Must specify userName when calling with non-User credentials")

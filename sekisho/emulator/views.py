@@ -38,7 +38,11 @@ logger = logging.getLogger(__name__)
 
 
 def to_aws_request(request: HttpRequest) -> AwsHttpRequest:
-    """The request as received on the wire: raw target, headers, body and source address.
+    """The request as received: raw target, headers, body, source address and transport.
+
+    The address, the transport and ``Host`` are those ClientAddressMiddleware resolved (a
+    trusted proxy's word, else the socket's), so SigV4 and ``aws:SourceIp`` /
+    ``aws:SecureTransport`` see the client's request, not the proxy's.
 
     Raises:
         AwsError: ``RequestEntityTooLarge`` (413) for a body over the configured limit.
@@ -59,13 +63,20 @@ def to_aws_request(request: HttpRequest) -> AwsHttpRequest:
         list(request.headers.items()),  # type: ignore[arg-type]
         body,
         source_ip(request),
+        request.is_secure(),
     )
 
 
 def _handle_iam(req: AwsHttpRequest, request_id: str) -> AwsHttpResponse:
     caller = authenticate(req, service="iam")
     operation, params = parse_query_request(req, iam.service_model())
-    result = iam.call(caller, operation.name, params, source_ip=req.source_ip)
+    result = iam.call(
+        caller,
+        operation.name,
+        params,
+        source_ip=req.source_ip,
+        secure_transport=req.secure_transport,
+    )
     return serialize_query_response(operation, result, request_id=request_id)
 
 

@@ -8,6 +8,8 @@ test client with REMOTE_ADDR as the browser's address.
 from __future__ import annotations
 
 import base64
+import dataclasses
+import ipaddress
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -27,6 +29,7 @@ from sekisho.emulator.console import COOKIE, emulated_target
 from sekisho.emulator.models import ConnectUser, ConsoleSession
 from sekisho.saml import services as saml
 from sekisho.saml.models import Application
+from sekisho.web import middleware
 
 pytestmark = pytest.mark.django_db
 
@@ -324,3 +327,39 @@ def test_emulated_targets() -> None:
     assert emulated_target("https://evil.example/connect/federate/abc-1") is None
     assert emulated_target("https://console.aws.amazon.com.evil/connect/federate/x") is None
     assert emulated_target("") is None
+
+
+def test_federation_sees_secure_transport_only_through_a_trusted_proxy(
+    seed: Seed, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    trusted = dataclasses.replace(
+        get_config(), trusted_proxies=(ipaddress.ip_network("192.0.2.0/24"),)
+    )
+    monkeypatch.setattr(middleware, "get_config", lambda: trusted)
+    tls_only = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Deny",
+                "Action": "connect:*",
+                "Resource": "*",
+                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+            }
+        ],
+    }
+    _iam(
+        seed.root,
+        "PutRolePolicy",
+        RoleName=ROLE,
+        PolicyName="tls-only",
+        PolicyDocument=json.dumps(tls_only),
+    )
+    via_proxy = Client(
+        REMOTE_ADDR="192.0.2.10", HTTP_X_FORWARDED_FOR="127.0.0.1", HTTP_X_FORWARDED_PROTO="https"
+    )
+    assert _federate(seed, via_proxy).status_code == 200
+    spoofed = Client(REMOTE_ADDR="127.0.0.1", HTTP_X_FORWARDED_PROTO="https")
+    assert _federate(seed, spoofed).status_code == 403
+    denied = AuditRecord.objects.filter(event_name="GetFederationToken").last()
+    assert denied is not None and denied.record["errorCode"] == "AccessDenied"
+    assert "aws:SecureTransport" in denied.record["additionalEventData"]["policyExplanation"]

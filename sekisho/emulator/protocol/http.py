@@ -62,6 +62,8 @@ class AwsHttpRequest:
     headers: Mapping[str, str] = field(default_factory=Headers)
     body: bytes = b""
     source_ip: str = ""
+    # aws:SecureTransport: whether the client's hop was TLS, as the web layer resolved it.
+    secure_transport: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "method", self.method.upper())
