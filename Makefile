@@ -6,8 +6,9 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Debian packages the test suite drives: a browser, xmlsec1 for pysaml2 and the
-# interop checks, PostgreSQL for the second database run, FreeRADIUS for RADIUS MFA.
-DEBIAN_TEST_PACKAGES := chromium xmlsec1 postgresql freeradius
+# interop checks, PostgreSQL for the second database run, FreeRADIUS for RADIUS MFA,
+# nginx and openssl for the TLS front of docs/deploy (tests/deploy).
+DEBIAN_TEST_PACKAGES := chromium xmlsec1 postgresql freeradius nginx openssl
 DEBIAN_BASE_PACKAGES := python3-venv
 
 .PHONY: demo test venv venv-test debian-test lint typecheck unit bench clean

@@ -75,6 +75,7 @@ class Agent:
     cafile: Path | None = None
     cookies: dict[str, str] = field(default_factory=dict)
     set_cookies: list[str] = field(default_factory=list)  # every Set-Cookie ever received
+    timeout: float = 30.0
 
     def _connection(self) -> http.client.HTTPConnection:
         parts = urlsplit(self.origin)
@@ -82,9 +83,11 @@ class Agent:
         if parts.scheme == "https":
             context = ssl.create_default_context(cafile=str(self.cafile))
             return http.client.HTTPSConnection(
-                host, port, timeout=30, source_address=(self.source, 0), context=context
+                host, port, timeout=self.timeout, source_address=(self.source, 0), context=context
             )
-        return http.client.HTTPConnection(host, port, timeout=30, source_address=(self.source, 0))
+        return http.client.HTTPConnection(
+            host, port, timeout=self.timeout, source_address=(self.source, 0)
+        )
 
     def request(
         self,

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import PASSWORD
+from tests.deploy.nginx import Front, run_nginx
 from tests.deploy.sekisho_server import SekishoServer, run_sekisho
 from tests.servers import free_port
 
@@ -90,3 +91,10 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
         server.cli("policy", "attach", "SecureOnly", "--idp")
         server.cli("policy", "detach", "AllowAll", "--idp")
         yield Deployment(server=server, public_port=public_port, root=root)
+
+
+@pytest.fixture(scope="session")
+def front(deployment: Deployment) -> Iterator[Front]:
+    """nginx with docs/deploy/nginx.conf on the deployment's public port."""
+    with run_nginx(https_port=deployment.public_port, upstream_port=deployment.server.port) as f:
+        yield f
