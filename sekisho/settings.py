@@ -102,7 +102,10 @@ else:
             "HOST": _db.host,
             "PORT": _db.port,
             "OPTIONS": dict(_db.options),
+            # A worker keeps its connection between requests, and checks it before reuse
+            # so a restarted database costs no failed request (docs/deploy/postgresql.md).
             "CONN_MAX_AGE": 60,
+            "CONN_HEALTH_CHECKS": True,
         }
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

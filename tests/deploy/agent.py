@@ -131,10 +131,3 @@ class Agent:
     ) -> Response:
         """POST a form to a path (as it is: add the CSRF token yourself)."""
         return self.request("POST", path, form=form, headers=headers)
-
-    def submit(
-        self, page_path: str, form: dict[str, str], *, action: str | None = None
-    ) -> Response:
-        """GET the page at page_path, then POST its form with the page's CSRF token."""
-        token = self.get(page_path).csrf_token()
-        return self.post(action or page_path, {"csrfmiddlewaretoken": token, **form})

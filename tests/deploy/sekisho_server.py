@@ -82,8 +82,14 @@ def _wait_for_http(proc: subprocess.Popen[bytes], url: str, log: Path) -> None:
 
 
 @contextmanager
-def run_sekisho(root: Path, *, base_url: str, trusted_proxies: str) -> Iterator[SekishoServer]:
-    """`sekisho init` then `sekisho serve --workers 1` on a free port of 127.0.0.1."""
+def run_sekisho(
+    root: Path, *, base_url: str, trusted_proxies: str = "", database_url: str | None = None
+) -> Iterator[SekishoServer]:
+    """`sekisho init` then `sekisho serve --workers 1` on a free port of 127.0.0.1.
+
+    The database is a fresh SQLite file in root unless ``database_url`` names another.
+    """
+    root.mkdir(parents=True, exist_ok=True)
     runtime_dir = root / "run"  # gunicorn's control socket goes here, not in $HOME
     runtime_dir.mkdir(mode=0o700)
     log = root / "serve.log"
@@ -102,6 +108,8 @@ def run_sekisho(root: Path, *, base_url: str, trusted_proxies: str) -> Iterator[
         XDG_RUNTIME_DIR=str(runtime_dir),
         PYTHONUNBUFFERED="1",
     )
+    if database_url is not None:
+        env["DATABASE_URL"] = database_url
     server = SekishoServer(port=port, env=env, log=log)
     server.cli("init", "--quiet")
     # Output goes to a file, not a pipe: gunicorn's access log would fill an undrained pipe.
