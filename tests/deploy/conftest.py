@@ -12,14 +12,13 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
+from typing import Any
 
 import pytest
 
 from tests.conftest import PASSWORD
 from tests.deploy.nginx import Front, run_nginx
-from tests.deploy.sekisho_server import SekishoServer, run_sekisho
-from tests.servers import free_port
+from tests.servers import Instance, Node, free_port, served_instance
 
 BROWSER_ADDRESS = "127.0.0.2"
 PROXY_ADDRESS = "127.0.0.1"
@@ -49,15 +48,23 @@ SECURE_ONLY = {
 
 @dataclass(frozen=True)
 class Deployment:
-    """The Sekisho server and the public port nginx listens on (if it is started)."""
+    """The Sekisho installation, its node, and the public port nginx listens on."""
 
-    server: SekishoServer
+    instance: Instance
     public_port: int
-    root: Path
+
+    @property
+    def node(self) -> Node:
+        return self.instance.nodes[0]
 
     @property
     def public_url(self) -> str:
         return f"https://localhost:{self.public_port}"
+
+    def audit(self) -> list[dict[str, Any]]:
+        """Every audit record so far (CloudTrail's shape), oldest first."""
+        lines = self.instance.cli("audit", "tail", "-n", "100000").splitlines()
+        return [json.loads(line) for line in lines if line.strip()]
 
 
 @pytest.fixture(scope="session")
@@ -65,17 +72,17 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
     """`sekisho serve` configured for nginx on ``public_port``, with users, an app, a policy."""
     root = tmp_path_factory.mktemp("sekisho-deploy")
     public_port = free_port()
-    with run_sekisho(
+    with served_instance(
         root,
-        base_url=f"https://localhost:{public_port}",
-        trusted_proxies=f"{PROXY_ADDRESS}/32",
-    ) as server:
+        public_url=f"https://localhost:{public_port}",
+        settings={"SEKISHO_TRUSTED_PROXIES": f"{PROXY_ADDRESS}/32"},
+    ) as instance:
         for name in USERS:
-            server.cli(
+            instance.cli(
                 "user", "create", name, "--email", f"{name}@example.com", "--password-stdin",
                 stdin=PASSWORD + "\n",
-            )
-        server.cli(
+            )  # fmt: skip
+        instance.cli(
             "app", "create-amazon-connect", "connect",
             "--region", "ap-northeast-1",
             "--instance-id", "aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee",
@@ -83,18 +90,20 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
             "--role-name", "ConnectFederationRole",
             "--provider-name", "Sekisho",
             "--signin-url", f"https://localhost:{public_port}/saml/inspector",
-        )
-        server.cli("app", "assign", "connect", "--user", "alice")
+        )  # fmt: skip
+        instance.cli("app", "assign", "connect", "--user", "alice")
         policy = root / "secure-only.json"
         policy.write_text(json.dumps(SECURE_ONLY))
-        server.cli("policy", "put", "SecureOnly", str(policy))
-        server.cli("policy", "attach", "SecureOnly", "--idp")
-        server.cli("policy", "detach", "AllowAll", "--idp")
-        yield Deployment(server=server, public_port=public_port, root=root)
+        instance.cli("policy", "put", "SecureOnly", str(policy))
+        instance.cli("policy", "attach", "SecureOnly", "--idp")
+        instance.cli("policy", "detach", "AllowAll", "--idp")
+        # One worker: a request stuck in Sekisho would show (test_nginx's slow upload).
+        instance.start(workers=1)
+        yield Deployment(instance=instance, public_port=public_port)
 
 
 @pytest.fixture(scope="session")
 def front(deployment: Deployment) -> Iterator[Front]:
     """nginx with docs/deploy/nginx.conf on the deployment's public port."""
-    with run_nginx(https_port=deployment.public_port, upstream_port=deployment.server.port) as f:
+    with run_nginx(https_port=deployment.public_port, upstream_port=deployment.node.port) as f:
         yield f

@@ -25,9 +25,8 @@ from typing import Any
 
 import pytest
 
-from tests.servers import free_port, stop_process_group
+from tests.servers import REPO, free_port, stop_process_group
 
-REPO = Path(__file__).resolve().parents[2]
 DOCUMENTED = REPO / "docs" / "deploy" / "nginx.conf"
 _SBIN = os.pathsep.join(["/usr/sbin", "/sbin", "/usr/bin", "/bin"])
 STARTUP_TIMEOUT = 20.0

@@ -37,8 +37,8 @@ def _headline(response: Response) -> str:
 
 
 def test_forwarded_headers_from_an_untrusted_peer_change_nothing(deployment: Deployment) -> None:
-    url = deployment.server.direct_url
-    before = len(deployment.server.audit())
+    url = deployment.node.url
+    before = len(deployment.audit())
     plain = _sign_in(Agent(url, source=BROWSER_ADDRESS), "bob", {})
     spoofed = _sign_in(Agent(url, source=BROWSER_ADDRESS), "bob", SPOOFED)
     # Plain HTTP is not secure transport: the secure-only policy refuses both, alike.
@@ -46,7 +46,7 @@ def test_forwarded_headers_from_an_untrusted_peer_change_nothing(deployment: Dep
     assert (spoofed.status, _headline(spoofed)) == (403, "Sign-in not allowed"), spoofed.text
     assert _headline(plain) == _headline(spoofed)
     assert plain.header("Location") is None and spoofed.header("Location") is None
-    records = deployment.server.audit()[before:]
+    records = deployment.audit()[before:]
     refused = [r for r in records if r["eventName"] == "UserAuthentication"]
     assert len(refused) == 2, records
     for record in refused:
@@ -60,20 +60,20 @@ def test_forwarded_headers_from_an_untrusted_peer_change_nothing(deployment: Dep
 def test_claiming_https_consistently_does_not_make_it_secure(deployment: Deployment) -> None:
     # A liar whose Origin matches its X-Forwarded-Proto: Sekisho still sees plain HTTP,
     # so the https Origin is a cross-origin POST and nothing is signed in.
-    url = deployment.server.direct_url
+    url = deployment.node.url
     liar = Agent(url, source=BROWSER_ADDRESS)
     headers = {**SPOOFED, "Origin": url.replace("http://", "https://")}
-    before = len(deployment.server.audit())
+    before = len(deployment.audit())
     answer = _sign_in(liar, "dave", headers)
     assert answer.status == 403 and answer.header("Location") is None, answer.text[:2000]
     assert "sekisho_session" not in liar.cookies
-    records = deployment.server.audit()[before:]
+    records = deployment.audit()[before:]
     assert not [r for r in records if r["eventName"] == "CredentialVerification"], records
 
 
 def test_a_spoofed_forwarded_host_is_not_checked_or_used(deployment: Deployment) -> None:
     # An untrusted peer's X-Forwarded-Host is ignored, not refused: only its Host counts.
-    page = Agent(deployment.server.direct_url, source=BROWSER_ADDRESS).get(
+    page = Agent(deployment.node.url, source=BROWSER_ADDRESS).get(
         "/signin", headers={"X-Forwarded-Host": "evil.example", "Forwarded": "host=evil.example"}
     )
     assert page.status == 200
@@ -81,7 +81,7 @@ def test_a_spoofed_forwarded_host_is_not_checked_or_used(deployment: Deployment)
 
 
 def test_hsts_without_a_proxy_when_the_public_url_is_https(deployment: Deployment) -> None:
-    agent = Agent(deployment.server.direct_url, source=BROWSER_ADDRESS)
+    agent = Agent(deployment.node.url, source=BROWSER_ADDRESS)
     for path in ("/signin", "/saml/metadata", "/no-such-page", "/static/sekisho/style.css"):
         response = agent.get(path)
         assert response.all("Strict-Transport-Security") == [HSTS], (path, response.headers)

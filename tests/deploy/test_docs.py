@@ -19,7 +19,7 @@ from django.conf import settings
 from sekisho.cli.main import build_parser
 from sekisho.config import load_config
 from sekisho.web.middleware import HSTS_VALUE
-from tests.deploy.sekisho_server import REPO
+from tests.servers import REPO
 
 DOCS = REPO / "docs" / "deploy"
 

@@ -44,7 +44,7 @@ def _one_hsts(response: Response) -> None:
 
 
 def _new_records(deployment: Deployment, before: int) -> list[dict[str, Any]]:
-    return deployment.server.audit()[before:]
+    return deployment.audit()[before:]
 
 
 def _password(agent: Agent, username: str, password: str = PASSWORD, **kw: Any) -> Response:
@@ -61,7 +61,7 @@ def _password(agent: Agent, username: str, password: str = PASSWORD, **kw: Any) 
 
 
 def test_sign_in_and_launch_through_nginx(front: Front, deployment: Deployment) -> None:
-    before = len(deployment.server.audit())
+    before = len(deployment.audit())
     browser = _browser(front)
     signed = _password(browser, "alice")
     assert (signed.status, signed.header("Location")) == (302, "/signin/mfa/register"), signed.text
@@ -105,7 +105,7 @@ def test_sign_in_and_launch_through_nginx(front: Front, deployment: Deployment) 
 def test_a_clients_own_forwarding_headers_stop_at_nginx(
     front: Front, deployment: Deployment
 ) -> None:
-    before = len(deployment.server.audit())
+    before = len(deployment.audit())
     spoofer = _browser(front)
     wrong = _password(spoofer, "carol", "not the password at all", headers=SPOOFING)
     assert wrong.status == 401, wrong.text[:2000]
@@ -115,7 +115,7 @@ def test_a_clients_own_forwarding_headers_stop_at_nginx(
     verifications = [r for r in records if r["eventName"] == "CredentialVerification"]
     assert len(verifications) == 2, records
     assert {r["sourceIPAddress"] for r in records} == {BROWSER_ADDRESS}, records
-    assert SPOOFED_ADDRESS not in repr(deployment.server.audit())
+    assert SPOOFED_ADDRESS not in repr(deployment.audit())
     assert PROXY_ADDRESS not in {r["sourceIPAddress"] for r in records}
 
 

@@ -10,6 +10,7 @@ server dropped answers the next request normally (CONN_HEALTH_CHECKS).
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import secrets
@@ -23,7 +24,7 @@ import pytest
 from sekisho.config import DatabaseSettings, parse_database_url
 from tests.conftest import PASSWORD
 from tests.deploy.agent import Agent
-from tests.deploy.sekisho_server import REPO, run_sekisho
+from tests.servers import REPO, Instance, free_port
 
 psycopg = pytest.importorskip("psycopg")
 errors = pytest.importorskip("psycopg.errors")
@@ -105,25 +106,26 @@ def names(cluster: Cluster) -> Iterator[Names]:
 def test_the_app_role_serves_and_can_only_append_to_the_audit_trail(
     cluster: Cluster, names: Names, tmp_path: Path
 ) -> None:
-    owner_url = cluster.url(names.owner, names.database)
-    app_url = cluster.url(names.app, names.database)
-    with run_sekisho(tmp_path / "owner", base_url="http://localhost:8000", database_url=owner_url):
-        pass  # `sekisho init` and a start as the owner: the schema is migrated
+    def installation(role: str) -> Instance:
+        url = cluster.url(role, names.database)
+        return Instance(root=tmp_path, port=free_port(), database_url=url)
+
+    installation(names.owner).cli("init", "--quiet")  # migrations, as the owner
     with cluster.connect(names.database, names.owner) as conn:
         conn.execute(names.apply(documented_sql()[2]))
 
-    with run_sekisho(
-        tmp_path / "app", base_url="http://localhost:8000", database_url=app_url
-    ) as server:  # its start runs `sekisho init` as the app role too: nothing to migrate
-        server.cli(
+    app = installation(names.app)  # same data directory, the app role
+    try:
+        node = app.start(workers=1)  # `sekisho serve` runs `init` first: nothing to migrate
+        app.cli(
             "user", "create", "erin", "--email", "erin@example.com", "--password-stdin",
             stdin=PASSWORD + "\n",
         )  # fmt: skip
 
         def wrong_password() -> int:
-            agent = Agent(server.direct_url, source="127.0.0.2")
+            agent = Agent(node.url, source="127.0.0.2")
             page = agent.get("/signin")
-            assert page.status == 200, server.log.read_text()[-3000:]
+            assert page.status == 200, node.log.read_text()[-3000:]
             form = {"csrfmiddlewaretoken": page.csrf_token(), "username": "erin", "password": "x"}
             return agent.post("/signin", form).status
 
@@ -138,8 +140,11 @@ def test_the_app_role_serves_and_can_only_append_to_the_audit_trail(
             ).fetchone()[0]
         assert dropped >= 1
         assert wrong_password() == 401
-        events = [r["eventName"] for r in server.audit()]
+        lines = app.cli("audit", "tail", "-n", "1000").splitlines()
+        events = [json.loads(line)["eventName"] for line in lines]
         assert events.count("CredentialVerification") == 2
+    finally:
+        app.stop()
 
     with cluster.connect(names.database, names.app) as conn:
         assert conn.execute("SELECT count(*) FROM audit_auditrecord").fetchone()[0] > 0
