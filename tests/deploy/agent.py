@@ -4,7 +4,9 @@ It speaks HTTP/1.1 with http.client, never follows redirects by itself (tests lo
 ``Location``), keeps cookies by name like a browser on one site, sends ``Origin`` on POST as
 browsers do, and binds every connection to ``source`` so the server sees that loopback
 address as the client. With ``cafile`` it speaks TLS and verifies the server against that
-throwaway CA only.
+throwaway CA only. (tests/served/client.Browser, built on requests, joins repeated headers
+and binds a source address for plain HTTP only: these tests count HSTS headers and bind
+over TLS.)
 """
 
 from __future__ import annotations

@@ -15,10 +15,10 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from django.conf import settings
+from django.conf import settings as django_settings
 from django.http import HttpRequest, HttpResponse
 from django.test import Client, RequestFactory
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sekisho.access import policies
@@ -187,10 +187,10 @@ def test_the_public_host_is_matched_without_case_port_or_trailing_dot() -> None:
 
 
 def test_django_reads_no_forwarding_header_itself() -> None:
-    assert settings.SECURE_PROXY_SSL_HEADER is None
-    assert settings.USE_X_FORWARDED_HOST is False
-    assert settings.USE_X_FORWARDED_PORT is False
-    assert settings.MIDDLEWARE[:2] == [
+    assert django_settings.SECURE_PROXY_SSL_HEADER is None
+    assert django_settings.USE_X_FORWARDED_HOST is False
+    assert django_settings.USE_X_FORWARDED_PORT is False
+    assert django_settings.MIDDLEWARE[:2] == [
         "sekisho.web.middleware.StrictTransportSecurityMiddleware",
         "sekisho.web.middleware.ClientAddressMiddleware",
     ]
@@ -361,3 +361,23 @@ def test_no_hsts_when_the_public_url_is_http(configure: Callable[..., Config]) -
     configure(base_url="http://localhost:8000")
     secure = Client(REMOTE_ADDR=PROXY, HTTP_X_FORWARDED_PROTO="https")
     assert "Strict-Transport-Security" not in secure.get("/signin")
+
+
+@settings(deadline=None)  # the first request loads templates
+@given(
+    peer=st.sampled_from([PROXY, OUTSIDER, ""]),
+    values=st.fixed_dictionaries({}, optional={name: hostile for name in FORWARDING}),
+    secure_public_url=st.booleans(),
+)
+def test_hostile_forwarding_headers_through_the_whole_stack_are_never_a_500(
+    peer: str, values: dict[str, str], secure_public_url: bool
+) -> None:
+    config = configured(base_url="https://localhost" if secure_public_url else "http://localhost")
+    original = middleware.get_config
+    middleware.get_config = lambda: config  # hypothesis cannot use function-scoped monkeypatch
+    try:
+        response = Client(REMOTE_ADDR=peer, **values).get("/saml/metadata")
+    finally:
+        middleware.get_config = original
+    assert response.status_code in (200, 400)
+    assert ("Strict-Transport-Security" in response) == secure_public_url
