@@ -58,6 +58,7 @@ def test_every_hop_trusted_gives_the_leftmost() -> None:
         ("198.51.100.7, example.com", "10.0.0.1"),
         ("198.51.100.7, 198.51.100.8:99999", "10.0.0.1"),
         ("198.51.100.7, fe80::1%eth0", "10.0.0.1"),
+        ("198.51.100.7, 198.51.100.8:\u0661\u0662", "10.0.0.1"),  # ports are ASCII digits
     ],
 )
 def test_malformed_entries_stop_the_walk(xff: str, expected: str) -> None:
