@@ -85,8 +85,7 @@ def _environment(data: Path, base_url: str, database_url: str | None) -> dict[st
     env = {
         key: value
         for key, value in os.environ.items()
-        if key not in ("DATABASE_URL", "DJANGO_SETTINGS_MODULE")
-        and not key.startswith("SEKISHO_")  # only what the instance sets
+        if key not in ("DATABASE_URL", "DJANGO_SETTINGS_MODULE", "SEKISHO_BASE_URL")
         and not key.lower().endswith("_proxy")  # loopback only: never through a proxy
     }
     env.update(SEKISHO_DATA=str(data), SEKISHO_BASE_URL=base_url, PYTHONUNBUFFERED="1")
@@ -123,7 +122,6 @@ class Instance:
     database_url: str | None
     nodes: list[Node] = field(default_factory=list)
     public_url: str | None = None  # SEKISHO_BASE_URL when a proxy answers elsewhere
-    settings: dict[str, str] = field(default_factory=dict)  # more SEKISHO_* variables
 
     @property
     def base_url(self) -> str:
@@ -137,9 +135,7 @@ class Instance:
 
     def env(self, data: Path | None = None) -> dict[str, str]:
         """The environment of a Sekisho process of this instance."""
-        env = _environment(data or self.data, self.base_url, self.database_url)
-        env.update(self.settings)
-        return env
+        return _environment(data or self.data, self.base_url, self.database_url)
 
     def cli(self, *args: str, stdin: str | None = None, check: bool = True) -> str:
         """Run `sekisho ARGS` as the operator would; its stdout."""
@@ -241,18 +237,12 @@ def wait_for_http(proc: subprocess.Popen[bytes], url: str, log: Path) -> None:
 
 
 @contextlib.contextmanager
-def served_instance(
-    root: Path, *, public_url: str | None = None, settings: dict[str, str] | None = None
-) -> Iterator[Instance]:
+def served_instance(root: Path, *, public_url: str | None = None) -> Iterator[Instance]:
     """A fresh installation in ``root`` (initialised; no node started yet)."""
     port = free_port()
     with served_database() as database_url:
         instance = Instance(
-            root=root,
-            port=port,
-            database_url=database_url,
-            public_url=public_url,
-            settings=dict(settings or {}),
+            root=root, port=port, database_url=database_url, public_url=public_url
         )
         instance.cli("init", "--quiet")
         try:

@@ -72,11 +72,7 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
     """`sekisho serve` configured for nginx on ``public_port``, with users, an app, a policy."""
     root = tmp_path_factory.mktemp("sekisho-deploy")
     public_port = free_port()
-    with served_instance(
-        root,
-        public_url=f"https://localhost:{public_port}",
-        settings={"SEKISHO_TRUSTED_PROXIES": f"{PROXY_ADDRESS}/32"},
-    ) as instance:
+    with served_instance(root, public_url=f"https://localhost:{public_port}") as instance:
         for name in USERS:
             instance.cli(
                 "user", "create", name, "--email", f"{name}@example.com", "--password-stdin",
@@ -98,7 +94,7 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
         instance.cli("policy", "attach", "SecureOnly", "--idp")
         instance.cli("policy", "detach", "AllowAll", "--idp")
         # One worker: a request stuck in Sekisho would show (test_nginx's slow upload).
-        instance.start(workers=1)
+        instance.start(workers=1, environ={"SEKISHO_TRUSTED_PROXIES": f"{PROXY_ADDRESS}/32"})
         yield Deployment(instance=instance, public_port=public_port)
 
 

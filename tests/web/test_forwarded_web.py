@@ -190,7 +190,9 @@ def test_django_reads_no_forwarding_header_itself() -> None:
     assert django_settings.SECURE_PROXY_SSL_HEADER is None
     assert django_settings.USE_X_FORWARDED_HOST is False
     assert django_settings.USE_X_FORWARDED_PORT is False
-    assert django_settings.MIDDLEWARE[:2] == [
+    # Only the request metrics (which read nothing forwarded) wrap HSTS and the resolution.
+    assert django_settings.MIDDLEWARE[:3] == [
+        "sekisho.web.ops.RequestMetricsMiddleware",
         "sekisho.web.middleware.StrictTransportSecurityMiddleware",
         "sekisho.web.middleware.ClientAddressMiddleware",
     ]
