@@ -1,6 +1,6 @@
 """Without a proxy: a client's own forwarded headers change nothing (issue 9, "Proxies").
 
-The server trusts 127.0.0.1 as its proxy; this client connects straight to gunicorn from
+The server trusts 127.0.0.1 as its proxy; this client connects straight to the server from
 127.0.0.2, an untrusted peer. Whatever X-Forwarded-* or Forwarded headers it sends, its
 address stays 127.0.0.2, its transport stays plain HTTP (``aws:SecureTransport`` false, so
 the deployment's secure-only policy refuses it) and its Host stays the one it connected to.

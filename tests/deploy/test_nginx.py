@@ -154,9 +154,9 @@ def test_a_body_at_the_limit_reaches_sekisho(front: Front) -> None:
 
 
 def test_a_slow_upload_waits_in_nginx_not_in_sekisho(front: Front) -> None:
-    # Sekisho runs one sync worker here, and the inspector reads the body it is posted: if
-    # the stalled body reached the worker, the next request would queue behind it until
-    # gunicorn's 30 s timeout. nginx buffers the whole body first, so the worker stays free.
+    # Sekisho runs one worker here, and the inspector reads the body it is posted. nginx
+    # buffers the whole body first, so a stalled upload never reaches Sekisho at all (which
+    # would hold it only as a coroutine until its own 10 s body deadline anyway).
     context = ssl.create_default_context(cafile=str(front.cafile))
     raw = socket.create_connection(
         ("127.0.0.1", front.https_port), timeout=10, source_address=(BROWSER_ADDRESS, 0)
