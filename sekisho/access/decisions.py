@@ -15,7 +15,7 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-from django.db.models import Q
+from django.db import connection
 
 from sekisho.access.models import PolicyAttachment
 from sekisho.audit import records
@@ -44,19 +44,63 @@ def _compiled(name: str, document: str) -> Policy:
     return parse_policy(document, kind=PolicyKind.IDENTITY, name=name)
 
 
+@dataclass(frozen=True)
+class _Attached:
+    """One attachment, its policy compiled."""
+
+    target: str
+    user_id: int | None
+    group_id: int | None
+    application: str
+    policy: Policy
+
+
+# (generation token, attachments) of this process; the database's PolicyGeneration says
+# when anyone (another node, the CLI) changed something, so the truth stays there.
+_attachments: tuple[str | None, tuple[_Attached, ...]] = (None, ())
+
+
+def _generation() -> str:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT token FROM access_policygeneration WHERE id = 1")
+        row = cursor.fetchone()
+    return str(row[0]) if row else ""
+
+
+def _current_attachments() -> tuple[_Attached, ...]:
+    """Every attachment with its compiled policy: one small query per decision."""
+    global _attachments
+    generation = _generation()
+    if _attachments[0] == generation:
+        return _attachments[1]
+    rows = PolicyAttachment.objects.values_list(
+        "target", "user_id", "group_id", "application", "policy__name", "policy__document"
+    )
+    loaded = tuple(
+        _Attached(target, user_id, group_id, app, _compiled(name, document))
+        for target, user_id, group_id, app, name, document in rows
+    )
+    _attachments = (generation, loaded)
+    return loaded
+
+
 def policies_for(user: User, application: str | None = None) -> list[Policy]:
     """The identity policies of one evaluation: IdP, user, the user's groups, the app."""
-    scope = Q(target=PolicyAttachment.TARGET_IDP) | Q(target="user", user=user)
-    scope |= Q(target="group", group__members=user)
-    if application is not None:
-        scope |= Q(target="application", application=application)
-    names = (
-        PolicyAttachment.objects.filter(scope)
-        .values_list("policy__name", "policy__document")
-        .distinct()
-        .order_by("policy__name")
-    )
-    return [_compiled(name, document) for name, document in names]
+    groups = set(user.group_ids())
+    chosen: dict[str, Policy] = {}
+    for attached in _current_attachments():
+        if (
+            attached.target == PolicyAttachment.TARGET_IDP
+            or (attached.target == PolicyAttachment.TARGET_USER and attached.user_id == user.pk)
+            or (attached.target == PolicyAttachment.TARGET_GROUP and attached.group_id in groups)
+            or (
+                attached.target == PolicyAttachment.TARGET_APPLICATION
+                and application is not None
+                and attached.application == application
+            )
+        ):
+            chosen[attached.policy.name] = attached.policy
+    return [chosen[name] for name in sorted(chosen)]
 
 
 @dataclass(frozen=True)

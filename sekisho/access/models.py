@@ -97,3 +97,15 @@ class PolicyAttachment(models.Model):
         indexes: ClassVar[list[Any]] = [
             models.Index(fields=["target", "application"], name="access_attachment_by_app"),
         ]
+
+
+class PolicyGeneration(models.Model):
+    """One row naming the current state of stored policies and attachments (a cache's validator).
+
+    Every node keeps its compiled attachments in memory and reads this token once per
+    decision: when anyone has changed a policy or an attachment, the token differs and the
+    node reloads. A random token rather than a counter: a change that is rolled back must
+    never leave a cache that a later change could match. The truth stays in the database.
+    """
+
+    token = models.CharField(max_length=32)

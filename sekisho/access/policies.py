@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,7 +16,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 
 from sekisho.access.errors import StoredPolicyError
-from sekisho.access.models import PolicyAttachment, StoredPolicy
+from sekisho.access.models import PolicyAttachment, PolicyGeneration, StoredPolicy
 from sekisho.audit.writer import Actor, admin_audit
 from sekisho.clock import SYSTEM_CLOCK, Clock
 from sekisho.directory.models import Group, User
@@ -23,6 +24,11 @@ from sekisho.policy import PolicyKind, parse_policy
 
 ALLOW_ALL_NAME = "AllowAll"  # created by migration access/0001 on a fresh install
 _POLICY_NAME = re.compile(r"^[A-Za-z0-9+=,.@_-]{1,128}$")
+
+
+def _changed() -> None:
+    """Mark a change (in the changing transaction): every node's cache reloads."""
+    PolicyGeneration.objects.update_or_create(pk=1, defaults={"token": uuid.uuid4().hex})
 
 
 def get_policy(name: str) -> StoredPolicy:
@@ -62,6 +68,7 @@ def put_policy(
             if description:
                 stored.description = description
             stored.save()
+        _changed()
     admin_audit(actor, "PutPolicy", {"policyName": name, "created": created}, clock)
     return stored, created
 
@@ -75,7 +82,9 @@ def delete_policy(name: str, *, actor: Actor, clock: Clock = SYSTEM_CLOCK) -> No
             f"policy {name!r} is still attached {count} time(s); detach it first",
             code="delete_conflict",
         )
-    stored.delete()
+    with transaction.atomic():
+        stored.delete()
+        _changed()
     admin_audit(actor, "DeletePolicy", {"policyName": name}, clock)
 
 
@@ -135,6 +144,7 @@ def attach(name: str, target: Target, *, actor: Actor, clock: Clock = SYSTEM_CLO
                 group=target.group,
                 application=target.application,
             )
+            _changed()
     except IntegrityError:
         return False
     admin_audit(actor, "AttachPolicy", {"policyName": name, "target": target.describe()}, clock)
@@ -144,7 +154,10 @@ def attach(name: str, target: Target, *, actor: Actor, clock: Clock = SYSTEM_CLO
 def detach(name: str, target: Target, *, actor: Actor, clock: Clock = SYSTEM_CLOCK) -> bool:
     """Detach a policy; returns False when it was not attached there."""
     stored = get_policy(name)
-    deleted, _ = PolicyAttachment.objects.filter(target.filter(), policy=stored).delete()
+    with transaction.atomic():
+        deleted, _ = PolicyAttachment.objects.filter(target.filter(), policy=stored).delete()
+        if deleted:
+            _changed()
     if deleted:
         admin_audit(actor, "DetachPolicy", {"policyName": name, "target": target.describe()}, clock)
     return deleted > 0
@@ -155,9 +168,12 @@ def detach_application(name: str) -> int:
 
     The deletion itself is the audited action: its caller records it.
     """
-    deleted, _ = PolicyAttachment.objects.filter(
-        target=PolicyAttachment.TARGET_APPLICATION, application=name
-    ).delete()
+    with transaction.atomic():
+        deleted, _ = PolicyAttachment.objects.filter(
+            target=PolicyAttachment.TARGET_APPLICATION, application=name
+        ).delete()
+        if deleted:
+            _changed()
     return deleted
 
 

@@ -56,9 +56,32 @@ class User(AbstractBaseUser):
         """Disabled users cannot sign in."""
         return self.status == self.STATUS_ACTIVE
 
+    def memberships(self) -> tuple[tuple[int, str], ...]:
+        """(id, name) of the groups the user belongs to, by name; read once per instance.
+
+        A request reads them for its policy decision, its assignment check and the
+        assertion's attributes: one query. directory.services' membership changes
+        forget the memo of the instance they were given.
+        """
+        cached: tuple[tuple[int, str], ...] | None = self.__dict__.get("_memberships")
+        if cached is None:
+            rows = self.groups_joined.values_list("pk", "name")
+            # Sorted here, not by the database: the same order whatever its collation.
+            cached = tuple(sorted(((int(pk), str(name)) for pk, name in rows), key=lambda r: r[1]))
+            self.__dict__["_memberships"] = cached
+        return cached
+
+    def forget_memberships(self) -> None:
+        """Drop the memo (after this instance's groups changed)."""
+        self.__dict__.pop("_memberships", None)
+
+    def group_ids(self) -> tuple[int, ...]:
+        """Ids of the groups the user belongs to."""
+        return tuple(pk for pk, _name in self.memberships())
+
     def group_names(self) -> tuple[str, ...]:
         """Names of the groups the user belongs to, sorted."""
-        return tuple(sorted(self.groups_joined.values_list("name", flat=True)))
+        return tuple(name for _pk, name in self.memberships())
 
     def save(self, *args: Any, **kwargs: Any) -> None:
         """Keep username_key in step with username."""

@@ -127,6 +127,7 @@ def create_group(
 def add_member(group: Group, user: User, *, actor: Actor, clock: Clock = SYSTEM_CLOCK) -> None:
     """Add a user to a group (idempotent)."""
     group.members.add(user)
+    user.forget_memberships()
     admin_audit(
         actor, "AddMemberToGroup", {"groupName": group.name, "userName": user.username}, clock
     )
@@ -135,6 +136,7 @@ def add_member(group: Group, user: User, *, actor: Actor, clock: Clock = SYSTEM_
 def remove_member(group: Group, user: User, *, actor: Actor, clock: Clock = SYSTEM_CLOCK) -> None:
     """Remove a user from a group (idempotent)."""
     group.members.remove(user)
+    user.forget_memberships()
     admin_audit(
         actor, "RemoveMemberFromGroup", {"groupName": group.name, "userName": user.username}, clock
     )

@@ -85,5 +85,7 @@ def applications_for(user: User) -> QuerySet[Application]:
 
 
 def is_assigned(app: Application, user: User) -> bool:
-    """Whether the user may launch the application."""
-    return applications_for(user).filter(pk=app.pk).exists()
+    """Whether the user may launch the application (directly or through a group)."""
+    return Assignment.objects.filter(
+        Q(user_id=user.pk) | Q(group_id__in=user.group_ids()), application_id=app.pk
+    ).exists()

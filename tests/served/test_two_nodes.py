@@ -133,3 +133,28 @@ def test_an_assertion_redeemed_at_a_is_refused_at_b(instance: Instance) -> None:
     assert client.submit("/aws/saml", fields).status_code == 303
     replayed = client.at(instance.nodes[B].url).submit("/aws/saml", fields)
     assert replayed.status_code in (400, 403) and "connect-user" not in replayed.text
+
+
+def test_a_policy_changed_anywhere_applies_at_once_on_every_node(instance: Instance) -> None:
+    """Nodes cache compiled policies; the database's change token keeps them honest."""
+    make_user(instance, "hamilton")
+    instance.cli("app", "assign", "sp", "--user", "hamilton")
+    client = browser(instance, A)
+    client.password("hamilton", PASSWORD)
+    client.register_totp()
+    for node in (A, B):  # both nodes decide (and cache) once
+        assert client.at(instance.nodes[node].url).launch("sp").status_code == 200
+    deny = instance.root / "deny-sp.json"
+    deny.write_text(
+        '{"Version": "2012-10-17", "Statement": [{"Effect": "Deny",'
+        ' "Action": "sekisho:LaunchApplication", "Resource": "arn:sekisho:::application/sp"}]}'
+    )
+    instance.cli("policy", "put", "DenySp", str(deny))
+    instance.cli("policy", "attach", "DenySp", "--idp")
+    try:
+        for node in (A, B):
+            refused = client.at(instance.nodes[node].url).launch("sp")
+            assert refused.status_code == 403, (node, refused.text[:300])
+    finally:
+        instance.cli("policy", "detach", "DenySp", "--idp")
+    assert client.at(instance.nodes[A].url).launch("sp").status_code == 200
