@@ -46,6 +46,8 @@ MIDDLEWARE = [
     "sekisho.web.middleware.BodySizeLimitMiddleware",
     # /healthz, /readyz, /metrics: answered before sessions, CSRF and the URL router.
     "sekisho.web.ops.OpsEndpointsMiddleware",
+    # Settings rows read by several decisions of one request are read once.
+    "sekisho.web.middleware.RequestMemoMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",

@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 from django.test import Client
 
 from sekisho.audit.writer import Actor, RequestContext
@@ -17,6 +18,11 @@ from sekisho.mfa import totp
 from sekisho.saml import services as saml
 
 PASSWORD = "correct horse battery staple"
+
+# No per-example deadline: on a shared 2-core machine an example can take longer than
+# hypothesis' default 200 ms without anything being wrong (the properties still hold).
+hypothesis_settings.register_profile("sekisho", deadline=None)
+hypothesis_settings.load_profile("sekisho")
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from django.conf import settings
 from django.db import models
+
+from sekisho.memo import forget, remembered
+
+SETTINGS_MEMO = "mfa-settings"
+# Whether any RADIUS server is configured (the method is offered only then).
+SERVERS_MEMO = "mfa-radius-servers"
 
 
 class MfaSettings(models.Model):
@@ -45,9 +51,18 @@ class MfaSettings(models.Model):
 
     @classmethod
     def current(cls) -> MfaSettings:
-        """The setting row, created with the defaults on first use."""
-        row, _ = cls.objects.get_or_create(singleton=True)
-        return row
+        """The setting row, created with the defaults on first use (read once per request)."""
+
+        def load() -> MfaSettings:
+            row, _ = cls.objects.get_or_create(singleton=True)
+            return row
+
+        return remembered(SETTINGS_MEMO, load)
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        """Save, and forget the request's memo of the settings."""
+        super().save(*args, **kwargs)
+        forget(SETTINGS_MEMO)
 
 
 class TotpDevice(models.Model):
@@ -95,7 +110,11 @@ class WebAuthnCredential(models.Model):
 
 
 class RadiusServer(models.Model):
-    """A RADIUS server Sekisho asks for MFA (RFC 2865), tried in ``position`` order."""
+    """A RADIUS server Sekisho asks for MFA (RFC 2865), tried in ``position`` order.
+
+    radius_admin adds and removes servers; both forget the request's memo of whether any
+    exists (SERVERS_MEMO).
+    """
 
     name = models.CharField(max_length=64, unique=True)
     host = models.CharField(max_length=255)

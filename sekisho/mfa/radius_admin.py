@@ -11,9 +11,10 @@ from sekisho.audit.writer import Actor, admin_audit
 from sekisho.clock import SYSTEM_CLOCK, Clock
 from sekisho.directory.models import User
 from sekisho.errors import ConfigError
+from sekisho.memo import forget
 from sekisho.mfa import errors, radius
 from sekisho.mfa.backends.common import box
-from sekisho.mfa.models import RadiusAccount, RadiusServer
+from sekisho.mfa.models import SERVERS_MEMO, RadiusAccount, RadiusServer
 
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 HOST_PATTERN = re.compile(r"[A-Za-z0-9._:-]{1,255}")
@@ -64,6 +65,7 @@ def add_server(
         if RadiusServer.objects.filter(name=name).exists():
             raise ConfigError(f"a RADIUS server named {name!r} already exists")
         last = RadiusServer.objects.aggregate(last=Max("position"))["last"]
+        forget(SERVERS_MEMO)
         server = RadiusServer.objects.create(
             name=name,
             host=host,
@@ -100,6 +102,7 @@ def list_servers() -> list[RadiusServer]:
 def remove_server(name: str, *, actor: Actor, clock: Clock = SYSTEM_CLOCK) -> int:
     """Remove a server; returns how many users have RADIUS registered (for a warning)."""
     deleted, _ = RadiusServer.objects.filter(name=name).delete()
+    forget(SERVERS_MEMO)
     if not deleted:
         raise ConfigError(f"no RADIUS server named {name!r}")
     admin_audit(actor, "UpdateMfaSettings", {"radiusServerRemoved": {"name": name}}, clock)

@@ -11,6 +11,7 @@ from django.http import HttpRequest, HttpResponse
 from django.utils import translation
 
 from sekisho.config import get_config
+from sekisho.memo import request_scope
 from sekisho.network import ForwardedHeaders, resolve_forwarding, split_host
 from sekisho.web.errors import error_page
 
@@ -34,6 +35,17 @@ _FORWARDING_META = (
 def source_ip(request: HttpRequest) -> str:
     """The request's source address as resolved by ClientAddressMiddleware."""
     return str(getattr(request, CLIENT_IP_ATTR, request.META.get("REMOTE_ADDR", "")))
+
+
+class RequestMemoMiddleware:
+    """One memo per request (sekisho/memo.py): settings rows are read once per request."""
+
+    def __init__(self, get_response: Handler) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        with request_scope():
+            return self.get_response(request)
 
 
 class BodySizeLimitMiddleware:

@@ -29,7 +29,17 @@ LAYERS = [
     "audit",
     "policy",
 ]
-FOUNDATION = {"clock", "config", "crypto", "errors", "instance", "network", "serving", "logs"}
+FOUNDATION = {
+    "clock",
+    "config",
+    "crypto",
+    "errors",
+    "instance",
+    "memo",
+    "network",
+    "serving",
+    "logs",
+}
 COMPOSITION_ROOT = {"settings", "urls", "wsgi", "asgi", "__init__", "__main__"}
 
 

@@ -8,9 +8,10 @@ from typing import Any
 from django.db import transaction
 
 from sekisho.directory.models import User
+from sekisho.memo import remembered
 from sekisho.mfa import errors, radius
 from sekisho.mfa.methods import Device, MfaContext, Prompt, Verified, register
-from sekisho.mfa.models import RadiusAccount, RadiusServer
+from sekisho.mfa.models import SERVERS_MEMO, RadiusAccount, RadiusServer
 from sekisho.mfa.radius_admin import radius_username, server_configs
 
 
@@ -60,7 +61,7 @@ class RadiusMethod:
 
     def available(self) -> bool:
         """Usable once an administrator added a server (`sekisho radius add`)."""
-        return RadiusServer.objects.exists()
+        return remembered(SERVERS_MEMO, RadiusServer.objects.exists)
 
     def devices(self, user: User) -> list[Device]:
         """The user's RADIUS identity, once a first exchange confirmed it."""

@@ -1,0 +1,81 @@
+"""Query budgets of the hot views (issue 10): a regression that adds queries fails here.
+
+Counted through the test client, so Django's own queries (session, user) are in; the
+budgets are today's counts. Raise one only with a reason in the commit that does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+
+from sekisho.clock import FrozenClock
+from sekisho.mfa import totp
+from sekisho.saml import assignments
+from tests.conftest import PASSWORD, sign_in_registering
+from tests.web.saml_helpers import authn_request, redirect_query
+
+pytestmark = pytest.mark.django_db
+
+BUDGETS = {
+    # session, user, application, memberships, assignment, policy token, audit insert
+    "launch": 7,
+    # the password step: throttles, audit, a new session, MFA settings and devices
+    "password": 23,
+    # the TOTP step: devices, throttle, the code, audit, the new session, trusted addresses
+    "totp": 27,
+    "sso_receive": 5,
+    "sso_answer": 10,
+}
+
+
+def count(call: Callable[[], object]) -> tuple[object, int]:
+    with CaptureQueriesContext(connection) as queries:
+        result = call()
+    return result, len(queries.captured_queries)
+
+
+@pytest.fixture
+def signed_in(client: Client, make_user, connect_app, sp_app, actor, clock: FrozenClock) -> str:
+    user = make_user("agent1")
+    assignments.assign(connect_app, user=user, actor=actor)
+    assignments.assign(sp_app, user=user, actor=actor)
+    return sign_in_registering(client, clock, "agent1")
+
+
+def test_a_signed_in_launch(client: Client, signed_in: str) -> None:
+    response, queries = count(lambda: client.post("/apps/connect/launch"))
+    assert response.status_code == 200  # type: ignore[attr-defined]
+    assert queries <= BUDGETS["launch"], queries
+
+
+def test_a_sign_in_with_password_and_totp(signed_in: str, clock: FrozenClock) -> None:
+    browser = Client()
+    response, queries = count(
+        lambda: browser.post("/signin", {"username": "agent1", "password": PASSWORD})
+    )
+    assert response["Location"] == "/signin/mfa"  # type: ignore[index]
+    assert queries <= BUDGETS["password"], queries
+    clock.advance(30)
+    code = totp.code_at(secret=signed_in, now=clock.now())
+    response, queries = count(lambda: browser.post("/signin/mfa/totp", {"code": code}))
+    assert response["Location"] == "/apps"  # type: ignore[index]
+    assert queries <= BUDGETS["totp"], queries
+
+
+def test_sp_initiated_sso_with_an_authn_request(
+    client: Client, signed_in: str, clock: FrozenClock
+) -> None:
+    xml = authn_request(
+        now=clock.now(), destination="http://localhost:8000/saml/sso", request_id="_budget"
+    )
+    received, queries = count(lambda: client.get("/saml/sso?" + redirect_query(xml)))
+    assert received.status_code == 302  # type: ignore[attr-defined]
+    assert queries <= BUDGETS["sso_receive"], queries
+    answered, queries = count(lambda: client.get(received["Location"]))  # type: ignore[index]
+    assert answered.status_code == 200 and b"SAMLResponse" in answered.content  # type: ignore[attr-defined]
+    assert queries <= BUDGETS["sso_answer"], queries
