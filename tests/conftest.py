@@ -7,8 +7,8 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 
 import pytest
-from hypothesis import settings as hypothesis_settings
 from django.test import Client
+from hypothesis import settings as hypothesis_settings
 
 from sekisho.audit.writer import Actor, RequestContext
 from sekisho.clock import SYSTEM_CLOCK, FrozenClock
