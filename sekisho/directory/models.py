@@ -6,7 +6,7 @@ import uuid
 from typing import Any, ClassVar
 
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
-from django.db import models
+from django.db import connection, models
 
 
 class UserManager(BaseUserManager["User"]):
@@ -65,7 +65,16 @@ class User(AbstractBaseUser):
         """
         cached: tuple[tuple[int, str], ...] | None = self.__dict__.get("_memberships")
         if cached is None:
-            rows = self.groups_joined.values_list("pk", "name")
+            # Plain SQL: read on every launch and sign-in, where the ORM's compilation of
+            # this join cost more than running it.
+            through = Group.members.through._meta.db_table
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    f"SELECT g.id, g.name FROM {Group._meta.db_table} g JOIN {through} m"  # noqa: S608 - table names are ours
+                    " ON m.group_id = g.id WHERE m.user_id = %s",
+                    [self.pk],
+                )
+                rows = cursor.fetchall()
             # Sorted here, not by the database: the same order whatever its collation.
             cached = tuple(sorted(((int(pk), str(name)) for pk, name in rows), key=lambda r: r[1]))
             self.__dict__["_memberships"] = cached
