@@ -117,7 +117,7 @@ AUTHENTICATION_BACKENDS = ["sekisho.directory.backends.DirectoryBackend"]
 PASSWORD_HASHERS = ["sekisho.directory.hashers.SekishoArgon2PasswordHasher"]
 
 # Sessions live in the database so any worker on any host serves any request.
-SESSION_ENGINE = "django.contrib.sessions.backends.db"
+SESSION_ENGINE = "sekisho.web.sessions"
 SESSION_COOKIE_NAME = "sekisho_session"
 SESSION_COOKIE_SECURE = True
 SESSION_COOKIE_HTTPONLY = True
