@@ -81,6 +81,31 @@ def served_database() -> Iterator[str | None]:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+def sekisho_env(data: Path, **extra: str) -> dict[str, str]:
+    """The environment of a `sekisho` process on ``data`` alone: SQLite unless ``extra``
+    names a DATABASE_URL, never the suite's database, never through a proxy."""
+    env = _environment(data, "http://localhost:8000", None)
+    env.update(extra)
+    return env
+
+
+def run_sekisho(
+    env: dict[str, str], *args: str, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run `sekisho ARGS` as a new process, as its administrator would; never raises on
+    failure, so refusals (exit status, one line on stderr) can be looked at."""
+    return subprocess.run(
+        [sys.executable, "-m", "sekisho.cli.main", *args],
+        cwd=REPO,
+        env=env,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=CLI_TIMEOUT,
+        check=False,
+    )
+
+
 def _environment(data: Path, base_url: str, database_url: str | None) -> dict[str, str]:
     env = {
         key: value

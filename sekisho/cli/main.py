@@ -81,6 +81,8 @@ def cmd_init(args: argparse.Namespace) -> int:
     result = saml.init_instance(actor=_actor(), quiet=args.quiet)
     if not args.quiet:
         print(result)
+        if args.tightened:
+            print(f"  made {len(args.tightened)} path(s) owner-only (directories 0700, files 0600)")
     return EXIT_OK
 
 
@@ -615,7 +617,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the CLI; every expected failure is one line on stderr and exit status 1."""
+    """Run the CLI with an owner-only umask; every expected failure is one line, exit status 1."""
+    from sekisho.instance import restrict_umask
+
+    # Before anything can create a file: SQLite makes the database, -wal and -shm with
+    # 0644 & ~umask, and gunicorn (exec'd by `serve`, run by `demo`) inherits the umask.
+    previous = restrict_umask()
+    try:
+        return _run(argv)
+    finally:
+        os.umask(previous)  # only matters to in-process callers such as tests
+
+
+def _run(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
@@ -631,7 +645,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             return result
         from sekisho.config import get_config
 
-        get_config()
+        config = get_config()
+        if args.command in ("init", "serve", "demo"):
+            from sekisho.instance import secure_data_dir
+
+            # Before Django: loading the settings already writes master.key into the directory.
+            args.tightened = secure_data_dir(config)
         _setup_django()
         if args.command not in ("init", "serve", "demo"):
             from sekisho.saml import services as saml

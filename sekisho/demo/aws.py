@@ -238,7 +238,7 @@ print("aws:SourceIp now admits", ", ".join(cidrs))
 def write_move_range_script(side: AwsSide) -> Path:
     """A small boto3 script that moves the federation policy's IP range; returns its path."""
     folder = get_config().data_dir / "demo-aws"
-    folder.mkdir(parents=True, exist_ok=True)
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     path = folder / "move-ip-range.py"
     instance_arn = f"arn:aws:connect:{REGION}:{side.account_id}:instance/{side.instance_id}"
     path.write_text(
@@ -297,7 +297,7 @@ else:
 def write_connect_user_script(side: AwsSide) -> Path:
     """A small boto3 script that deletes or re-creates a Connect user; returns its path."""
     folder = get_config().data_dir / "demo-aws"
-    folder.mkdir(parents=True, exist_ok=True)
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     path = folder / "connect-user.py"
     path.write_text(CONNECT_USER_SCRIPT.format(side_json=json.dumps(side.__dict__), region=REGION))
     path.chmod(0o600)  # it holds the demo account's root key

@@ -165,9 +165,10 @@ def write_policy_example() -> str:
     import json
 
     folder = get_config().data_dir / "demo-policies"
-    folder.mkdir(parents=True, exist_ok=True)
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     path = folder / "office-only.json"
     path.write_text(json.dumps(OFFICE_ONLY, indent=2) + "\n")
+    path.chmod(0o600)  # like every file in SEKISHO_DATA
     return str(path)
 
 

@@ -26,6 +26,7 @@ from sekisho.instance import (
     SIGNING_KEY_FILE,
     cached_master_key,
     ensure_data_dir,
+    secure_data_dir,
     write_private,
 )
 from sekisho.saml import errors
@@ -125,17 +126,20 @@ def ensure_signing_key() -> bool:
         write_private(key_path, key.private_key_pem.encode())
     except FileExistsError:
         return False  # another process won the race; its key stands
+    # 0600 like every file in SEKISHO_DATA: the certificate is public through the metadata,
+    # so nobody needs the file, and one rule without exceptions is one rule to check.
     tmp = cert_path.with_suffix(".tmp")
-    tmp.write_text(key.certificate_pem)
-    tmp.chmod(0o644)
+    tmp.unlink(missing_ok=True)
+    write_private(tmp, key.certificate_pem.encode())
     tmp.replace(cert_path)
     return True
 
 
 def init_instance(*, actor: Actor, quiet: bool = False) -> str:
-    """Create the data directory, database schema, master and signing keys (idempotent)."""
+    """Make the data directory owner-only; create schema, master and signing keys (idempotent)."""
     config = get_config()
-    ensure_data_dir(config)
+    # Modes first: the database and keys below must never sit in a directory others can read.
+    secure_data_dir(config)
     cached_master_key()
     call_command("migrate", interactive=False, verbosity=0)
     created = ensure_signing_key()
