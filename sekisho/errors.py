@@ -27,3 +27,9 @@ class ConfigError(SekishoError):
     """A missing or malformed configuration value; start-up stops on it."""
 
     code = "config_error"
+
+
+class BackupError(SekishoError):
+    """A backup or restore that cannot be made; nothing was left half done."""
+
+    code = "backup_error"

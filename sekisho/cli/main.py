@@ -613,6 +613,10 @@ def build_parser() -> argparse.ArgumentParser:
     from sekisho.cli import radius
 
     radius.register(sub, _Parser, with_actor, user_actions=user)
+
+    from sekisho.cli import backup
+
+    backup.register(sub, _Parser)
     return parser
 
 
@@ -640,7 +644,8 @@ def _run(argv: Sequence[str] | None) -> int:
         os.environ["SEKISHO_BASE_URL"] = f"http://{host}:{args.port}"
     try:
         if not getattr(args, "needs_database", True) and not getattr(args, "idp", False):
-            # Policy files are checked without any Sekisho installation (e.g. in CI).
+            # Policy files are checked without any Sekisho installation (e.g. in CI);
+            # backup and restore must not let Django's settings touch SEKISHO_DATA first.
             result: int = args.func(args)
             return result
         from sekisho.config import get_config
