@@ -165,10 +165,18 @@ def _empty_private_dir(target: Path) -> bool:
 
 
 def _one_line(text: str, secret: str = "") -> str:
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    errors = [line for line in lines if "error" in line.lower()]
-    line = (errors or lines or ["no message"])[0]
+    """The line of a tool's stderr that says what went wrong (a traceback's last line)."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()] or ["no message"]
+    if any(line.startswith("Traceback") for line in lines):
+        line = lines[-1]
+    else:
+        line = next((x for x in lines if "error" in x.lower()), lines[0])
     return line.replace(secret, "***") if secret else line
+
+
+def _os_error(action: str, exc: OSError) -> BackupError:
+    where = f" ({exc.filename})" if exc.filename else ""
+    return BackupError(f"cannot {action}: {exc.strerror or exc}{where}")
 
 
 # ------------------------------------------------------------------ SQLite
@@ -403,7 +411,8 @@ def create_backup(target: Path, config: Config, *, clock: Clock = SYSTEM_CLOCK) 
     written: list[Path] = []
     try:
         database = target / DATABASE_FILES[kind]
-        written.append(database)
+        # SQLite may leave a journal beside an unfinished copy: take that back too.
+        written += [database, *(Path(f"{database}{end}") for end in ("-journal", "-wal", "-shm"))]
         server_version = ""
         if kind == SQLITE:
             migrations = _backup_sqlite(Path(config.database.name), database)
@@ -424,15 +433,23 @@ def create_backup(target: Path, config: Config, *, clock: Clock = SYSTEM_CLOCK) 
         written.append(target / MANIFEST_FILE)
         _write_manifest(target / MANIFEST_FILE, manifest)
         _fsync_dir(target)
+    except OSError as exc:
+        _remove(written, target if created_dir else None)
+        raise _os_error("write the backup", exc) from None
     except BaseException:
-        for path in written:
-            with contextlib.suppress(OSError):
-                path.unlink()
-        if created_dir:
-            with contextlib.suppress(OSError):
-                target.rmdir()
+        _remove(written, target if created_dir else None)
         raise
     return manifest
+
+
+def _remove(written: list[Path], directory: Path | None) -> None:
+    """Take back what an unfinished backup wrote."""
+    for path in written:
+        with contextlib.suppress(OSError):
+            path.unlink()
+    if directory is not None:
+        with contextlib.suppress(OSError):
+            directory.rmdir()
 
 
 def _write_manifest(path: Path, manifest: Manifest) -> None:
@@ -630,7 +647,15 @@ def restore_backup(source: Path, config: Config, *, force: bool = False) -> Rest
         else:
             _restore_postgresql(config.database, source / PG_DUMP_FILE, pg_restore, clean=force)
             replaced = _swap_in(staging, target)
-            applied = _migrate(target, kind)
+            try:
+                applied = _migrate(target, kind)
+            except BackupError as exc:
+                raise BackupError(
+                    f"{exc.message}; the backup is restored: run 'sekisho init' to migrate again"
+                ) from None
+    except OSError as exc:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise _os_error("restore the backup", exc) from None
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
