@@ -30,15 +30,16 @@ LAYERS = [
     "policy",
 ]
 FOUNDATION = {
+    "backup",
     "clock",
     "config",
     "crypto",
     "errors",
     "instance",
+    "logs",
     "memo",
     "network",
     "serving",
-    "logs",
 }
 COMPOSITION_ROOT = {"settings", "urls", "wsgi", "asgi", "__init__", "__main__"}
 
