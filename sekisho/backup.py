@@ -635,7 +635,8 @@ def restore_backup(source: Path, config: Config, *, force: bool = False) -> Rest
         raise BackupError(f"cannot stage the restore beside {target}: {exc.strerror}") from None
     try:
         expected = {f.name: f for f in manifest.files}
-        for name in (*KEY_FILES, *([SQLITE_FILE] if kind == SQLITE else [])):
+        # The bytes restored are the bytes checked: each file is hashed again as it is copied.
+        for name in (*KEY_FILES, DATABASE_FILES[kind]):
             copied = _copy_private(source / name, staging / name)
             if (copied.sha256, copied.size) != (expected[name].sha256, expected[name].size):
                 raise BackupError(f"the backup is damaged: {name} changed while it was restored")
@@ -645,7 +646,9 @@ def restore_backup(source: Path, config: Config, *, force: bool = False) -> Rest
             applied = _migrate(staging, kind)
             replaced = _swap_in(staging, target)
         else:
-            _restore_postgresql(config.database, source / PG_DUMP_FILE, pg_restore, clean=force)
+            dump = staging / PG_DUMP_FILE
+            _restore_postgresql(config.database, dump, pg_restore, clean=force)
+            dump.unlink()  # the database holds it now; the data directory holds keys only
             replaced = _swap_in(staging, target)
             try:
                 applied = _migrate(target, kind)
