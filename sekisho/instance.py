@@ -49,6 +49,8 @@ def _tighten(path: Path, st: os.stat_result, mode: int) -> bool:
         return False
     try:
         os.chmod(path, wanted)
+    except FileNotFoundError:
+        return False  # gone meanwhile (see secure_data_dir)
     except OSError as exc:
         raise ConfigError(f"cannot make {path} private (mode {wanted:o}): {exc.strerror}") from None
     return True
@@ -86,7 +88,12 @@ def secure_data_dir(config: Config) -> list[Path]:
         base = Path(current)
         for name in sorted(dirnames) + sorted(filenames):
             path = base / name
-            entry = os.lstat(path)
+            try:
+                entry = os.lstat(path)
+            except FileNotFoundError:
+                # Another server on this directory may drop SQLite's -wal/-shm or its
+                # metrics files at any moment: what is gone needs no tightening.
+                continue
             if stat.S_ISLNK(entry.st_mode):
                 _check_link(path, root_real)  # its target inside is checked on its own
                 continue

@@ -194,3 +194,22 @@ def test_served_sign_ins_keep_the_database_and_its_wal_and_shm_private(tmp_path:
     finally:
         instance.stop()
     assert_private(data)
+
+
+def test_files_vanishing_during_the_walk_are_skipped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A server already running on the directory drops -wal/-shm between requests."""
+    config = load_config({"SEKISHO_DATA": str(tmp_path / "data")})
+    secure_data_dir(config)
+    wal = config.data_dir / "sekisho.sqlite3-wal"
+    wal.write_text("x")
+    real_lstat = os.lstat
+
+    def vanishing(path: os.PathLike[str] | str, *args: object, **kwargs: object) -> os.stat_result:
+        if Path(path) == wal:
+            raise FileNotFoundError(path)
+        return real_lstat(path)
+
+    monkeypatch.setattr("sekisho.instance.os.lstat", vanishing)
+    assert secure_data_dir(config) == []
