@@ -30,6 +30,12 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "sekisho.settings")
 from django.conf import settings
 from django.core.wsgi import get_wsgi_application
 
+from sekisho.instance import restrict_umask
+
+# Workers create SQLite's -wal/-shm and the metrics files: owner-only even when granian is
+# started by hand rather than by `sekisho serve` (which sets the umask before it execs).
+restrict_umask()
+
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]

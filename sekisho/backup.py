@@ -367,13 +367,21 @@ def _pg_objects(conn: psycopg.Connection[Any]) -> int:
     return int(row[0]) if row else 0
 
 
+def _pg_default_privileges(conn: psycopg.Connection[Any]) -> int:
+    """How many ALTER DEFAULT PRIVILEGES entries the database holds."""
+    row = conn.execute("SELECT count(*) FROM pg_catalog.pg_default_acl").fetchone()
+    conn.rollback()
+    return int(row[0]) if row else 0
+
+
 def _restore_postgresql(db: DatabaseSettings, dump: Path, pg_restore: str, *, clean: bool) -> None:
     argv = [
         pg_restore,
         "--no-password",
-        # Objects belong to the user of DATABASE_URL, whoever owned them before.
+        # Objects belong to the role of DATABASE_URL (the schema's owner), whoever owned
+        # them before. Privileges are restored as they were: dropping them would hand the
+        # app role UPDATE/DELETE on the audit table again (docs/deploy/postgresql.md).
         "--no-owner",
-        "--no-privileges",
         # All or nothing: a failed restore leaves the database as it was.
         "--single-transaction",
         "--exit-on-error",
@@ -627,6 +635,15 @@ def restore_backup(source: Path, config: Config, *, force: bool = False) -> Rest
                 raise BackupError(
                     f"the database {config.database.name!r} is not empty: restore into an empty "
                     "database, or give --force to drop and recreate the objects the backup holds"
+                )
+            if _pg_default_privileges(conn):
+                # A dump states privileges as grants only: tables created under default
+                # privileges would keep every default grant, e.g. UPDATE on the audit trail
+                # that was revoked. The backup brings its default privileges along, last.
+                raise BackupError(
+                    f"the database {config.database.name!r} has default privileges (ALTER "
+                    "DEFAULT PRIVILEGES) that would widen the backup's own: restore into a "
+                    "database created without them (docs/deploy/postgresql.md, Backups)"
                 )
     try:
         target.parent.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)

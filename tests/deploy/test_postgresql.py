@@ -158,3 +158,70 @@ def test_the_app_role_serves_and_can_only_append_to_the_audit_trail(
         ):
             with pytest.raises(errors.InsufficientPrivilege):
                 conn.execute(forbidden)
+
+
+def test_a_backup_restored_as_documented_keeps_the_app_role_least_privileged(
+    cluster: Cluster, names: Names, tmp_path: Path
+) -> None:
+    """`sekisho backup` as the app role; `sekisho restore` as the owner into a database
+    prepared by steps 1 and 2: the audit table's revoked privileges come back with it."""
+    owner_url = cluster.url(names.owner, names.database)
+    Instance(root=tmp_path / "live", port=free_port(), database_url=owner_url).cli(
+        "init", "--quiet"
+    )
+    with cluster.connect(names.database, names.owner) as conn:
+        conn.execute(names.apply(documented_sql()[2]))
+    app_url = cluster.url(names.app, names.database)
+    live = Instance(root=tmp_path / "live", port=free_port(), database_url=app_url)
+    live.cli(
+        "user", "create", "frank", "--email", "frank@example.com", "--password-stdin",
+        stdin=PASSWORD + "\n",
+    )  # fmt: skip
+    live.cli("backup", str(tmp_path / "backup"))
+
+    restored_names = Names(names.owner, names.app, f"{names.database}_restored")
+    first, second, _ = documented_sql()
+    try:
+        with cluster.connect() as conn:
+            for statement in restored_names.apply(first).split(";"):
+                if statement.strip() and "CREATE ROLE" not in statement:
+                    conn.execute(statement)
+        owner = Instance(
+            root=tmp_path / "restored",
+            port=free_port(),
+            database_url=cluster.url(names.owner, restored_names.database),
+        )
+        # Step 2's default privileges would widen the dump's grants: refused in one line.
+        with cluster.connect(restored_names.database) as conn:
+            conn.execute(restored_names.apply(second))
+        with pytest.raises(AssertionError, match="has default privileges"):
+            owner.cli("restore", str(tmp_path / "backup"))
+        assert not owner.data.exists()
+        # As documented: step 1, then only the schema's owner.
+        with cluster.connect() as conn:
+            conn.execute(f"DROP DATABASE {restored_names.database} WITH (FORCE)")
+            for statement in restored_names.apply(first).split(";"):
+                if statement.strip() and "CREATE ROLE" not in statement:
+                    conn.execute(statement)
+        with cluster.connect(restored_names.database) as conn:
+            conn.execute(f"ALTER SCHEMA public OWNER TO {names.owner}")
+        out = owner.cli("restore", str(tmp_path / "backup"))
+        assert "restored into" in out
+        app = Instance(
+            root=tmp_path / "restored",
+            port=free_port(),
+            database_url=cluster.url(names.app, restored_names.database),
+        )
+        assert "frank" in app.cli("user", "list")
+        with cluster.connect(restored_names.database, names.app) as conn:
+            for forbidden in (
+                "UPDATE audit_auditrecord SET event_name = event_name",
+                "DELETE FROM audit_auditrecord",
+                "TRUNCATE audit_auditrecord",
+                "CREATE TABLE sekisho_extra (x int)",
+            ):
+                with pytest.raises(errors.InsufficientPrivilege):
+                    conn.execute(forbidden)
+    finally:
+        with cluster.connect() as conn:
+            conn.execute(f"DROP DATABASE IF EXISTS {restored_names.database} WITH (FORCE)")
