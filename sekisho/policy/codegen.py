@@ -102,7 +102,8 @@ def compile_check(statement: CheckedStatement) -> Check:
     if statement.not_resource is not None:
         excluded = ResourceSet(statement.not_resource)
         name = source.const(excluded.matches)
-        source.add(f"if {name}(request.resource, values): return False")
+        # None (a variable without a value) makes the statement inapplicable, like True.
+        source.add(f"if {name}(request.resource, values) is not False: return False")
     if statement.principal is not None:
         name = source.const(statement.principal.match)
         source.add(f"if {name}(request.principal, request.principal_account) is None:")
@@ -163,7 +164,7 @@ def _resource(source: _Source, resources: ResourceSet) -> None:
     if not templated and not exact and full is not None:
         source.add(f"if {source.const(full)}(request.resource) is None: return False")
         return
-    if len(templated) == 1 and not exact and full is None:
+    if len(templated) == 1 and not exact and full is None and not resources.star:
         simple = simple_variable_form(templated[0].template, MODE_ARN)
         if simple is not None:
             prefix, key, default, suffix = simple

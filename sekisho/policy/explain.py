@@ -210,14 +210,20 @@ def explain_statement(
     shown = collapse_sekisho_arn(resource)  # as the administrator wrote it
     if check_resource and statement.resource is not None:
         hits = [p.text for p in statement.resource if p.matches(resource, values)]
-        if hits:
+        unresolved = _unresolved(statement.resource, values, "Resource")
+        if unresolved:
+            reasons.append((False, unresolved))
+        elif hits:
             reasons.append((True, f"resource {shown} matches {hits[0]}"))
         else:
             miss = _resource_miss(statement.resource, resource, values, "")
             reasons.append((False, miss.replace(resource, shown)))
     if check_resource and statement.not_resource is not None:
         hits = [p.text for p in statement.not_resource if p.matches(resource, values)]
-        if hits:
+        unresolved = _unresolved(statement.not_resource, values, "NotResource")
+        if unresolved:
+            reasons.append((False, unresolved))
+        elif hits:
             reasons.append((False, f"resource {shown} is excluded by NotResource {hits[0]}"))
         else:
             miss = _resource_miss(statement.not_resource, resource, values, "NotResource ")
@@ -243,6 +249,21 @@ def explain_statement(
         reasons.append((ok, text))
     applied = all(ok for ok, _ in reasons)
     return applied, action_ok, reasons
+
+
+def _unresolved(patterns: Sequence[Any], values: Any, element: str) -> str:
+    """Why a statement does not apply when a variable in Resource/NotResource has no value."""
+    if len(patterns) == 1 and element == "Resource":
+        return ""  # one entry: "matches nothing" (below) says the same, more precisely
+    for pattern in patterns:
+        missing = pattern.template.missing(values)
+        if missing:
+            names = ", ".join(v.text for v in missing)
+            return (
+                f"{element} {pattern.text} uses {names}, which has no value in this request, "
+                "so the statement does not apply"
+            )
+    return ""
 
 
 def _resource_miss(patterns: Sequence[Any], resource: str, values: Any, prefix: str) -> str:
