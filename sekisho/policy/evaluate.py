@@ -20,6 +20,7 @@ from sekisho.policy.explain import (
     STAGE_DENY,
     STAGE_FEDERATED,
     STAGE_IDENTITY,
+    STAGE_NO_PERMISSION,
     STAGE_RESOURCE,
     STAGE_RESOURCE_ALLOW,
     STAGE_ROOT,
@@ -39,6 +40,18 @@ from sekisho.policy.matching import (
     identify,
     parse_arn,
 )
+
+# "No permissions are required to perform this operation. If an administrator attaches a
+# policy to your identity that explicitly denies access to the sts:GetCallerIdentity
+# action, you can still perform this operation" (STS API Reference, GetCallerIdentity);
+# GetSessionToken likewise: "No permissions are required for users to perform this
+# operation ... You cannot use policies to control authentication operations".
+NO_PERMISSION_ACTIONS = frozenset({"sts:getcalleridentity", "sts:getsessiontoken"})
+
+
+def needs_no_permission(action: str) -> bool:
+    """Whether AWS answers ``action`` for any authenticated caller, whatever the policies say."""
+    return action.lower() in NO_PERMISSION_ACTIONS
 
 
 def _applicable(
@@ -91,6 +104,17 @@ def evaluate(
     if request.resource.startswith(SEKISHO_ARN_PREFIX):
         request = request._replace(resource=expand_sekisho_arn(request.resource))
     action = request.action
+    if action[:4].lower() == "sts:" and action.lower() in NO_PERMISSION_ACTIONS:
+        inputs = (
+            STAGE_NO_PERMISSION,
+            request,
+            identity_policies,
+            resource_policy,
+            permission_boundary,
+            session_policy,
+            scps,
+        )
+        return Decision("Allow", (), inputs)
     denied: list[MatchedStatement] | None = None
     allowed: MatchedStatement | None = None
     # One pass over the identity policies: every applicable Deny (an ExplicitDeny names them

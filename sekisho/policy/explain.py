@@ -30,6 +30,7 @@ STAGE_ROOT = "root"
 STAGE_ALLOW = "allow"
 STAGE_RESOURCE_ALLOW = "resource-allow"
 STAGE_TRUST = "trust"
+STAGE_NO_PERMISSION = "no-permission"
 
 
 @dataclass(frozen=True, slots=True)
@@ -375,6 +376,11 @@ def explain(
             )
         if basis.stage == STAGE_TRUST:
             return f"Allow: {names} allows {who} to {what}, and no statement denies it."
+        if basis.stage == STAGE_NO_PERMISSION:
+            return (
+                f"Allow: {request.action} needs no permission; AWS answers it for any "
+                "authenticated caller, even when a policy denies it explicitly."
+            )
         extra = ""
         if basis.stage == STAGE_RESOURCE_ALLOW:
             extra = (

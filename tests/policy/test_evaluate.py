@@ -501,3 +501,19 @@ def test_matched_lists_every_deny_and_the_deciding_allows() -> None:
         ("i", "Id", "Allow"),
         ("b", "Bound", "Allow"),
     ]
+
+
+@pytest.mark.parametrize("action", ["sts:GetCallerIdentity", "STS:getcalleridentity"])
+def test_get_caller_identity_needs_no_permission(action: str) -> None:
+    # Issue 13, finding 2. STS API Reference, GetCallerIdentity: "No permissions are required
+    # to perform this operation. If an administrator attaches a policy to your identity that
+    # explicitly denies access to the sts:GetCallerIdentity action, you can still perform
+    # this operation."
+    deny_all = policy({"Effect": "Deny", "Action": "*", "Resource": "*"})
+    session = "arn:aws:sts::123456789012:assumed-role/Agents/alice"
+    decision = decide(deny_all, request(action, "*", principal=session))
+    assert decision.decision == "Allow"
+    assert "needs no permission" in decision.explanation
+    assert decide([], request(action, "*", principal=session)).allowed
+    # Everything else STS does still needs a permission.
+    assert not decide(deny_all, request("sts:AssumeRole", "*", principal=session)).allowed
