@@ -101,12 +101,13 @@ class DjangoAws:
         token: str | None = None,
         *,
         validate: bool = True,
+        region: str = "us-east-1",
     ) -> Any:
-        """A real boto3 client whose requests Sekisho answers."""
+        """A real boto3 client whose requests Sekisho answers (signed for ``region``)."""
         client = boto3.session.Session(botocore_session=_BOTOCORE).client(
             service,
             endpoint_url=ENDPOINT,
-            region_name="us-east-1",
+            region_name=region,
             aws_access_key_id=key_id,
             aws_secret_access_key=secret,
             aws_session_token=token,
