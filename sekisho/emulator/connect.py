@@ -154,12 +154,49 @@ def _instance_arn(ctx: Ctx, instance_id: str) -> str:
     return f"arn:aws:connect:{ctx.region}:{ctx.caller.account.account_id}:instance/{instance_id}"
 
 
+_INSTANCE_ARN = re.compile(r"arn:aws:connect:([a-z0-9-]+):(\d{12}):instance/([^/:]+)")
+
+
 def _instance_id(params: Params) -> str:
-    """The InstanceId parameter; Connect also accepts the instance ARN there."""
+    """The InstanceId parameter; Connect also accepts the instance ARN there.
+
+    ``resolve_instance`` has checked an ARN's account and region before a handler runs.
+    """
     value = str(params["InstanceId"])
     if value.startswith("arn:"):
         return value.rpartition("instance/")[2]
     return value
+
+
+def resolve_instance(ctx: Ctx, params: Params, action: str) -> tuple[str, str]:
+    """(instance id, instance ARN) named by InstanceId, an id or the instance's ARN.
+
+    An ARN is taken as written, never rewritten into the caller's account or the request's
+    region: another account's instance is that account's, and Connect has no
+    resource-based policies, so the call is denied as IAM denies any cross-account request
+    no resource policy allows ("Cross-account policy evaluation logic"); an instance of
+    another region is not served by this region's endpoint, so it is not found.
+
+    Raises:
+        AwsError: ``AccessDeniedException`` (another account), ``ResourceNotFoundException``
+            (another region, or not an Amazon Connect instance ARN).
+    """
+    value = str(params["InstanceId"])
+    if not value.startswith("arn:"):
+        return value, _instance_arn(ctx, value)
+    match = _INSTANCE_ARN.fullmatch(value)
+    if match is None:
+        raise error("ResourceNotFoundException", f"Instance not found: {value}")
+    region, account_id, instance_id = match.groups()
+    if account_id != ctx.caller.account.account_id:
+        raise error(
+            "AccessDeniedException",
+            f"User: {ctx.caller.arn} is not authorized to perform: {action} on resource: "
+            f"{value} because no resource-based policy allows the {action} action",
+        )
+    if region != ctx.region:
+        raise error("ResourceNotFoundException", f"Instance not found: {value}")
+    return instance_id, value
 
 
 def _instance(ctx: Ctx, instance_id: str) -> ConnectInstance:
@@ -649,13 +686,14 @@ def call(ctx: Ctx, operation: str, params: Params) -> Result:
             "InvalidRequestException",
             f"The operation {operation} is not implemented by the Sekisho Connect emulator.",
         )
+    instance_id: str | None = None
+    resource = "*"
+    if entry.on_instance:
+        instance_id, instance_arn = resolve_instance(ctx, params, f"connect:{operation}")
+        suffix = entry.suffix.replace("{UserId}", str(params.get("UserId", "")))
+        resource = instance_arn + suffix
     # GetFederationToken authorizes itself: its resource is the caller's own user.
     if operation != "GetFederationToken":
-        instance_id = _instance_id(params) if entry.on_instance else None
-        resource = "*"
-        if instance_id is not None:
-            suffix = entry.suffix.replace("{UserId}", str(params.get("UserId", "")))
-            resource = _instance_arn(ctx, instance_id) + suffix
         authorize(
             ctx.caller,
             f"connect:{operation}",

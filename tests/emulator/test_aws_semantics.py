@@ -7,10 +7,13 @@ given as another account's or region's ARN, and the credentials of a deleted rol
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from botocore.exceptions import ClientError
 
 from sekisho.emulator import accounts
+from tests.emulator.test_connect_service import create_saml_instance
 from tests.emulator.test_iam_service import ACCOUNT_ID, DjangoAws, code_of
 
 pytestmark = pytest.mark.django_db
@@ -55,3 +58,62 @@ def test_connect_and_sts_answer_only_for_their_regions(
     with pytest.raises(ClientError) as refused:
         aws.boto("sts", *root_keys, region="eu-fake-1").get_caller_identity()
     assert code_of(refused) == "SignatureDoesNotMatch"
+
+
+# --- finding 4: an instance ARN of another account or region is not the caller's ----------
+
+
+def _ctx(account: Any, region: str, caller: Any = None) -> Any:
+    from sekisho.emulator import connect as connect_service
+    from sekisho.emulator import iam
+
+    return connect_service.Ctx(caller=caller or iam.Caller(account), region=region, source_ip="")
+
+
+@pytest.mark.parametrize("operation", ["DescribeInstance", "ListUsers", "GetFederationToken"])
+def test_an_instance_arn_of_another_account_is_denied(
+    aws: DjangoAws, root_keys: tuple[str, str], operation: str
+) -> None:
+    # Called directly (as test_connect_service does for ARNs): Django's test client would
+    # decode the %2F of an ARN in the path.
+    from sekisho.emulator import connect as connect_service
+    from sekisho.emulator.errors import AwsError
+    from sekisho.emulator.models import Account
+
+    connect = aws.boto("connect", *root_keys)
+    instance = create_saml_instance(connect)
+    account = Account.objects.get(account_id=ACCOUNT_ID)
+    ctx = _ctx(account, "us-east-1")
+    own = connect_service.call(ctx, "DescribeInstance", {"InstanceId": instance["Arn"]})
+    assert own["Instance"]["Id"] == instance["Id"]
+    foreign = instance["Arn"].replace(f":{ACCOUNT_ID}:", ":999988887777:")
+    with pytest.raises(AwsError) as denied:
+        connect_service.call(ctx, operation, {"InstanceId": foreign})
+    assert denied.value.code == "AccessDeniedException"
+    assert denied.value.http_status == 403
+    assert f"on resource: {foreign} because no resource-based policy allows" in str(
+        denied.value
+    )
+
+
+def test_an_instance_arn_of_another_region_is_not_found(
+    aws: DjangoAws, root_keys: tuple[str, str]
+) -> None:
+    from sekisho.emulator import connect as connect_service
+    from sekisho.emulator.errors import AwsError
+    from sekisho.emulator.models import Account
+
+    instance = create_saml_instance(aws.boto("connect", *root_keys))
+    account = Account.objects.get(account_id=ACCOUNT_ID)
+    elsewhere = instance["Arn"].replace(":us-east-1:", ":ap-northeast-1:")
+    for ctx, value in (
+        # The ARN names another region than the endpoint's ...
+        (_ctx(account, "us-east-1"), elsewhere),
+        # ... or the right instance, asked at another region's endpoint.
+        (_ctx(account, "ap-northeast-1"), instance["Arn"]),
+        # Not an instance ARN at all.
+        (_ctx(account, "us-east-1"), f"arn:aws:iam::{ACCOUNT_ID}:role/instance/x"),
+    ):
+        with pytest.raises(AwsError) as missing:
+            connect_service.call(ctx, "DescribeInstance", {"InstanceId": value})
+        assert missing.value.code == "ResourceNotFoundException", value
