@@ -74,7 +74,7 @@ def authenticate(req: AwsHttpRequest, *, service: str) -> iam.Caller:
         expected_service=service,
         expected_region=signing_regions(service),
     )
-    return iam.Caller(key.account, key.role, key.session_name, key.session_policy)
+    return iam.caller_of(key)
 
 
 def is_signed(req: AwsHttpRequest) -> bool:

@@ -101,12 +101,12 @@ def authorize(
     Raises:
         AwsError: ``AccessDeniedException`` (403).
     """
-    if caller.role is None:
+    if caller.is_root:
         return
     context: dict[str, Any] = {
         "aws:SourceIp": source_ip or None,
         "aws:userid": caller.user_id,
-        "aws:PrincipalArn": caller.role.arn,
+        "aws:PrincipalArn": caller.role_arn,
         "aws:PrincipalAccount": caller.account.account_id,
         "aws:PrincipalType": "AssumedRole",
         "aws:CurrentTime": iam.now(),
@@ -120,7 +120,7 @@ def authorize(
         principal=caller.arn,
         principal_account=caller.account.account_id,
     )
-    decision = evaluate(request=request, identity_policies=iam.role_policies(caller.role))
+    decision = evaluate(request=request, identity_policies=caller.identity_policies())
     if decision.allowed:
         return
     reason = (
@@ -559,7 +559,7 @@ def federation_user(ctx: Ctx, instance_id: str) -> tuple[ConnectInstance, Connec
             ``UserNotFoundException``.
     """
     caller = ctx.caller
-    if caller.role is None:
+    if caller.is_root:
         raise error(
             "InvalidRequestException",
             f"Provided identity: Principal: {caller.arn} User: {caller.user_id} cannot be "
@@ -596,14 +596,14 @@ def audit_federation(
     caller = ctx.caller
     account_id = caller.account.account_id
     identity: dict[str, object] = (
-        records.assumed_role_identity(
+        {"type": "Root", "accountId": account_id, "arn": caller.arn}
+        if caller.is_root
+        else records.assumed_role_identity(
             account_id=account_id,
-            role_arn=caller.role.arn,
-            role_id=caller.role.role_id,
+            role_arn=caller.role_arn,
+            role_id=caller.role_id,
             session_name=caller.session_name,
         )
-        if caller.role is not None
-        else {"type": "Root", "accountId": account_id, "arn": caller.arn}
     )
     code = None
     if failure is not None:

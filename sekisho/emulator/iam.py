@@ -27,6 +27,7 @@ from sekisho.emulator import accounts
 from sekisho.emulator.errors import AwsError
 from sekisho.emulator.models import (
     MAX_POLICY_VERSIONS,
+    AccessKey,
     Account,
     ManagedPolicy,
     PolicyVersion,
@@ -104,30 +105,68 @@ def _unsupported(params: Params, *names: str) -> None:
 
 @dataclass(frozen=True)
 class Caller:
-    """Who signed a request: the account root user, or a session of a role."""
+    """Who signed a request: the account root user, or a session of a role.
+
+    A role session keeps the ARN and unique id its role had when it began (``role_arn``,
+    ``role_id``); ``role`` is that role while it exists and None once it is deleted. Such a
+    session is still who it was (GetCallerIdentity answers), with no permissions at all.
+    """
 
     account: Account
     role: Role | None = None
     session_name: str = ""
     # The session policy a role session was created with (JSON text), if any.
     session_policy: str | None = None
+    role_arn: str = ""
+    role_id: str = ""
+
+    def __post_init__(self) -> None:
+        if self.role is not None and not self.role_arn:
+            object.__setattr__(self, "role_arn", self.role.arn)
+            object.__setattr__(self, "role_id", self.role.role_id)
+
+    @property
+    def is_root(self) -> bool:
+        """Whether the caller is the account root user (not a role session)."""
+        return not self.role_arn
+
+    @property
+    def role_name(self) -> str:
+        """The session's role name (the last part of its ARN, after any path)."""
+        return self.role_arn.rpartition("/")[2]
 
     @property
     def arn(self) -> str:
         """The caller's ARN as IAM reports it (``...:root`` or ``...:assumed-role/R/s``)."""
-        if self.role is None:
+        if self.is_root:
             return self.account.root_arn
         return (
             f"arn:aws:sts::{self.account.account_id}:assumed-role/"
-            f"{self.role.name}/{self.session_name}"
+            f"{self.role_name}/{self.session_name}"
         )
 
     @property
     def user_id(self) -> str:
         """``aws:userid``: the account id for root, ``<RoleId>:<RoleSessionName>`` for sessions."""
-        if self.role is None:
+        if self.is_root:
             return self.account.account_id
-        return f"{self.role.role_id}:{self.session_name}"
+        return f"{self.role_id}:{self.session_name}"
+
+    def identity_policies(self) -> list[Policy]:
+        """The caller's identity-based policies: its role's while the role exists, else none."""
+        return role_policies(self.role) if self.role is not None else []
+
+
+def caller_of(key: AccessKey) -> Caller:
+    """The caller an access key speaks for (the key's role may have been deleted since)."""
+    return Caller(
+        key.account,
+        key.role,
+        key.session_name,
+        key.session_policy,
+        role_arn=key.session_role_arn,
+        role_id=key.session_role_unique_id,
+    )
 
 
 def role_policies(role: Role) -> list[Policy]:
@@ -154,9 +193,9 @@ def authorize(
     context: dict[str, Any] = {
         "aws:SourceIp": source_ip or None,
         "aws:userid": caller.user_id,
-        "aws:PrincipalArn": caller.role.arn if caller.role else caller.account.root_arn,
+        "aws:PrincipalArn": caller.account.root_arn if caller.is_root else caller.role_arn,
         "aws:PrincipalAccount": caller.account.account_id,
-        "aws:PrincipalType": "AssumedRole" if caller.role else "Account",
+        "aws:PrincipalType": "Account" if caller.is_root else "AssumedRole",
         "aws:CurrentTime": now(),
         "aws:SecureTransport": secure_transport,
     }
@@ -167,10 +206,10 @@ def authorize(
         principal=caller.arn,
         principal_account=caller.account.account_id,
     )
-    policies = role_policies(caller.role) if caller.role is not None else []
+    policies = caller.identity_policies()
     session = (
         _compile(caller.session_policy, PolicyKind.SESSION, "session")
-        if caller.role is not None and caller.session_policy
+        if not caller.is_root and caller.session_policy
         else None
     )
     decision = evaluate(request=request, identity_policies=policies, session_policy=session)
@@ -919,6 +958,6 @@ def call(
         source_ip=source_ip,
         secure_transport=secure_transport,
     )
-    if operation == "CreateAccessKey" and caller.role is not None and "UserName" not in params:
+    if operation == "CreateAccessKey" and not caller.is_root and "UserName" not in params:
         raise _validation("Must specify userName when calling with non-User credentials")
     return entry.handler(caller.account, params)

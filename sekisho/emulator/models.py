@@ -62,10 +62,15 @@ class AccessKey(models.Model):
     # SecretBox token; its context binds the access key id, so it opens for no other row.
     sealed_secret = models.TextField()
     status = models.CharField(max_length=8, default="Active")
-    # Owner: the account root when role is None, else a session of that role.
+    # Owner: a session of a role when session_role_arn is set (role is None once that role
+    # is deleted: the session outlives it, with no permissions, as in AWS), else the root.
     role = models.ForeignKey(
-        Role, on_delete=models.CASCADE, null=True, blank=True, related_name="session_keys"
+        Role, on_delete=models.SET_NULL, null=True, blank=True, related_name="session_keys"
     )
+    # The role as it was when the session began: its ARN and unique id (AROA…). A role of
+    # the same name made later has another id, so its permissions never reach this session.
+    session_role_arn = models.CharField(max_length=2048, blank=True, default="")
+    session_role_unique_id = models.CharField(max_length=21, blank=True, default="")
     session_name = models.CharField(max_length=64, blank=True, default="")
     session_token_sha256 = models.CharField(max_length=64, blank=True, default="")
     expiration = models.DateTimeField(null=True, blank=True)

@@ -7,6 +7,7 @@ given as another account's or region's ARN, and the credentials of a deleted rol
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -14,7 +15,7 @@ from botocore.exceptions import ClientError
 
 from sekisho.emulator import accounts
 from tests.emulator.test_connect_service import create_saml_instance
-from tests.emulator.test_iam_service import ACCOUNT_ID, DjangoAws, code_of
+from tests.emulator.test_iam_service import ACCOUNT_ID, DjangoAws, code_of, seed_setup
 
 pytestmark = pytest.mark.django_db
 
@@ -117,3 +118,79 @@ def test_an_instance_arn_of_another_region_is_not_found(
         with pytest.raises(AwsError) as missing:
             connect_service.call(ctx, "DescribeInstance", {"InstanceId": value})
         assert missing.value.code == "ResourceNotFoundException", value
+
+
+# --- finding 5: the credentials of a deleted role ------------------------------------------
+
+
+def _role_session(aws: DjangoAws, service: str, role_name: str, name: str) -> Any:
+    from datetime import timedelta
+
+    from sekisho.emulator import iam
+    from sekisho.emulator.models import Role
+
+    role = Role.objects.get(name=role_name)
+    token = "FwoGZXIvYXdzEXAMPLETOKEN" + name
+    key, secret = accounts.create_access_key(
+        role.account,
+        prefix=accounts.SESSION_KEY_PREFIX,
+        role=role,
+        session_name=name,
+        session_token_sha256=accounts.token_sha256(token),
+        expiration=iam.now() + timedelta(hours=1),
+    )
+    return lambda svc: aws.boto(svc, key.access_key_id, secret, token)
+
+
+def test_credentials_of_a_deleted_role_are_denied_as_aws_denies_them(
+    aws: DjangoAws, root_keys: tuple[str, str]
+) -> None:
+    root = aws.boto("iam", *root_keys)
+    arns = seed_setup(root)
+    session = _role_session(aws, "iam", "ConnectFederation", "agent01")
+    assert session("iam").list_roles()["Roles"]  # the seed's iam:ListRoles policy
+    for policy in (arns["federation"], arns["listing"]):
+        root.detach_role_policy(RoleName="ConnectFederation", PolicyArn=policy)
+    root.delete_role(RoleName="ConnectFederation")
+
+    # The session is still who it was: GetCallerIdentity needs no permission ...
+    identity = session("sts").get_caller_identity()
+    arn = f"arn:aws:sts::{ACCOUNT_ID}:assumed-role/ConnectFederation/agent01"
+    assert identity["Arn"] == arn
+    assert identity["UserId"].startswith("AROA") and identity["UserId"].endswith(":agent01")
+    # ... and every permission went with the role: AccessDenied, not a token error.
+    with pytest.raises(ClientError) as denied:
+        session("iam").list_roles()
+    assert code_of(denied) == "AccessDenied"
+    assert str(denied.value).endswith(
+        f"User: {arn} is not authorized to perform: iam:ListRoles on resource: * because "
+        "no identity-based policy allows the iam:ListRoles action"
+    )
+    with pytest.raises(ClientError) as denied:
+        session("connect").list_instances()
+    assert code_of(denied) == "AccessDeniedException"
+
+    # A new role of the same name is another role (another unique id): the old session
+    # does not get its permissions, a new session does.
+    root.create_role(
+        RoleName="ConnectFederation",
+        AssumeRolePolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Principal": {"Federated": arns["provider"]},
+                        "Action": "sts:AssumeRoleWithSAML",
+                    }
+                ],
+            }
+        ),
+    )
+    root.attach_role_policy(RoleName="ConnectFederation", PolicyArn=arns["listing"])
+    with pytest.raises(ClientError) as denied:
+        session("iam").list_roles()
+    assert code_of(denied) == "AccessDenied"
+    fresh = _role_session(aws, "iam", "ConnectFederation", "agent01")
+    assert fresh("iam").list_roles()["Roles"]
+    assert fresh("sts").get_caller_identity()["UserId"] != identity["UserId"]
