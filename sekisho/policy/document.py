@@ -181,6 +181,8 @@ class Policy:
     size: int
     id: str | None = None
     index: ActionIndex[Statement] = field(init=False, compare=False, repr=False)
+    # The compiled decisions of this policy alone (evaluate.PolicySetDecider), made on use.
+    decider: Any = field(init=False, compare=False, repr=False, default=None)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "index", ActionIndex(self.statements))
