@@ -776,6 +776,25 @@ def _article(label: str) -> str:
     return ("an " if label[0] in "aeiou" else "a ") + label
 
 
+def combine_policies(policies: Sequence[Policy], *, name: str, kind: PolicyKind) -> Policy:
+    """One policy holding every statement of ``policies``, in order (each already valid).
+
+    For a layer made of several documents that IAM evaluates as one, such as a session's
+    inline ``Policy`` together with its ``PolicyArns`` ("Session policies"): a statement of
+    any of them allowing is the layer allowing, any Deny in them denies.
+    """
+    # Each statement keeps its own policy's name and position, so a decision names the
+    # document it came from.
+    statements = [statement for policy in policies for statement in policy.statements]
+    return Policy(
+        name=name,
+        kind=kind,
+        version=VERSION_2012,
+        statements=tuple(statements),
+        size=sum(policy.size for policy in policies),
+    )
+
+
 def parse_policy(
     source: str | bytes | Mapping[str, Any],
     *,
