@@ -89,3 +89,14 @@ def is_assigned(app: Application, user: User) -> bool:
     return Assignment.objects.filter(
         Q(user_id=user.pk) | Q(group_id__in=user.group_ids()), application_id=app.pk
     ).exists()
+
+
+def assigned_users(app: Application) -> QuerySet[User]:
+    """Every user the application is assigned to, directly or through a group, by username."""
+    direct = Assignment.objects.filter(application=app, user__isnull=False).values("user_id")
+    groups = Assignment.objects.filter(application=app, group__isnull=False).values("group_id")
+    return (
+        User.objects.filter(Q(pk__in=direct) | Q(groups_joined__in=groups))
+        .distinct()
+        .order_by("username")
+    )
