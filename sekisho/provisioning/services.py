@@ -258,6 +258,24 @@ def update_provider(app_name: str, aws: Aws, *, dry_run: bool = False, out: Out)
     return True
 
 
+def ensure_saml_instance(aws: Aws, alias: str, *, out: Out) -> str:
+    """The id of the SAML instance with this alias, created unless it exists (the demo's
+    first step; an administrator creates a real instance in the Connect console)."""
+    for summary in aws.pages("connect", "list_instances", "InstanceSummaryList"):
+        if str(summary.get("InstanceAlias", "")).lower() == alias.lower():
+            return str(summary["Id"])
+    out(f"  + create Amazon Connect instance {alias} (SAML identity management)")
+    created = aws.call(
+        "connect",
+        "create_instance",
+        IdentityManagementType="SAML",
+        InstanceAlias=alias,
+        InboundCallsEnabled=True,
+        OutboundCallsEnabled=True,
+    )
+    return str(created["Id"])
+
+
 # --- set-allowed-ips ----------------------------------------------------------------------------
 
 
