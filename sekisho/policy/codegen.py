@@ -15,6 +15,7 @@ never as text.
 
 from __future__ import annotations
 
+import re
 import socket
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -77,8 +78,7 @@ class _Source:
     def __init__(self, header: str) -> None:
         self.lines = [
             header,
-            "    context = request.context",
-            "    values = context._values",
+            "    values = request.context._values",
             "    resource = request.resource",
         ]
         self.indent = "    "
@@ -158,7 +158,7 @@ def _emit_check(source: _Source, statement: CheckedStatement, fail: str) -> None
                 "            _ipv4.clear()",
                 "        _ipv4[v] = n",
                 f"    if (n >= 0 and n & {mask} == {network}) == {negated}: {fail}",
-                f"elif not {test}(context): {fail}",
+                f"elif not {test}(request.context): {fail}",
             )
         elif form is not None and form[0] == "in":
             allowed = source.const(form[1])
@@ -166,10 +166,10 @@ def _emit_check(source: _Source, statement: CheckedStatement, fail: str) -> None
                 f"v = values.get({key})",
                 "if v.__class__ is str:",
                 f"    if (v in {allowed}) == {negated}: {fail}",
-                f"elif not {test}(context): {fail}",
+                f"elif not {test}(request.context): {fail}",
             )
         else:
-            source.add(f"if not {test}(context): {fail}")
+            source.add(f"if not {test}(request.context): {fail}")
 
 
 def _resource(source: _Source, resources: ResourceSet, fail: str) -> None:
@@ -245,6 +245,16 @@ class Outcomes:
     sekisho_prefix: str
 
 
+def _may_name(pattern: str, prefix: str) -> bool:
+    """Whether a Resource pattern could match an ARN beginning with ``prefix`` in one form
+    and not the other: "*" matches both forms, a pattern whose literal start names another
+    partition or service matches neither."""
+    if pattern == "*":
+        return False
+    literal = re.split(r"[*?]|\$\{", pattern, maxsplit=1)[0]
+    return literal.startswith(prefix) or prefix.startswith(literal)
+
+
 def compile_decider(
     action: str,
     denies: Sequence[DecidedStatement],
@@ -265,18 +275,26 @@ def compile_decider(
     source = _Source("def decide(request):")
     ns = source.namespace
     ns.update(_Decision=outcomes.decision, _policies=policies, _is_root=outcomes.is_root)
-    inputs = "request, _policies, None, None, None, ()"
+    # The other layers are absent: Decision's basis fills them in (Basis's defaults).
+    inputs = "request, _policies"
     if no_permission:
         source.lines[1:] = []
         stage = source.const(outcomes.no_permission)
         source.add(f"return _Decision('Allow', (), ({stage}, {inputs}))")
         return source.build("decide", f"<decision {action}>")
-    # Sekisho's own short ARNs are compared in their six-field form, as evaluate() does.
-    prefix = source.const(outcomes.sekisho_prefix)
-    source.lines[1:1] = [
-        f"    if request.resource.startswith({prefix}):",
-        f"        request = {source.const(outcomes.expand)}(request)",
-    ]
+    # Sekisho's own short ARNs are compared in their six-field form, as evaluate() does;
+    # where no Resource/NotResource could tell the two forms apart, the test is left out.
+    if any(
+        _may_name(pattern.template.text, outcomes.sekisho_prefix)
+        for statement in (*denies, *allows)
+        for patterns in (statement.resource, statement.not_resource)
+        for pattern in patterns or ()
+    ):
+        prefix = source.const(outcomes.sekisho_prefix)
+        source.lines[1:1] = [
+            f"    if request.resource.startswith({prefix}):",
+            f"        request = {source.const(outcomes.expand)}(request)",
+        ]
     if denies:
         source.add("denied = None")
         for statement in denies:
@@ -310,9 +328,12 @@ def compile_decider(
         )
         source.indent = "    "
     root, identity = source.const(outcomes.root), source.const(outcomes.identity)
+    # Only an account id or an ARN ending in :root can be the root user: its last
+    # character is a digit or "t", which rules out most callers with one set lookup.
+    ends = source.const(frozenset("0123456789t"))
     source.add(
         "principal = request.principal",
-        "if principal is not None and _is_root(principal):",
+        f"if principal and principal[-1] in {ends} and _is_root(principal):",
         f"    return _Decision('Allow', (), ({root}, {inputs}))",
         f"return _Decision('ImplicitDeny', (), ({identity}, {inputs}))",
     )

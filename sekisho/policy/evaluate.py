@@ -78,8 +78,7 @@ def _is_root(principal: str) -> bool:
     return caller.kind == "aws" and caller.arn is None and caller.account is not None
 
 
-def evaluate(
-    *,
+def evaluate(  # not keyword-only: CPython fills keyword-only defaults by dict lookups
     request: Request,
     identity_policies: Sequence[Policy] = (),
     resource_policy: Policy | None = None,
@@ -87,7 +86,7 @@ def evaluate(
     session_policy: Policy | None = None,
     scps: Sequence[Policy] = (),
 ) -> Decision:
-    """Decide a request the way AWS does within an account.
+    """Decide a request the way AWS does within an account (call it with keywords).
 
     Args:
         request: the action, resource, context and caller.
@@ -113,7 +112,7 @@ def evaluate(
         decider = (
             identity_policies[0].decider if len(identity_policies) == 1 else None
         ) or _decider(identity_policies)
-        decide = decider.compiled.get(request.action)
+        decide = decider.compiled_get(request.action)
         if decide is not None:
             return decide(request)
         return decider.decide(request)
@@ -226,11 +225,13 @@ _OUTCOMES = Outcomes(
 class PolicySetDecider:
     """The identity policies of one caller, compiled into one decision function per action."""
 
-    __slots__ = ("compiled", "policies", "seen")
+    __slots__ = ("compiled", "compiled_get", "policies", "seen")
 
     def __init__(self, policies: tuple[Policy, ...]) -> None:
         self.policies = policies
         self.compiled: dict[str, Callable[[Request], Decision]] = {}
+        # The bound method, looked up once: the hot path calls it per decision.
+        self.compiled_get = self.compiled.get
         self.seen: dict[str, int] = {}
 
     def decide(self, request: Request) -> Decision:

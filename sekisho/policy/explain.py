@@ -99,23 +99,13 @@ class Decision:
     _explanation: str
 
     def __init__(
-        self,
-        decision: Verdict,
-        matched: tuple[MatchedStatement, ...],
-        inputs: tuple[
-            str,
-            Request,
-            Sequence[Policy],
-            Policy | None,
-            Policy | None,
-            Policy | None,
-            Sequence[Policy],
-        ],
+        self, decision: Verdict, matched: tuple[MatchedStatement, ...], inputs: tuple[Any, ...]
     ) -> None:
         self._decision = decision
         self._matched = matched
-        # (stage, request, identity, resource, boundary, session, scps): a plain tuple, so
-        # the hot path allocates little; basis() wraps it when a trace is asked for.
+        # (stage, request, identity, resource, boundary, session, scps), the trailing
+        # absent layers possibly left out: a plain tuple, so the hot path allocates little;
+        # basis() wraps it (Basis's defaults fill the rest) when a trace is asked for.
         self._inputs = inputs
 
     @property
