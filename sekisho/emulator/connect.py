@@ -647,17 +647,20 @@ def default_authentication_profile(instance: ConnectInstance) -> ConnectAuthenti
         return found
     profile_id = _new_id()
     created = iam.now()
-    with transaction.atomic():
-        return ConnectAuthenticationProfile.objects.create(
-            instance=instance,
-            profile_id=profile_id,
-            arn=f"{instance.arn}/authentication-profile/{profile_id}",
-            name=DEFAULT_AUTHENTICATION_PROFILE,
-            is_default=True,
-            created=created,
-            updated=created,
-            updated_region=instance.region,
-        )
+    try:
+        with transaction.atomic():
+            return ConnectAuthenticationProfile.objects.create(
+                instance=instance,
+                profile_id=profile_id,
+                arn=f"{instance.arn}/authentication-profile/{profile_id}",
+                name=DEFAULT_AUTHENTICATION_PROFILE,
+                is_default=True,
+                created=created,
+                updated=created,
+                updated_region=instance.region,
+            )
+    except IntegrityError:  # another worker made it first: one default per instance
+        return instance.authentication_profiles.get(is_default=True)
 
 
 def _authentication_profile(instance: ConnectInstance, profile_id: str) -> Any:

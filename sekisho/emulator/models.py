@@ -392,5 +392,14 @@ class ConnectAuthenticationProfile(models.Model):
     updated = models.DateTimeField()
     updated_region = models.CharField(max_length=32)
 
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["instance"],
+                condition=models.Q(is_default=True),
+                name="emulator_connect_default_authentication_profile",
+            )
+        ]
+
     def __str__(self) -> str:
         return self.arn
