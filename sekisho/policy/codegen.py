@@ -157,7 +157,10 @@ def _emit_check(source: _Source, statement: CheckedStatement, fail: str) -> None
                 "        if len(_ipv4) >= _IPV4_LIMIT:",
                 "            _ipv4.clear()",
                 "        _ipv4[v] = n",
-                f"    if (n >= 0 and n & {mask} == {network}) == {negated}: {fail}",
+                # IpAddress fails outside the block (or for no address); NotIpAddress inside.
+                f"    if n >= 0 and n & {mask} == {network}: {fail}"
+                if condition.negated
+                else f"    if n < 0 or n & {mask} != {network}: {fail}",
                 f"elif not {test}(request.context): {fail}",
             )
         elif form is not None and form[0] == "in":
@@ -199,14 +202,17 @@ def _resource(source: _Source, resources: ResourceSet, fail: str) -> None:
                 )
                 if part
             )
+            # A string value (the usual case) is compared at once; others first become one.
             source.add(
                 f"v = values.get({source.const(key)})",
-                "if v is None or v.__class__ is _tuple:",
-                f"    {missing}",
-                "elif v.__class__ is not str:",
-                "    v = _str(v)",
-                f"if resource != {expected}:",
-                f"    {fail}",
+                "if v.__class__ is str:",
+                f"    if resource != {expected}: {fail}",
+                "else:",
+                "    if v is None or v.__class__ is _tuple:",
+                f"        {missing}",
+                "    else:",
+                "        v = _str(v)",
+                f"    if resource != {expected}: {fail}",
             )
             return
     source.add(f"if not {source.const(resources.matches)}(resource, values): {fail}")
@@ -275,12 +281,14 @@ def compile_decider(
     source = _Source("def decide(request):")
     ns = source.namespace
     ns.update(_Decision=outcomes.decision, _policies=policies, _is_root=outcomes.is_root)
-    # The other layers are absent: Decision's basis fills them in (Basis's defaults).
-    inputs = "request, _policies"
+    # (stage, identity policies), the same for every request: Decision takes the request
+    # beside it, and Basis's defaults fill in the absent layers.
+    def inputs(stage: str) -> str:
+        return source.const((stage, policies))
+
     if no_permission:
         source.lines[1:] = []
-        stage = source.const(outcomes.no_permission)
-        source.add(f"return _Decision('Allow', (), ({stage}, {inputs}))")
+        source.add(f"return _Decision('Allow', (), {inputs(outcomes.no_permission)}, request)")
         return source.build("decide", f"<decision {action}>")
     # Sekisho's own short ARNs are compared in their six-field form, as evaluate() does;
     # where no Resource/NotResource could tell the two forms apart, the test is left out.
@@ -308,13 +316,12 @@ def compile_decider(
                 "break",
             )
             source.indent = "    "
-        deny = source.const(outcomes.deny)
         source.add(
             "if denied is not None:",
-            f"    return _Decision('ExplicitDeny', _tuple(denied), ({deny}, {inputs}))",
+            f"    return _Decision('ExplicitDeny', _tuple(denied), {inputs(outcomes.deny)}, "
+            "request)",
         )
-    federated = source.const(outcomes.federated)
-    allow = source.const(outcomes.allow)
+    federated, allow = inputs(outcomes.federated), inputs(outcomes.allow)
     for statement in allows:
         source.add("while True:")
         source.indent = "        "
@@ -323,18 +330,18 @@ def compile_decider(
         source.add(
             "principal = request.principal",
             "if principal is not None and ':federated-user/' in principal:",
-            f"    return _Decision('ImplicitDeny', (), ({federated}, {inputs}))",
-            f"return _Decision('Allow', {matched}, ({allow}, {inputs}))",
+            f"    return _Decision('ImplicitDeny', (), {federated}, request)",
+            f"return _Decision('Allow', {matched}, {allow}, request)",
         )
         source.indent = "    "
-    root, identity = source.const(outcomes.root), source.const(outcomes.identity)
+    root, identity = inputs(outcomes.root), inputs(outcomes.identity)
     # Only an account id or an ARN ending in :root can be the root user: its last
     # character is a digit or "t", which rules out most callers with one set lookup.
     ends = source.const(frozenset("0123456789t"))
     source.add(
         "principal = request.principal",
         f"if principal and principal[-1] in {ends} and _is_root(principal):",
-        f"    return _Decision('Allow', (), ({root}, {inputs}))",
-        f"return _Decision('ImplicitDeny', (), ({identity}, {inputs}))",
+        f"    return _Decision('Allow', (), {root}, request)",
+        f"return _Decision('ImplicitDeny', (), {identity}, request)",
     )
     return source.build("decide", f"<decision {action}>")

@@ -93,20 +93,27 @@ class Decision:
     on the hot path and a frozen dataclass costs several times more to construct.
     """
 
-    __slots__ = ("_decision", "_details", "_explanation", "_inputs", "_matched")
+    __slots__ = ("_decision", "_details", "_explanation", "_inputs", "_matched", "_request")
 
     _details: Details
     _explanation: str
 
     def __init__(
-        self, decision: Verdict, matched: tuple[MatchedStatement, ...], inputs: tuple[Any, ...]
+        self,
+        decision: Verdict,
+        matched: tuple[MatchedStatement, ...],
+        inputs: tuple[Any, ...],
+        request: Request | None = None,
     ) -> None:
         self._decision = decision
         self._matched = matched
         # (stage, request, identity, resource, boundary, session, scps), the trailing
         # absent layers possibly left out: a plain tuple, so the hot path allocates little;
-        # basis() wraps it (Basis's defaults fill the rest) when a trace is asked for.
+        # basis() wraps it (Basis's defaults fill the rest) when a trace is asked for. With
+        # ``request`` given, ``inputs`` leaves it out: a compiled decision passes the same
+        # (stage, identity) tuple for every request.
         self._inputs = inputs
+        self._request = request
 
     @property
     def decision(self) -> Verdict:
@@ -121,6 +128,9 @@ class Decision:
     @property
     def basis(self) -> Basis:
         """What the decision was computed from (request, policies, stopping stage)."""
+        if self._request is not None:
+            stage, *rest = self._inputs
+            return Basis(stage, self._request, *rest)
         return Basis(*self._inputs)
 
     @property
