@@ -520,7 +520,7 @@ def doctor(
             )
             trusted, why = decision.allowed, decision.explanation
         except PolicyError as exc:
-            trusted, why = False, str(exc)
+            trusted, why = False, "; ".join(str(problem) for problem in exc.problems[:2])
         check(
             trusted,
             f"role {conf.role_name} trusts {conf.provider_name} for SAML:aud {conf.acs}",
@@ -572,12 +572,25 @@ def doctor(
         if not ranges and federation is not None:
             ranges = docs.admitted_ranges(federation.document)
         compiled = []
-        for arn in role.attached:
-            info = aws.policy(arn)
-            if info is not None:
-                compiled.append(parse_policy(info.document, kind=PolicyKind.IDENTITY, name=arn))
-        for index, document in enumerate(role.inline_documents):
-            compiled.append(parse_policy(document, kind=PolicyKind.INLINE, name=f"inline{index}"))
+        readable = [
+            (arn, info.document)
+            for arn in role.attached
+            if (info := aws.policy(arn)) is not None
+        ]
+        readable += [(f"inline{n}", doc) for n, doc in enumerate(role.inline_documents)]
+        for name, document in readable:
+            try:
+                # INLINE: the largest size IAM allows; AWS managed policies may be larger
+                # than a customer managed one could be.
+                compiled.append(parse_policy(document, kind=PolicyKind.INLINE, name=name))
+            except PolicyError as exc:
+                why = "; ".join(str(problem) for problem in exc.problems[:2])
+                findings.append(
+                    Finding(
+                        False,
+                        f"policy {name} of role {conf.role_name} cannot be evaluated here: {why}",
+                    )
+                )
         session = users[0].username if users else "sekisho-doctor"
         userid = f"{role.role_id}:{session}"
         for cidr in ranges or ["0.0.0.0/0"]:
