@@ -98,6 +98,8 @@ class Aws:
             )
         except BotoCoreError as exc:
             raise explain_botocore_error("opening the AWS session", exc) from None
+        except ValueError as exc:  # botocore's word for an endpoint URL it cannot use
+            raise AwsCallFailed(f"opening the AWS session failed: {exc}") from None
 
     def call(self, service: str, method: str, **params: Any) -> Any:
         """One AWS call; any failure becomes an AwsCallFailed with one plain sentence."""

@@ -287,6 +287,8 @@ def test_each_aws_error_is_one_line(served: tuple[Instance, Aws]) -> None:
     assert "has no security profile 'NoSuchProfile'" in unknown_profile
     not_connect = fails("doctor", "no-such-app")
     assert "no application named 'no-such-app'" in not_connect
+    bad_endpoint = fails("doctor", "errors", "--endpoint-url", "not a url")
+    assert "opening the AWS session failed: Invalid endpoint" in bad_endpoint
     usage = instance.run_cli("aws", "set-allowed-ips", "errors", extra_env=aws.env, check=False)
     assert usage.returncode == 2
     # A CONNECT_MANAGED instance cannot federate with SAML: said before anything changes.
