@@ -201,10 +201,11 @@ def _identity_only(request: Request, identity_policies: Sequence[Policy]) -> Dec
 # --- compiled decisions per policy set ------------------------------------------------------
 
 # An action is compiled for a policy set once the set has decided it this many times:
-# compiling costs as much as a hundred or more decisions (the more statements, the more), so
-# it pays only for actions that keep coming back; policies parsed for a single request (the
-# emulator reads a role's policies per call) never pay it.
-_COMPILE_AFTER = 16
+# compiling costs as much as a few hundred decisions save (for one statement and for a
+# hundred alike: both grow with the statements), so it pays only for actions that keep
+# coming back, as the IdP's sign-in and launch decisions do; policies parsed for a single
+# request (the emulator reads a role's policies per call) never pay it.
+_COMPILE_AFTER = 256
 _ACTIONS_PER_SET = 4096
 _SETS_LIMIT = 256
 
