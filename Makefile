@@ -4,6 +4,9 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
+# AWS CLI v1 pins its own botocore, so it gets a virtualenv of its own (the tests run the
+# seed walkthrough with it against the emulator).
+AWSCLI_VENV := .venv-awscli
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Debian packages the test suite drives: a browser, xmlsec1 for pysaml2 and the
 # interop checks, PostgreSQL for the second database run, FreeRADIUS for RADIUS MFA,
@@ -11,7 +14,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEBIAN_TEST_PACKAGES := chromium xmlsec1 postgresql freeradius nginx openssl
 DEBIAN_BASE_PACKAGES := python3-venv
 
-.PHONY: demo test venv venv-test debian-test lint typecheck unit bench clean
+.PHONY: demo test venv venv-test awscli debian-test lint typecheck unit bench clean
 
 $(VENV)/.installed: pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "python3 is required (apt-get install python3 python3-venv)"; exit 1; }
@@ -24,9 +27,17 @@ $(VENV)/.installed-test: $(VENV)/.installed pyproject.toml
 	$(PIP) install -q -e ".[test]"
 	touch $@
 
+$(AWSCLI_VENV)/.installed:
+	$(PYTHON) -m venv $(AWSCLI_VENV)
+	$(AWSCLI_VENV)/bin/pip install -q --upgrade pip
+	$(AWSCLI_VENV)/bin/pip install -q 'awscli<2'
+	touch $@
+
 venv: $(VENV)/.installed
 
 venv-test: $(VENV)/.installed-test
+
+awscli: $(AWSCLI_VENV)/.installed
 
 debian-test:
 	@missing=""; for p in $(DEBIAN_TEST_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -41,7 +52,7 @@ demo: venv
 
 ## make test: install everything the suite needs (Debian packages too) and run it,
 ## on SQLite and then on a local PostgreSQL.
-test: debian-test venv-test
+test: debian-test venv-test awscli
 	$(VENV)/bin/ruff check sekisho tests bench
 	$(VENV)/bin/mypy sekisho
 	bash scripts/run-tests.sh
@@ -58,4 +69,4 @@ bench: venv-test
 	$(PY) bench/bench_policy.py
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) $(AWSCLI_VENV) .mypy_cache .ruff_cache .pytest_cache

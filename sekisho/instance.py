@@ -15,6 +15,12 @@ from sekisho.errors import ConfigError
 MASTER_KEY_FILE = "master.key"
 SIGNING_KEY_FILE = "idp-signing.key"
 SIGNING_CERT_FILE = "idp-signing.crt"
+# During a rotation: the next key, published in the metadata before it signs anything.
+NEXT_SIGNING_KEY_FILE = "idp-signing-next.key"
+NEXT_SIGNING_CERT_FILE = "idp-signing-next.crt"
+# After a rotation: the key that signed before, kept (never published) for a rollback.
+PREVIOUS_SIGNING_KEY_FILE = "idp-signing-previous.key"
+PREVIOUS_SIGNING_CERT_FILE = "idp-signing-previous.crt"
 
 # Everything under SEKISHO_DATA is the owner's alone: the database holds live session keys,
 # the key files are the IdP. Files Sekisho (or SQLite, for -wal/-shm) creates get 0600 from

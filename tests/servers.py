@@ -162,12 +162,28 @@ class Instance:
         """The environment of a Sekisho process of this instance."""
         return _environment(data or self.data, self.base_url, self.database_url)
 
-    def cli(self, *args: str, stdin: str | None = None, check: bool = True) -> str:
+    def cli(
+        self,
+        *args: str,
+        stdin: str | None = None,
+        check: bool = True,
+        extra_env: dict[str, str] | None = None,
+    ) -> str:
         """Run `sekisho ARGS` as the operator would; its stdout."""
+        return self.run_cli(*args, stdin=stdin, check=check, extra_env=extra_env).stdout
+
+    def run_cli(
+        self,
+        *args: str,
+        stdin: str | None = None,
+        check: bool = True,
+        extra_env: dict[str, str] | None = None,
+    ) -> subprocess.CompletedProcess[str]:
+        """Run `sekisho ARGS` (with ``extra_env`` added); the finished process."""
         done = subprocess.run(
             [sys.executable, "-m", "sekisho.cli.main", *args],
             cwd=REPO,
-            env=self.env(),
+            env={**self.env(), **(extra_env or {})},
             input=stdin,
             capture_output=True,
             text=True,
@@ -176,7 +192,7 @@ class Instance:
         )
         if check:
             assert done.returncode == 0, f"sekisho {' '.join(args)}: {done.stderr}{done.stdout}"
-        return done.stdout
+        return done
 
     def node_data(self, name: str) -> Path:
         """Another node's data directory, holding copies of the first node's keys.

@@ -83,6 +83,8 @@ class AdminEventName(StrEnum):
     DELETE_POLICY = "DeletePolicy"
     ATTACH_POLICY = "AttachPolicy"
     DETACH_POLICY = "DetachPolicy"
+    STAGE_SIGNING_KEY = "StageSigningKey"
+    SWITCH_SIGNING_KEY = "SwitchSigningKey"
 
 
 class AdminChannel(Enum):

@@ -608,7 +608,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     from sekisho.cli import aws
 
-    aws.register(sub, _Parser)
+    aws.register(sub, _Parser, with_actor)
+
+    from sekisho.cli import keys
+
+    keys.register(sub, _Parser, with_actor)
 
     from sekisho.cli import radius
 

@@ -1,8 +1,9 @@
 """The AWS half of `sekisho demo`: the seed's account, Connect instance, policies and role.
 
-Provisioned through boto3 against the emulator's /aws endpoint with the account's root
-key from `sekisho aws bootstrap`'s service, exactly as an administrator's script would do
-it against AWS, and idempotent: a second demo finds what the first one made.
+Provisioned by the same services as `sekisho aws setup-connect` and `sync-users`
+(sekisho.provisioning), through boto3 against the emulator's /aws endpoint with the
+account's root key from `sekisho aws bootstrap`'s service, exactly as an administrator
+does it against AWS, and idempotent: a second demo finds what the first one made.
 """
 
 from __future__ import annotations
@@ -10,13 +11,12 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-from botocore.exceptions import ClientError
 
 from sekisho.config import get_config
 from sekisho.demo.transport import Credentials, InProcess, client
-from sekisho.emulator.services import bootstrap_account
+from sekisho.emulator.services import RootKey, bootstrap_account
+from sekisho.provisioning import documents
+from sekisho.provisioning.aws import Aws
 
 ACCOUNT_ID = "111122223333"
 REGION = "ap-northeast-1"
@@ -41,22 +41,6 @@ class AwsSide:
     federation_policy_arn: str
 
 
-def federation_policy(instance_arn: str, cidrs: list[str]) -> dict[str, Any]:
-    """The seed's federation policy (5-1) with the IP condition of step 8."""
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Sid": "Statement1",
-                "Effect": "Allow",
-                "Action": "connect:GetFederationToken",
-                "Resource": [f"{instance_arn}/user/${{aws:userid}}"],
-                "Condition": {"IpAddress": {"aws:SourceIp": cidrs}},
-            }
-        ],
-    }
-
-
 IAM_POLICY_DOCUMENT = {
     "Version": "2012-10-17",
     "Statement": [
@@ -69,142 +53,36 @@ IAM_POLICY_DOCUMENT = {
 }
 
 
-def trust_policy(provider_arn: str) -> dict[str, Any]:
-    """The standard SAML 2.0 trust policy, also admitting the emulator's sign-in URL."""
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": {"Federated": provider_arn},
-                "Action": "sts:AssumeRoleWithSAML",
-                "Condition": {
-                    "StringEquals": {
-                        "SAML:aud": [
-                            "https://signin.aws.amazon.com/saml",
-                            get_config().url("/aws/saml"),
-                        ]
-                    }
-                },
-            }
-        ],
-    }
+def root_key() -> RootKey:
+    """The demo account, created unless it exists, and a fresh root key."""
+    return bootstrap_account(ACCOUNT_ID)
 
 
-@dataclass(frozen=True)
-class Clients:
-    """boto3 clients of the emulated account: IAM (global) and Connect (the demo's region)."""
-
-    iam: Any
-    connect: Any
-
-
-def clients(credentials: Credentials, *, in_process: InProcess | None = None) -> Clients:
-    """boto3 clients signing with the root key, over HTTP or in this process."""
-    return Clients(
-        iam=client("iam", credentials, region="us-east-1", in_process=in_process),
+def open_aws(key: RootKey, *, endpoint_url: str, in_process: InProcess | None = None) -> Aws:
+    """The provisioning services' AWS clients for the emulated account (IAM for us-east-1)."""
+    credentials = Credentials(endpoint_url, key.access_key_id, key.secret_access_key)
+    return Aws(
+        iam=client("iam", credentials, region=documents.iam_region(REGION), in_process=in_process),
+        sts=client("sts", credentials, region=REGION, in_process=in_process),
         connect=client("connect", credentials, region=REGION, in_process=in_process),
+        region=REGION,
     )
 
 
-def _instance_id(connect: Any) -> str:
-    """The demo's SAML instance, created unless an earlier demo made it."""
-    for page in connect.get_paginator("list_instances").paginate():
-        for summary in page["InstanceSummaryList"]:
-            if summary.get("InstanceAlias") == INSTANCE_ALIAS:
-                return str(summary["Id"])
-    created = connect.create_instance(
-        IdentityManagementType="SAML",
-        InstanceAlias=INSTANCE_ALIAS,
-        InboundCallsEnabled=True,
-        OutboundCallsEnabled=True,
-    )
-    return str(created["Id"])
+def extra_policies() -> list[tuple[str, str]]:
+    """The seed's second policy (iam:ListRoles), attached beside the federation policy."""
+    return [(IAM_POLICY, documents.dumps(IAM_POLICY_DOCUMENT))]
 
 
-def _policy_arn(iam: Any, name: str, document: dict[str, Any]) -> str:
-    """The customer managed policy called ``name``, created unless it exists."""
-    for page in iam.get_paginator("list_policies").paginate(Scope="Local"):
-        for policy in page["Policies"]:
-            if policy["PolicyName"] == name:
-                return str(policy["Arn"])
-    return str(
-        iam.create_policy(PolicyName=name, PolicyDocument=json.dumps(document))["Policy"]["Arn"]
-    )
-
-
-def _provider_arn(iam: Any, metadata: str) -> str:
-    """The SAML provider for Sekisho, its metadata brought up to date (the key may be new)."""
-    for provider in iam.list_saml_providers()["SAMLProviderList"]:
-        arn = str(provider["Arn"])
-        if arn.endswith(f":saml-provider/{PROVIDER_NAME}"):
-            iam.update_saml_provider(SAMLProviderArn=arn, SAMLMetadataDocument=metadata)
-            return arn
-    created = iam.create_saml_provider(Name=PROVIDER_NAME, SAMLMetadataDocument=metadata)
-    return str(created["SAMLProviderArn"])
-
-
-def _ensure_role(iam: Any, provider_arn: str, policy_arns: list[str]) -> None:
-    """The federation role with the SAML trust policy and the seed's two policies."""
-    try:
-        iam.get_role(RoleName=ROLE_NAME)
-        return
-    except ClientError as exc:
-        if exc.response["Error"]["Code"] != "NoSuchEntity":
-            raise
-    iam.create_role(
-        RoleName=ROLE_NAME,
-        AssumeRolePolicyDocument=json.dumps(trust_policy(provider_arn)),
-        MaxSessionDuration=43200,
-    )
-    for arn in policy_arns:
-        iam.attach_role_policy(RoleName=ROLE_NAME, PolicyArn=arn)
-
-
-def provision(
-    *, metadata: str, endpoint_url: str, in_process: InProcess | None = None
-) -> tuple[AwsSide, Clients]:
-    """Create (or find) the seed's AWS side; returns the keys and ids to print, and clients."""
-    key = bootstrap_account(ACCOUNT_ID)
-    aws = clients(
-        Credentials(endpoint_url, key.access_key_id, key.secret_access_key),
-        in_process=in_process,
-    )
-    instance_id = _instance_id(aws.connect)
-    instance_arn = f"arn:aws:connect:{REGION}:{ACCOUNT_ID}:instance/{instance_id}"
-    federation_arn = _policy_arn(
-        aws.iam, FEDERATION_POLICY, federation_policy(instance_arn, ADMITTED)
-    )
-    iam_arn = _policy_arn(aws.iam, IAM_POLICY, IAM_POLICY_DOCUMENT)
-    provider_arn = _provider_arn(aws.iam, metadata)
-    _ensure_role(aws.iam, provider_arn, [federation_arn, iam_arn])
-    side = AwsSide(
-        account_id=ACCOUNT_ID,
+def side(key: RootKey, instance_id: str) -> AwsSide:
+    """What the demo prints and its scripts use."""
+    return AwsSide(
+        account_id=key.account_id,
         instance_id=instance_id,
         access_key_id=key.access_key_id,
         secret_access_key=key.secret_access_key,
         endpoint_url=get_config().url("/aws"),
-        federation_policy_arn=federation_arn,
-    )
-    return side, aws
-
-
-def ensure_connect_user(aws: Clients, side: AwsSide, username: str, first: str, last: str) -> None:
-    """Create the Amazon Connect user whose username equals the IdP's (seed step 6)."""
-    instance = side.instance_id
-    for page in aws.connect.get_paginator("list_users").paginate(InstanceId=instance):
-        if any(u["Username"] == username for u in page["UserSummaryList"]):
-            return
-    profiles = aws.connect.list_security_profiles(InstanceId=instance)
-    routing = aws.connect.list_routing_profiles(InstanceId=instance)
-    agent = next(p["Id"] for p in profiles["SecurityProfileSummaryList"] if p["Name"] == "Agent")
-    aws.connect.create_user(
-        InstanceId=instance,
-        Username=username,
-        IdentityInfo={"FirstName": first, "LastName": last},
-        PhoneConfig={"PhoneType": "SOFT_PHONE"},
-        SecurityProfileIds=[agent],
-        RoutingProfileId=routing["RoutingProfileSummaryList"][0]["Id"],
+        federation_policy_arn=f"arn:aws:iam::{key.account_id}:policy/{FEDERATION_POLICY}",
     )
 
 
@@ -240,11 +118,11 @@ def write_move_range_script(side: AwsSide) -> Path:
     folder = get_config().data_dir / "demo-aws"
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     path = folder / "move-ip-range.py"
-    instance_arn = f"arn:aws:connect:{REGION}:{side.account_id}:instance/{side.instance_id}"
+    instance_arn = documents.instance_arn(REGION, side.account_id, side.instance_id)
     path.write_text(
         MOVE_RANGE_SCRIPT.format(
             side_json=json.dumps(side.__dict__),
-            document_json=json.dumps(federation_policy(instance_arn, ADMITTED)),
+            document_json=json.dumps(documents.federation_policy(instance_arn, ADMITTED)),
         )
     )
     path.chmod(0o600)  # it holds the demo account's root key

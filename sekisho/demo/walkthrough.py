@@ -15,6 +15,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 
 from sekisho.audit.writer import Actor, RequestContext
 from sekisho.config import get_config
@@ -25,6 +26,7 @@ from sekisho.directory import services as directory
 from sekisho.directory.models import User
 from sekisho.mfa import radius_demo
 from sekisho.mfa.services import password_is_only_factor
+from sekisho.provisioning import services as provisioning
 from sekisho.saml import assignments
 from sekisho.saml import errors as saml_errors
 from sekisho.saml import services as saml
@@ -111,13 +113,14 @@ def setup_idp() -> tuple[User, str]:
 def setup_aws(
     user: User, *, endpoint_url: str, in_process: InProcess | None = None
 ) -> demo_aws.AwsSide:
-    """The AWS side through boto3, then the two Connect apps pointing at it, assigned."""
+    """The AWS side through the provisioning services (boto3), and the two Connect apps."""
     actor = _actor()
     config = get_config()
-    side, aws = demo_aws.provision(
-        metadata=saml.metadata_xml().decode(), endpoint_url=endpoint_url, in_process=in_process
-    )
-    demo_aws.ensure_connect_user(aws, side, user.username, "Agent", "One")
+    key = demo_aws.root_key()
+    aws = demo_aws.open_aws(key, endpoint_url=endpoint_url, in_process=in_process)
+    quiet: Callable[[str], None] = lambda _line: None  # noqa: E731 - the demo prints its own
+    instance_id = provisioning.ensure_saml_instance(aws, demo_aws.INSTANCE_ALIAS, out=quiet)
+    side = demo_aws.side(key, instance_id)
     # The real path: AWS sign-in (emulated under /aws) → Connect federation → agent console.
     app = _connect_app(
         name=DEMO_APP,
@@ -134,8 +137,19 @@ def setup_aws(
         signin_url=config.url("/saml/inspector"),
         actor=actor,
     )
+    # `sekisho aws setup-connect` and `sync-users`, as an administrator runs them.
+    provisioning.setup_connect(
+        DEMO_APP,
+        aws,
+        allowed_ips=demo_aws.ADMITTED,
+        policy_name=demo_aws.FEDERATION_POLICY,
+        extra_policies=demo_aws.extra_policies(),
+        actor=actor,
+        out=quiet,
+    )
     assignments.assign(app, user=user, actor=actor)
     assignments.assign(inspector, user=user, actor=actor)
+    provisioning.sync_users(DEMO_APP, aws, out=quiet)
     return side
 
 
@@ -277,6 +291,8 @@ provider from Sekisho's metadata, the role, and the Connect user "{username}".
       export AWS_ACCESS_KEY_ID={side.access_key_id}
       export AWS_SECRET_ACCESS_KEY={side.secret_access_key}
       export AWS_DEFAULT_REGION={demo_aws.REGION}
+  (IAM is global: sign it for us-east-1, e.g. aws iam list-roles --region us-east-1.)
+  The same AWS side in a real account: see README, "The AWS side in a real account".
 
   Switch between English and Japanese with the language menu at the top of every page.
   See the assertion without a browser:

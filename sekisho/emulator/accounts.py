@@ -17,7 +17,7 @@ from django.db import transaction
 from sekisho.clock import SYSTEM_CLOCK, SYSTEM_RANDOM, Clock, Random
 from sekisho.crypto import SecretBox
 from sekisho.emulator.errors import EmulatorError
-from sekisho.emulator.models import AccessKey, Account
+from sekisho.emulator.models import AccessKey, Account, Role
 from sekisho.instance import cached_master_key
 
 ACCESS_KEY_PREFIX = "AKIA"
@@ -73,6 +73,13 @@ def create_access_key(
     access_key_id = unique_id(prefix, 20, random=random)
     secret = new_secret_access_key(random=random)
     sealed = _box().seal(secret.encode("utf-8"), context=_secret_context(access_key_id))
+    role = owner.get("role")
+    if isinstance(role, Role):
+        owner = {
+            "session_role_arn": role.arn,
+            "session_role_unique_id": role.role_id,
+            **owner,
+        }
     key = AccessKey.objects.create(
         account=account,
         access_key_id=access_key_id,

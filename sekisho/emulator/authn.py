@@ -7,6 +7,9 @@ decides the error codes (query: InvalidClientTokenId, rest-json: UnrecognizedCli
 from __future__ import annotations
 
 import logging
+from functools import lru_cache
+
+import botocore.session
 
 from sekisho.crypto import CryptoError
 from sekisho.emulator import accounts, iam
@@ -22,6 +25,23 @@ logger = logging.getLogger(__name__)
 
 # The wire protocol of every service routed here (botocore's metadata "protocol").
 PROTOCOLS = {"iam": "query", "sts": "query", "connect": "rest-json"}
+# IAM is a global service of the aws partition, signed for us-east-1 ("Signature Version 4
+# signing process": the credential scope names the region the request is sent to, and
+# IAM's one endpoint is in us-east-1).
+GLOBAL_SIGNING_REGIONS = {"iam": "us-east-1"}
+
+
+@lru_cache(maxsize=8)
+def signing_regions(service: str) -> frozenset[str]:
+    """The regions whose credential scope the emulator accepts for ``service``.
+
+    IAM: us-east-1 only. STS and Connect: the aws partition's regions where botocore's
+    endpoint data says the service exists (the emulator answers for each of them; a
+    regional endpoint of a region without the service does not exist at all).
+    """
+    if service in GLOBAL_SIGNING_REGIONS:
+        return frozenset({GLOBAL_SIGNING_REGIONS[service]})
+    return frozenset(botocore.session.get_session().get_available_regions(service))
 
 
 def authenticate(req: AwsHttpRequest, *, service: str) -> iam.Caller:
@@ -47,9 +67,14 @@ def authenticate(req: AwsHttpRequest, *, service: str) -> iam.Caller:
         logger.warning("access key %s does not open under this master key", key.access_key_id)
         raise unknown_access_key_error(protocol) from None
     verify_sigv4(
-        req, secret_access_key=secret, now=now, protocol=protocol, expected_service=service
+        req,
+        secret_access_key=secret,
+        now=now,
+        protocol=protocol,
+        expected_service=service,
+        expected_region=signing_regions(service),
     )
-    return iam.Caller(key.account, key.role, key.session_name, key.session_policy)
+    return iam.caller_of(key)
 
 
 def is_signed(req: AwsHttpRequest) -> bool:

@@ -8,7 +8,7 @@ first: the account root user always, a role session by its policies for
 ``connect:<Operation>`` ("Policy evaluation logic"), refused with Connect's
 ``AccessDeniedException`` (403).
 
-Not emulated yet: idempotent ``ClientToken`` replay, user updates, hierarchy groups,
+Not emulated yet: idempotent ``ClientToken`` replay, hierarchy groups (listed, always none),
 ``EXISTING_DIRECTORY`` directories (the id is stored, never checked) and signing in with
 ``SignInUrl``'s token (the browser federates with its console session instead).
 """
@@ -16,6 +16,7 @@ Not emulated yet: idempotent ``ClientToken`` replay, user updates, hierarchy gro
 from __future__ import annotations
 
 import base64
+import ipaddress
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -33,6 +34,7 @@ from sekisho.emulator import iam
 from sekisho.emulator.authn import authenticate
 from sekisho.emulator.errors import AwsError
 from sekisho.emulator.models import (
+    ConnectAuthenticationProfile,
     ConnectInstance,
     ConnectRoutingProfile,
     ConnectSecurityProfile,
@@ -101,12 +103,12 @@ def authorize(
     Raises:
         AwsError: ``AccessDeniedException`` (403).
     """
-    if caller.role is None:
+    if caller.is_root:
         return
     context: dict[str, Any] = {
         "aws:SourceIp": source_ip or None,
         "aws:userid": caller.user_id,
-        "aws:PrincipalArn": caller.role.arn,
+        "aws:PrincipalArn": caller.role_arn,
         "aws:PrincipalAccount": caller.account.account_id,
         "aws:PrincipalType": "AssumedRole",
         "aws:CurrentTime": iam.now(),
@@ -120,14 +122,17 @@ def authorize(
         principal=caller.arn,
         principal_account=caller.account.account_id,
     )
-    decision = evaluate(request=request, identity_policies=iam.role_policies(caller.role))
+    identity = caller.identity_policies()
+    session = caller.session_layer()
+    decision = evaluate(request=request, identity_policies=identity, session_policy=session)
     if decision.allowed:
         return
-    reason = (
-        "with an explicit deny in an identity-based policy"
-        if decision.decision == "ExplicitDeny"
-        else f"because no identity-based policy allows the {action} action"
-    )
+    if decision.decision == "ExplicitDeny":
+        reason = "with an explicit deny in an identity-based policy"
+    elif session is not None and evaluate(request=request, identity_policies=identity).allowed:
+        reason = f"because no session policy allows the {action} action"
+    else:
+        reason = f"because no identity-based policy allows the {action} action"
     denied = error(
         "AccessDeniedException",
         f"User: {caller.arn} is not authorized to perform: {action} on resource: "
@@ -154,12 +159,49 @@ def _instance_arn(ctx: Ctx, instance_id: str) -> str:
     return f"arn:aws:connect:{ctx.region}:{ctx.caller.account.account_id}:instance/{instance_id}"
 
 
+_INSTANCE_ARN = re.compile(r"arn:aws:connect:([a-z0-9-]+):(\d{12}):instance/([^/:]+)")
+
+
 def _instance_id(params: Params) -> str:
-    """The InstanceId parameter; Connect also accepts the instance ARN there."""
+    """The InstanceId parameter; Connect also accepts the instance ARN there.
+
+    ``resolve_instance`` has checked an ARN's account and region before a handler runs.
+    """
     value = str(params["InstanceId"])
     if value.startswith("arn:"):
         return value.rpartition("instance/")[2]
     return value
+
+
+def resolve_instance(ctx: Ctx, params: Params, action: str) -> tuple[str, str]:
+    """(instance id, instance ARN) named by InstanceId, an id or the instance's ARN.
+
+    An ARN is taken as written, never rewritten into the caller's account or the request's
+    region: another account's instance is that account's, and Connect has no
+    resource-based policies, so the call is denied as IAM denies any cross-account request
+    no resource policy allows ("Cross-account policy evaluation logic"); an instance of
+    another region is not served by this region's endpoint, so it is not found.
+
+    Raises:
+        AwsError: ``AccessDeniedException`` (another account), ``ResourceNotFoundException``
+            (another region, or not an Amazon Connect instance ARN).
+    """
+    value = str(params["InstanceId"])
+    if not value.startswith("arn:"):
+        return value, _instance_arn(ctx, value)
+    match = _INSTANCE_ARN.fullmatch(value)
+    if match is None:
+        raise error("ResourceNotFoundException", f"Instance not found: {value}")
+    region, account_id, instance_id = match.groups()
+    if account_id != ctx.caller.account.account_id:
+        raise error(
+            "AccessDeniedException",
+            f"User: {ctx.caller.arn} is not authorized to perform: {action} on resource: "
+            f"{value} because no resource-based policy allows the {action} action",
+        )
+    if region != ctx.region:
+        raise error("ResourceNotFoundException", f"Instance not found: {value}")
+    return instance_id, value
 
 
 def _instance(ctx: Ctx, instance_id: str) -> ConnectInstance:
@@ -299,6 +341,7 @@ def create_instance(ctx: Ctx, params: Params) -> Result:
                     name=name,
                     created=created,
                 )
+            default_authentication_profile(instance)
             routing_id = _new_id()
             ConnectRoutingProfile.objects.create(
                 instance=instance,
@@ -505,6 +548,251 @@ def delete_user(ctx: Ctx, params: Params) -> Result:
     return {}
 
 
+def _touch(user: ConnectUser, *fields: str) -> None:
+    user.updated = iam.now()
+    user.save(update_fields=[*fields, "updated"])
+
+
+def update_user_security_profiles(ctx: Ctx, params: Params) -> Result:
+    """UpdateUserSecurityProfiles (API Reference): the user's profiles become these."""
+    instance = _instance(ctx, _instance_id(params))
+    with transaction.atomic():
+        user = _user(instance, str(params["UserId"]))
+        wanted = [str(item) for item in params["SecurityProfileIds"]]
+        profiles = list(instance.security_profiles.filter(profile_id__in=wanted))
+        missing = sorted(set(wanted) - {p.profile_id for p in profiles})
+        if missing:
+            raise error("ResourceNotFoundException", f"Security profile not found: {missing[0]}")
+        user.security_profiles.set(profiles)
+        _touch(user)
+    return {}
+
+
+def update_user_routing_profile(ctx: Ctx, params: Params) -> Result:
+    """UpdateUserRoutingProfile (API Reference)."""
+    instance = _instance(ctx, _instance_id(params))
+    with transaction.atomic():
+        user = _user(instance, str(params["UserId"]))
+        wanted = str(params["RoutingProfileId"])
+        routing = instance.routing_profiles.filter(profile_id=wanted).first()
+        if routing is None:
+            raise error("ResourceNotFoundException", f"Routing profile not found: {wanted}")
+        user.routing_profile = routing
+        _touch(user, "routing_profile")
+    return {}
+
+
+def update_user_identity_info(ctx: Ctx, params: Params) -> Result:
+    """UpdateUserIdentityInfo (API Reference): the identity information is replaced.
+
+    The instance's identity management rules of CreateUser hold (SAML: first and last
+    name required, no e-mail); only the names and e-mail are emulated.
+    """
+    instance = _instance(ctx, _instance_id(params))
+    identity: Mapping[str, Any] = params["IdentityInfo"]
+    _unsupported(identity, "SecondaryEmail", "Mobile")
+    if instance.identity_management_type == "SAML":
+        if not identity.get("FirstName") or not identity.get("LastName"):
+            raise error(
+                "InvalidParameterException",
+                "IdentityInfo.FirstName and IdentityInfo.LastName are required for "
+                "instances using SAML.",
+            )
+        if identity.get("Email"):
+            raise error(
+                "InvalidParameterException",
+                "IdentityInfo.Email is not supported for instances using SAML.",
+            )
+    with transaction.atomic():
+        user = _user(instance, str(params["UserId"]))
+        user.first_name = str(identity.get("FirstName") or "")
+        user.last_name = str(identity.get("LastName") or "")
+        user.email = str(identity.get("Email") or "")
+        _touch(user, "first_name", "last_name", "email")
+    return {}
+
+
+def update_user_phone_config(ctx: Ctx, params: Params) -> Result:
+    """UpdateUserPhoneConfig (API Reference): the phone settings are replaced."""
+    instance = _instance(ctx, _instance_id(params))
+    config = dict(params["PhoneConfig"])
+    if "PhoneType" not in config:
+        raise error("InvalidParameterException", "PhoneConfig.PhoneType is required.")
+    if config["PhoneType"] == "DESK_PHONE" and not config.get("DeskPhoneNumber"):
+        raise error(
+            "InvalidParameterException", "A DESK_PHONE needs PhoneConfig.DeskPhoneNumber."
+        )
+    with transaction.atomic():
+        user = _user(instance, str(params["UserId"]))
+        user.phone_config = config
+        _touch(user, "phone_config")
+    return {}
+
+
+def list_user_hierarchy_groups(ctx: Ctx, params: Params) -> Result:
+    """ListUserHierarchyGroups (API Reference); the emulator has no hierarchy groups yet."""
+    _instance(ctx, _instance_id(params))
+    return _page([], params, "UserHierarchyGroupSummaryList", DEFAULT_MAX_RESULTS)
+
+
+# --- authentication profiles (Connect's own IP restriction) -----------------------------------
+
+DEFAULT_AUTHENTICATION_PROFILE = "Default"
+
+
+def default_authentication_profile(instance: ConnectInstance) -> ConnectAuthenticationProfile:
+    """The instance's default authentication profile, made on first use (no IP rules)."""
+    found = instance.authentication_profiles.filter(is_default=True).first()
+    if found is not None:
+        return found
+    profile_id = _new_id()
+    created = iam.now()
+    try:
+        with transaction.atomic():
+            return ConnectAuthenticationProfile.objects.create(
+                instance=instance,
+                profile_id=profile_id,
+                arn=f"{instance.arn}/authentication-profile/{profile_id}",
+                name=DEFAULT_AUTHENTICATION_PROFILE,
+                is_default=True,
+                created=created,
+                updated=created,
+                updated_region=instance.region,
+            )
+    except IntegrityError:  # another worker made it first: one default per instance
+        return instance.authentication_profiles.get(is_default=True)
+
+
+def _authentication_profile(instance: ConnectInstance, profile_id: str) -> Any:
+    default_authentication_profile(instance)
+    found = instance.authentication_profiles.filter(profile_id=profile_id).first()
+    if found is None:
+        raise error(
+            "ResourceNotFoundException", f"Authentication profile not found: {profile_id}"
+        )
+    return found
+
+
+def _profile_result(profile: ConnectAuthenticationProfile) -> Result:
+    result: Result = {
+        "Id": profile.profile_id,
+        "Arn": profile.arn,
+        "Name": profile.name,
+        "AllowedIps": list(profile.allowed_ips),
+        "BlockedIps": list(profile.blocked_ips),
+        "IsDefault": profile.is_default,
+        "CreatedTime": profile.created,
+        "LastModifiedTime": profile.updated,
+        "LastModifiedRegion": profile.updated_region,
+        "PeriodicSessionDuration": profile.periodic_session_duration,
+        "MaxSessionDuration": profile.max_session_duration,
+        "SessionInactivityHandlingEnabled": profile.session_inactivity_handling,
+    }
+    if profile.description:
+        result["Description"] = profile.description
+    if profile.session_inactivity_duration is not None:
+        result["SessionInactivityDuration"] = profile.session_inactivity_duration
+    return result
+
+
+def list_authentication_profiles(ctx: Ctx, params: Params) -> Result:
+    """ListAuthenticationProfiles (API Reference)."""
+    instance = _instance(ctx, _instance_id(params))
+    default_authentication_profile(instance)
+    summaries = [
+        {
+            "Id": p.profile_id,
+            "Arn": p.arn,
+            "Name": p.name,
+            "IsDefault": p.is_default,
+            "LastModifiedTime": p.updated,
+            "LastModifiedRegion": p.updated_region,
+        }
+        for p in instance.authentication_profiles.order_by("name", "id")
+    ]
+    return _page(summaries, params, "AuthenticationProfileSummaryList", DEFAULT_MAX_RESULTS)
+
+
+def describe_authentication_profile(ctx: Ctx, params: Params) -> Result:
+    """DescribeAuthenticationProfile (API Reference)."""
+    instance = _instance(ctx, _instance_id(params))
+    profile = _authentication_profile(instance, str(params["AuthenticationProfileId"]))
+    return {"AuthenticationProfile": _profile_result(profile)}
+
+
+def _cidrs(params: Params, name: str) -> list[str] | None:
+    if params.get(name) is None:
+        return None
+    cidrs: list[str] = []
+    for text in params[name]:
+        try:
+            network = ipaddress.ip_network(str(text), strict=False)
+        except ValueError:
+            raise error(
+                "InvalidParameterException",
+                f"{name} must hold IP address ranges in CIDR notation, got {text!r}.",
+            ) from None
+        cidrs.append(str(network))
+    return cidrs
+
+
+def update_authentication_profile(ctx: Ctx, params: Params) -> Result:
+    """UpdateAuthenticationProfile (API Reference): only the members given change."""
+    instance = _instance(ctx, _instance_id(params))
+    allowed, blocked = _cidrs(params, "AllowedIps"), _cidrs(params, "BlockedIps")
+    with transaction.atomic():
+        profile = _authentication_profile(instance, str(params["AuthenticationProfileId"]))
+        if params.get("Name") is not None:
+            profile.name = str(params["Name"])
+        if params.get("Description") is not None:
+            profile.description = str(params["Description"])
+        if allowed is not None:
+            profile.allowed_ips = allowed
+        if blocked is not None:
+            profile.blocked_ips = blocked
+        for member, field_name in (
+            ("PeriodicSessionDuration", "periodic_session_duration"),
+            ("SessionInactivityDuration", "session_inactivity_duration"),
+        ):
+            if params.get(member) is not None:
+                setattr(profile, field_name, int(params[member]))
+        if params.get("SessionInactivityHandlingEnabled") is not None:
+            profile.session_inactivity_handling = bool(params["SessionInactivityHandlingEnabled"])
+        profile.updated = iam.now()
+        profile.updated_region = ctx.region
+        profile.save()
+    return {}
+
+
+def ip_restriction_refusal(instance: ConnectInstance, source_ip: str) -> str | None:
+    """Why the instance's authentication profile refuses ``source_ip``, or None.
+
+    "Configure IP address based access control": an address in BlockedIps is refused; when
+    AllowedIps is not empty, an address outside it is refused too.
+    """
+    profile = default_authentication_profile(instance)
+    if not profile.allowed_ips and not profile.blocked_ips:
+        return None
+    try:
+        address = ipaddress.ip_address(source_ip)
+    except ValueError:
+        return f"the source address {source_ip!r} is not an IP address"
+    for cidr in profile.blocked_ips:
+        if address in ipaddress.ip_network(cidr):
+            return (
+                f"{source_ip} is in {cidr}, which the authentication profile "
+                f"{profile.name!r} of instance {instance.instance_id} blocks"
+            )
+    if profile.allowed_ips and not any(
+        address in ipaddress.ip_network(cidr) for cidr in profile.allowed_ips
+    ):
+        return (
+            f"{source_ip} is outside {', '.join(profile.allowed_ips)}, the addresses the "
+            f"authentication profile {profile.name!r} of instance {instance.instance_id} allows"
+        )
+    return None
+
+
 # --- federation --------------------------------------------------------------------------------
 
 
@@ -522,7 +810,7 @@ def federation_user(ctx: Ctx, instance_id: str) -> tuple[ConnectInstance, Connec
             ``UserNotFoundException``.
     """
     caller = ctx.caller
-    if caller.role is None:
+    if caller.is_root:
         raise error(
             "InvalidRequestException",
             f"Provided identity: Principal: {caller.arn} User: {caller.user_id} cannot be "
@@ -538,6 +826,14 @@ def federation_user(ctx: Ctx, instance_id: str) -> tuple[ConnectInstance, Connec
         instance_id=instance_id,
     )
     instance = _instance(ctx, instance_id)
+    refusal = ip_restriction_refusal(instance, ctx.source_ip)
+    if refusal is not None:
+        denied = error(
+            "AccessDeniedException",
+            f"Access to instance {instance_id} from {ctx.source_ip} is not allowed.",
+        )
+        denied.explanation = f"Connect's IP address based access control: {refusal}"
+        raise denied
     user = ConnectUser.objects.filter(instance=instance, username=caller.session_name).first()
     if user is None:
         raise error(
@@ -559,14 +855,14 @@ def audit_federation(
     caller = ctx.caller
     account_id = caller.account.account_id
     identity: dict[str, object] = (
-        records.assumed_role_identity(
+        {"type": "Root", "accountId": account_id, "arn": caller.arn}
+        if caller.is_root
+        else records.assumed_role_identity(
             account_id=account_id,
-            role_arn=caller.role.arn,
-            role_id=caller.role.role_id,
+            role_arn=caller.role_arn,
+            role_id=caller.role_id,
             session_name=caller.session_name,
         )
-        if caller.role is not None
-        else {"type": "Root", "accountId": account_id, "arn": caller.arn}
     )
     code = None
     if failure is not None:
@@ -633,6 +929,30 @@ OPERATIONS: dict[str, Operation] = {
     "ListUsers": Operation(list_users, on_instance=True),
     "DeleteUser": Operation(delete_user, on_instance=True, suffix="/agent/{UserId}"),
     "GetFederationToken": Operation(get_federation_token, on_instance=True),
+    "UpdateUserSecurityProfiles": Operation(
+        update_user_security_profiles, on_instance=True, suffix="/agent/{UserId}"
+    ),
+    "UpdateUserRoutingProfile": Operation(
+        update_user_routing_profile, on_instance=True, suffix="/agent/{UserId}"
+    ),
+    "UpdateUserIdentityInfo": Operation(
+        update_user_identity_info, on_instance=True, suffix="/agent/{UserId}"
+    ),
+    "UpdateUserPhoneConfig": Operation(
+        update_user_phone_config, on_instance=True, suffix="/agent/{UserId}"
+    ),
+    "ListUserHierarchyGroups": Operation(list_user_hierarchy_groups, on_instance=True),
+    "ListAuthenticationProfiles": Operation(list_authentication_profiles, on_instance=True),
+    "DescribeAuthenticationProfile": Operation(
+        describe_authentication_profile,
+        on_instance=True,
+        suffix="/authentication-profile/{AuthenticationProfileId}",
+    ),
+    "UpdateAuthenticationProfile": Operation(
+        update_authentication_profile,
+        on_instance=True,
+        suffix="/authentication-profile/{AuthenticationProfileId}",
+    ),
 }
 
 
@@ -649,13 +969,16 @@ def call(ctx: Ctx, operation: str, params: Params) -> Result:
             "InvalidRequestException",
             f"The operation {operation} is not implemented by the Sekisho Connect emulator.",
         )
+    instance_id: str | None = None
+    resource = "*"
+    if entry.on_instance:
+        instance_id, instance_arn = resolve_instance(ctx, params, f"connect:{operation}")
+        suffix = entry.suffix.replace("{UserId}", str(params.get("UserId", ""))).replace(
+            "{AuthenticationProfileId}", str(params.get("AuthenticationProfileId", ""))
+        )
+        resource = instance_arn + suffix
     # GetFederationToken authorizes itself: its resource is the caller's own user.
     if operation != "GetFederationToken":
-        instance_id = _instance_id(params) if entry.on_instance else None
-        resource = "*"
-        if instance_id is not None:
-            suffix = entry.suffix.replace("{UserId}", str(params.get("UserId", "")))
-            resource = _instance_arn(ctx, instance_id) + suffix
         authorize(
             ctx.caller,
             f"connect:{operation}",

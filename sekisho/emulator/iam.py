@@ -23,10 +23,11 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 
 from sekisho.clock import SYSTEM_CLOCK, SYSTEM_RANDOM, Clock, Random
-from sekisho.emulator import accounts
+from sekisho.emulator import accounts, aws_managed
 from sekisho.emulator.errors import AwsError
 from sekisho.emulator.models import (
     MAX_POLICY_VERSIONS,
+    AccessKey,
     Account,
     ManagedPolicy,
     PolicyVersion,
@@ -42,6 +43,7 @@ from sekisho.policy import (
     PolicyKind,
     Request,
     RequestContext,
+    combine_policies,
     evaluate,
     parse_policy,
 )
@@ -104,30 +106,91 @@ def _unsupported(params: Params, *names: str) -> None:
 
 @dataclass(frozen=True)
 class Caller:
-    """Who signed a request: the account root user, or a session of a role."""
+    """Who signed a request: the account root user, or a session of a role.
+
+    A role session keeps the ARN and unique id its role had when it began (``role_arn``,
+    ``role_id``); ``role`` is that role while it exists and None once it is deleted. Such a
+    session is still who it was (GetCallerIdentity answers), with no permissions at all.
+    """
 
     account: Account
     role: Role | None = None
     session_name: str = ""
     # The session policy a role session was created with (JSON text), if any.
     session_policy: str | None = None
+    role_arn: str = ""
+    role_id: str = ""
+    # The session's PolicyArns: [ARN, document] pairs, as they were when it began.
+    managed_session_policies: tuple[tuple[str, str], ...] = ()
+    # Whether the caller signed with temporary (session) credentials.
+    is_temporary: bool = False
+
+    def __post_init__(self) -> None:
+        if self.role is not None and not self.role_arn:
+            object.__setattr__(self, "role_arn", self.role.arn)
+            object.__setattr__(self, "role_id", self.role.role_id)
+
+    @property
+    def is_root(self) -> bool:
+        """Whether the caller is the account root user (not a role session)."""
+        return not self.role_arn
+
+    @property
+    def role_name(self) -> str:
+        """The session's role name (the last part of its ARN, after any path)."""
+        return self.role_arn.rpartition("/")[2]
 
     @property
     def arn(self) -> str:
         """The caller's ARN as IAM reports it (``...:root`` or ``...:assumed-role/R/s``)."""
-        if self.role is None:
+        if self.is_root:
             return self.account.root_arn
         return (
             f"arn:aws:sts::{self.account.account_id}:assumed-role/"
-            f"{self.role.name}/{self.session_name}"
+            f"{self.role_name}/{self.session_name}"
         )
 
     @property
     def user_id(self) -> str:
         """``aws:userid``: the account id for root, ``<RoleId>:<RoleSessionName>`` for sessions."""
-        if self.role is None:
+        if self.is_root:
             return self.account.account_id
-        return f"{self.role.role_id}:{self.session_name}"
+        return f"{self.role_id}:{self.session_name}"
+
+    def identity_policies(self) -> list[Policy]:
+        """The caller's identity-based policies: its role's while the role exists, else none."""
+        return role_policies(self.role) if self.role is not None else []
+
+    def session_layer(self) -> Policy | None:
+        """The role session's session policies (inline and PolicyArns) as one, if any."""
+        if self.is_root:
+            return None
+        parts: list[Policy] = []
+        if self.session_policy:
+            parts.append(_compile(self.session_policy, PolicyKind.SESSION, "session"))
+        for arn, document in self.managed_session_policies:
+            parts.append(_compile(document, PolicyKind.IDENTITY, arn))
+        if not parts:
+            return None
+        if len(parts) == 1 and not self.managed_session_policies:
+            return parts[0]
+        return combine_policies(parts, name="session", kind=PolicyKind.SESSION)
+
+
+def caller_of(key: AccessKey) -> Caller:
+    """The caller an access key speaks for (the key's role may have been deleted since)."""
+    return Caller(
+        key.account,
+        key.role,
+        key.session_name,
+        key.session_policy,
+        role_arn=key.session_role_arn,
+        role_id=key.session_role_unique_id,
+        managed_session_policies=tuple(
+            (str(arn), str(document)) for arn, document in key.session_managed_policies
+        ),
+        is_temporary=bool(key.session_token_sha256),
+    )
 
 
 def role_policies(role: Role) -> list[Policy]:
@@ -154,9 +217,9 @@ def authorize(
     context: dict[str, Any] = {
         "aws:SourceIp": source_ip or None,
         "aws:userid": caller.user_id,
-        "aws:PrincipalArn": caller.role.arn if caller.role else caller.account.root_arn,
+        "aws:PrincipalArn": caller.account.root_arn if caller.is_root else caller.role_arn,
         "aws:PrincipalAccount": caller.account.account_id,
-        "aws:PrincipalType": "AssumedRole" if caller.role else "Account",
+        "aws:PrincipalType": "Account" if caller.is_root else "AssumedRole",
         "aws:CurrentTime": now(),
         "aws:SecureTransport": secure_transport,
     }
@@ -167,12 +230,8 @@ def authorize(
         principal=caller.arn,
         principal_account=caller.account.account_id,
     )
-    policies = role_policies(caller.role) if caller.role is not None else []
-    session = (
-        _compile(caller.session_policy, PolicyKind.SESSION, "session")
-        if caller.role is not None and caller.session_policy
-        else None
-    )
+    policies = caller.identity_policies()
+    session = caller.session_layer()
     decision = evaluate(request=request, identity_policies=policies, session_policy=session)
     if decision.allowed:
         return
@@ -250,15 +309,74 @@ def _check_arn(arn: str) -> None:
         raise error("InvalidInput", f"ARN {arn} is not valid.")
 
 
-def _managed_policy(account: Account, arn: str, *, attaching: bool = False) -> ManagedPolicy:
+def _managed_policy(
+    account: Account, arn: str, *, attaching: bool = False, changing: str = ""
+) -> ManagedPolicy:
+    """The customer managed policy of ``account``, or the AWS managed policy, at ``arn``.
+
+    ``changing`` names the action when the caller means to change the policy, which IAM
+    refuses for AWS managed policies.
+    """
     _check_arn(arn)
-    policy = ManagedPolicy.objects.filter(account=account, arn=arn).first()
+    if aws_managed.is_aws_managed(arn):
+        policy = _aws_managed_policy(arn)
+        if policy is not None and changing:
+            raise AwsError(
+                "AccessDenied",
+                f"Cannot perform {changing} on {arn}: AWS managed policies cannot be changed.",
+                http_status=403,
+            )
+    else:
+        policy = ManagedPolicy.objects.filter(account=account, arn=arn).first()
     if policy is None:
-        # AWS managed policies (arn:aws:iam::aws:policy/...) are not emulated.
         if attaching:
             raise error("NoSuchEntity", f"Policy {arn} does not exist or is not attachable.")
         raise error("NoSuchEntity", f"Policy {arn} was not found.")
     return policy
+
+
+def _aws_managed_policy(arn: str) -> ManagedPolicy | None:
+    """The stored row of an AWS managed policy of the catalogue, made on first use."""
+    known = aws_managed.BY_ARN.get(arn)
+    if known is None:
+        return None
+    policy, created = ManagedPolicy.objects.get_or_create(
+        arn=arn,
+        defaults={
+            "account": None,
+            "name": known.name,
+            "name_key": known.name.lower(),
+            "path": known.path,
+            "policy_id": known.policy_id,
+            "description": known.description,
+            "default_version_id": known.version_id,
+            "next_version": int(known.version_id[1:]) + 1,
+            "created": known.created,
+            "updated": known.updated,
+        },
+    )
+    if created:
+        PolicyVersion.objects.create(
+            policy=policy,
+            version_id=known.version_id,
+            document=known.document_text,
+            is_default=True,
+            created=known.updated,
+        )
+    return policy
+
+
+def aws_managed_default_version(arn: str) -> PolicyVersion | None:
+    """The default version of an AWS managed policy the emulator knows, else None."""
+    policy = _aws_managed_policy(arn)
+    return None if policy is None else policy.versions.filter(is_default=True).first()
+
+
+def _attachments_in(policy: ManagedPolicy, account: Account) -> int:
+    """How many roles of ``account`` have the policy (an AWS managed one is shared)."""
+    if policy.account_id is not None:
+        return policy.attachment_count
+    return RoleAttachment.objects.filter(policy=policy, role__account=account).count()
 
 
 def _saml_provider(account: Account, arn: str) -> SamlProvider:
@@ -269,14 +387,14 @@ def _saml_provider(account: Account, arn: str) -> SamlProvider:
     return provider
 
 
-def _policy_result(policy: ManagedPolicy) -> Result:
+def _policy_result(policy: ManagedPolicy, account: Account) -> Result:
     result: Result = {
         "PolicyName": policy.name,
         "PolicyId": policy.policy_id,
         "Arn": policy.arn,
         "Path": policy.path,
         "DefaultVersionId": policy.default_version_id,
-        "AttachmentCount": policy.attachment_count,
+        "AttachmentCount": _attachments_in(policy, account),
         "PermissionsBoundaryUsageCount": 0,
         "IsAttachable": True,
         "CreateDate": policy.created,
@@ -312,7 +430,17 @@ def _role_result(role: Role, *, with_tags: bool = True) -> Result:
         result["Description"] = role.description
     if with_tags and role.tags:
         result["Tags"] = role.tags
+    if with_tags:
+        # GetRole reports RoleLastUsed ("empty when the role has not been used"); ListRoles
+        # leaves it out, as IAM does.
+        result["RoleLastUsed"] = _last_used(role)
     return result
+
+
+def _last_used(role: Role) -> Result:
+    if role.last_used is None:
+        return {}
+    return {"LastUsedDate": role.last_used, "Region": role.last_used_region}
 
 
 # --- SAML metadata ------------------------------------------------------------------------------
@@ -527,12 +655,13 @@ def create_policy(account: Account, params: Params) -> Result:
             "EntityAlreadyExists",
             f"A policy called {name} already exists. Duplicate names are not allowed.",
         ) from exc
-    return {"Policy": _policy_result(policy)}
+    return {"Policy": _policy_result(policy, account)}
 
 
 def get_policy(account: Account, params: Params) -> Result:
     """IAM API Reference, "GetPolicy"."""
-    return {"Policy": _policy_result(_managed_policy(account, str(params["PolicyArn"])))}
+    policy = _managed_policy(account, str(params["PolicyArn"]))
+    return {"Policy": _policy_result(policy, account)}
 
 
 def _version(policy: ManagedPolicy, version_id: str) -> PolicyVersion:
@@ -552,7 +681,9 @@ def create_policy_version(account: Account, params: Params) -> Result:
     """IAM API Reference, "CreatePolicyVersion" (at most five versions per policy)."""
     document = str(params["PolicyDocument"])
     with transaction.atomic():
-        policy = _managed_policy(account, str(params["PolicyArn"]))
+        policy = _managed_policy(
+            account, str(params["PolicyArn"]), changing="iam:CreatePolicyVersion"
+        )
         policy = ManagedPolicy.objects.select_for_update().get(pk=policy.pk)
         _compile(document, PolicyKind.IDENTITY, policy.name)
         if policy.versions.count() >= MAX_POLICY_VERSIONS:
@@ -590,10 +721,28 @@ def list_policy_versions(account: Account, params: Params) -> Result:
     return _page(versions, params, "Versions")
 
 
+def set_default_policy_version(account: Account, params: Params) -> Result:
+    """IAM API Reference, "SetDefaultPolicyVersion" (the version becomes the policy's rules)."""
+    with transaction.atomic():
+        policy = _managed_policy(
+            account, str(params["PolicyArn"]), changing="iam:SetDefaultPolicyVersion"
+        )
+        policy = ManagedPolicy.objects.select_for_update().get(pk=policy.pk)
+        version = _version(policy, str(params["VersionId"]))
+        policy.versions.exclude(pk=version.pk).update(is_default=False)
+        PolicyVersion.objects.filter(pk=version.pk).update(is_default=True)
+        policy.default_version_id = version.version_id
+        policy.updated = now()
+        policy.save(update_fields=["default_version_id", "updated"])
+    return {}
+
+
 def delete_policy_version(account: Account, params: Params) -> Result:
     """IAM API Reference, "DeletePolicyVersion" (never the default version)."""
     with transaction.atomic():
-        policy = _managed_policy(account, str(params["PolicyArn"]))
+        policy = _managed_policy(
+            account, str(params["PolicyArn"]), changing="iam:DeletePolicyVersion"
+        )
         version = _version(policy, str(params["VersionId"]))
         if version.is_default:
             raise error("DeleteConflict", "Cannot delete the default version of a policy.")
@@ -604,7 +753,7 @@ def delete_policy_version(account: Account, params: Params) -> Result:
 def delete_policy(account: Account, params: Params) -> Result:
     """IAM API Reference, "DeletePolicy" (detached, only the default version left)."""
     with transaction.atomic():
-        policy = _managed_policy(account, str(params["PolicyArn"]))
+        policy = _managed_policy(account, str(params["PolicyArn"]), changing="iam:DeletePolicy")
         if policy.role_attachments.exists():
             raise error("DeleteConflict", "Cannot delete a policy attached to entities.")
         if policy.versions.count() > 1:
@@ -620,17 +769,25 @@ def delete_policy(account: Account, params: Params) -> Result:
 def list_policies(account: Account, params: Params) -> Result:
     """IAM API Reference, "ListPolicies" (Scope, OnlyAttached, PathPrefix, usage filter)."""
     scope = params.get("Scope") or "All"
-    if scope == "AWS" or params.get("PolicyUsageFilter") == "PermissionsBoundary":
-        policies: list[ManagedPolicy] = []  # no AWS managed policies, no boundaries emulated
+    prefix = str(params.get("PathPrefix") or "/")
+    policies: list[ManagedPolicy] = []
+    if params.get("PolicyUsageFilter") == "PermissionsBoundary":
+        pass  # no permissions boundaries are emulated
     else:
-        query = ManagedPolicy.objects.filter(
-            account=account, path__startswith=str(params.get("PathPrefix") or "/")
-        )
+        if scope in ("All", "AWS"):
+            for known in aws_managed.CATALOGUE:
+                stored = _aws_managed_policy(known.arn)
+                if stored is not None and stored.path.startswith(prefix):
+                    policies.append(stored)
+        if scope in ("All", "Local"):
+            policies.extend(
+                ManagedPolicy.objects.filter(account=account, path__startswith=prefix)
+            )
         if params.get("OnlyAttached"):
-            query = query.filter(attachment_count__gt=0)
-        policies = list(query.order_by("name_key"))
+            policies = [p for p in policies if _attachments_in(p, account) > 0]
+        policies.sort(key=lambda p: (p.name_key, p.arn))
     items = [
-        {k: v for k, v in _policy_result(p).items() if k not in ("Description", "Tags")}
+        {k: v for k, v in _policy_result(p, account).items() if k not in ("Description", "Tags")}
         for p in policies
     ]
     return _page(items, params, "Policies")
@@ -669,8 +826,73 @@ def create_role(account: Account, params: Params) -> Result:
 
 
 def get_role(account: Account, params: Params) -> Result:
-    """IAM API Reference, "GetRole"."""
+    """IAM API Reference, "GetRole" (with RoleLastUsed)."""
     return {"Role": _role_result(_role(account, str(params["RoleName"])))}
+
+
+def update_role(account: Account, params: Params) -> Result:
+    """IAM API Reference, "UpdateRole" (Description and MaxSessionDuration)."""
+    _unsupported(params, "MaxSigninSessionDuration", "ResetMaxSigninSessionDuration")
+    with transaction.atomic():
+        role = _role(account, str(params["RoleName"]))
+        if params.get("Description") is not None:
+            role.description = str(params["Description"])
+        if params.get("MaxSessionDuration") is not None:
+            role.max_session_duration = int(params["MaxSessionDuration"])
+        role.save(update_fields=["description", "max_session_duration"])
+    return {}
+
+
+def update_assume_role_policy(account: Account, params: Params) -> Result:
+    """IAM API Reference, "UpdateAssumeRolePolicy" (validated as a trust policy)."""
+    document = str(params["PolicyDocument"])
+    with transaction.atomic():
+        role = _role(account, str(params["RoleName"]))
+        _compile(document, PolicyKind.TRUST, role.name)
+        role.trust_policy = document
+        role.save(update_fields=["trust_policy"])
+    return {}
+
+
+MAX_TAGS = 50  # "IAM and AWS STS quotas": tags per IAM resource
+
+
+def tag_role(account: Account, params: Params) -> Result:
+    """IAM API Reference, "TagRole" (a key already there, in any case, gets the new value)."""
+    added = _tags(params)
+    with transaction.atomic():
+        role = _role(account, str(params["RoleName"]))
+        replaced = {tag["Key"].lower() for tag in added}
+        tags = [t for t in role.tags if t["Key"].lower() not in replaced] + added
+        if len(tags) > MAX_TAGS:
+            raise error(
+                "LimitExceeded",
+                f"The number of tags has reached the maximum limit of {MAX_TAGS}.",
+            )
+        role.tags = tags
+        role.save(update_fields=["tags"])
+    return {}
+
+
+def untag_role(account: Account, params: Params) -> Result:
+    """IAM API Reference, "UntagRole" (keys not present are ignored)."""
+    removed = {str(key).lower() for key in params["TagKeys"]}
+    with transaction.atomic():
+        role = _role(account, str(params["RoleName"]))
+        role.tags = [t for t in role.tags if t["Key"].lower() not in removed]
+        role.save(update_fields=["tags"])
+    return {}
+
+
+def list_role_tags(account: Account, params: Params) -> Result:
+    """IAM API Reference, "ListRoleTags"."""
+    role = _role(account, str(params["RoleName"]))
+    return _page(list(role.tags), params, "Tags")
+
+
+def record_role_use(role: Role, region: str) -> None:
+    """Remember that the role was just assumed (GetRole's RoleLastUsed)."""
+    Role.objects.filter(pk=role.pk).update(last_used=now(), last_used_region=region)
 
 
 def list_roles(account: Account, params: Params) -> Result:
@@ -706,7 +928,7 @@ def attach_role_policy(account: Account, params: Params) -> Result:
                 f"Cannot exceed quota for PoliciesPerRole: {MAX_ATTACHED_PER_ROLE}",
             )
         RoleAttachment.objects.create(role=role, policy=policy, created=now())
-        ManagedPolicy.objects.filter(pk=policy.pk).update(
+        ManagedPolicy.objects.filter(pk=policy.pk, account__isnull=False).update(
             attachment_count=F("attachment_count") + 1
         )
     return {}
@@ -792,7 +1014,95 @@ def delete_role_policy(account: Account, params: Params) -> Result:
 
 def list_account_aliases(account: Account, params: Params) -> Result:
     """IAM API Reference, "ListAccountAliases" (an account has at most one alias)."""
+    account.refresh_from_db(fields=["alias"])
     return _page([account.alias] if account.alias else [], params, "AccountAliases")
+
+
+def create_account_alias(account: Account, params: Params) -> Result:
+    """IAM API Reference, "CreateAccountAlias" (unique across AWS; a new one replaces the old)."""
+    alias = str(params["AccountAlias"])
+    if alias.isdigit() and len(alias) == 12:
+        # "Creating, deleting, and listing an AWS account alias": an alias cannot be a
+        # 12-digit number, which would read as an account id in the sign-in URL.
+        raise error("InvalidInput", "The account alias cannot be a 12-digit number.")
+    with transaction.atomic():
+        if Account.objects.filter(alias=alias).exclude(pk=account.pk).exists():
+            raise error("EntityAlreadyExists", f"The account alias {alias} already exists.")
+        Account.objects.filter(pk=account.pk).update(alias=alias)
+    account.alias = alias
+    return {}
+
+
+def delete_account_alias(account: Account, params: Params) -> Result:
+    """IAM API Reference, "DeleteAccountAlias"."""
+    alias = str(params["AccountAlias"])
+    with transaction.atomic():
+        if not Account.objects.filter(pk=account.pk, alias=alias).exists():
+            raise error("NoSuchEntity", f"The account alias {alias} cannot be found.")
+        Account.objects.filter(pk=account.pk).update(alias="")
+    account.alias = ""
+    return {}
+
+
+_DETAIL_FILTERS = ("User", "Role", "Group", "LocalManagedPolicy", "AWSManagedPolicy")
+
+
+def get_account_authorization_details(account: Account, params: Params) -> Result:
+    """IAM API Reference, "GetAccountAuthorizationDetails" (no users or groups emulated).
+
+    Roles come with their inline and attached policies, tags and RoleLastUsed; managed
+    policies (the account's own, and the AWS managed ones attached in it) with every
+    version. ``Marker`` / ``MaxItems`` page over roles and policies together.
+    """
+    wanted = set(params.get("Filter") or _DETAIL_FILTERS)
+    entries: list[tuple[str, Result]] = []
+    if "Role" in wanted:
+        for role in Role.objects.filter(account=account).order_by("name_key"):
+            detail = _role_result(role)
+            detail.pop("MaxSessionDuration", None)
+            detail.pop("Description", None)
+            detail["InstanceProfileList"] = []
+            detail["RolePolicyList"] = [
+                {"PolicyName": p.name, "PolicyDocument": p.document}
+                for p in role.inline_policies.order_by("name")
+            ]
+            detail["AttachedManagedPolicies"] = [
+                {"PolicyName": a.policy.name, "PolicyArn": a.policy.arn}
+                for a in role.attachments.select_related("policy").order_by("policy__name_key")
+            ]
+            entries.append(("RoleDetailList", detail))
+    policies: list[ManagedPolicy] = []
+    if "LocalManagedPolicy" in wanted:
+        policies.extend(ManagedPolicy.objects.filter(account=account).order_by("name_key"))
+    if "AWSManagedPolicy" in wanted:
+        policies.extend(
+            ManagedPolicy.objects.filter(
+                account__isnull=True, role_attachments__role__account=account
+            )
+            .distinct()
+            .order_by("name_key")
+        )
+    for policy in policies:
+        detail = {
+            k: v for k, v in _policy_result(policy, account).items() if k != "Tags"
+        }
+        detail["PolicyVersionList"] = [
+            _version_result(version) for version in policy.versions.order_by("-created", "-id")
+        ]
+        entries.append(("Policies", detail))
+    page = _page(entries, params, "Entries")
+    result: Result = {
+        "UserDetailList": [],
+        "GroupDetailList": [],
+        "RoleDetailList": [],
+        "Policies": [],
+        "IsTruncated": page["IsTruncated"],
+    }
+    for key, item in page["Entries"]:
+        result[key].append(item)
+    if "Marker" in page:
+        result["Marker"] = page["Marker"]
+    return result
 
 
 def create_access_key(account: Account, params: Params) -> Result:
@@ -873,10 +1183,16 @@ OPERATIONS: dict[str, Operation] = {
     "GetPolicyVersion": Operation(get_policy_version, _policy_resource),
     "CreatePolicyVersion": Operation(create_policy_version, _policy_resource),
     "ListPolicyVersions": Operation(list_policy_versions, _policy_resource),
+    "SetDefaultPolicyVersion": Operation(set_default_policy_version, _policy_resource),
     "DeletePolicyVersion": Operation(delete_policy_version, _policy_resource),
     "ListPolicies": Operation(list_policies, _any),
     "CreateRole": Operation(create_role, _role_resource),
     "GetRole": Operation(get_role, _role_resource),
+    "UpdateRole": Operation(update_role, _role_resource),
+    "UpdateAssumeRolePolicy": Operation(update_assume_role_policy, _role_resource),
+    "TagRole": Operation(tag_role, _role_resource),
+    "UntagRole": Operation(untag_role, _role_resource),
+    "ListRoleTags": Operation(list_role_tags, _role_resource),
     "ListRoles": Operation(list_roles, _any),
     "DeleteRole": Operation(delete_role, _role_resource),
     "AttachRolePolicy": Operation(attach_role_policy, _role_resource),
@@ -887,6 +1203,9 @@ OPERATIONS: dict[str, Operation] = {
     "ListRolePolicies": Operation(list_role_policies, _role_resource),
     "DeleteRolePolicy": Operation(delete_role_policy, _role_resource),
     "ListAccountAliases": Operation(list_account_aliases, _any),
+    "CreateAccountAlias": Operation(create_account_alias, _any),
+    "DeleteAccountAlias": Operation(delete_account_alias, _any),
+    "GetAccountAuthorizationDetails": Operation(get_account_authorization_details, _any),
     "CreateAccessKey": Operation(create_access_key, _root_resource),
 }
 
@@ -919,6 +1238,6 @@ def call(
         source_ip=source_ip,
         secure_transport=secure_transport,
     )
-    if operation == "CreateAccessKey" and caller.role is not None and "UserName" not in params:
+    if operation == "CreateAccessKey" and not caller.is_root and "UserName" not in params:
         raise _validation("Must specify userName when calling with non-User credentials")
     return entry.handler(caller.account, params)

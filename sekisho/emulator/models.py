@@ -44,6 +44,9 @@ class Role(models.Model):
     max_session_duration = models.PositiveIntegerField(default=3600)
     tags = models.JSONField(default=list)
     created = models.DateTimeField()
+    # RoleLastUsed: when and where the role was last assumed (none until it is).
+    last_used = models.DateTimeField(null=True, blank=True)
+    last_used_region = models.CharField(max_length=32, blank=True, default="")
 
     class Meta:
         constraints = [
@@ -62,16 +65,24 @@ class AccessKey(models.Model):
     # SecretBox token; its context binds the access key id, so it opens for no other row.
     sealed_secret = models.TextField()
     status = models.CharField(max_length=8, default="Active")
-    # Owner: the account root when role is None, else a session of that role.
+    # Owner: a session of a role when session_role_arn is set (role is None once that role
+    # is deleted: the session outlives it, with no permissions, as in AWS), else the root.
     role = models.ForeignKey(
-        Role, on_delete=models.CASCADE, null=True, blank=True, related_name="session_keys"
+        Role, on_delete=models.SET_NULL, null=True, blank=True, related_name="session_keys"
     )
+    # The role as it was when the session began: its ARN and unique id (AROA…). A role of
+    # the same name made later has another id, so its permissions never reach this session.
+    session_role_arn = models.CharField(max_length=2048, blank=True, default="")
+    session_role_unique_id = models.CharField(max_length=21, blank=True, default="")
     session_name = models.CharField(max_length=64, blank=True, default="")
     session_token_sha256 = models.CharField(max_length=64, blank=True, default="")
     expiration = models.DateTimeField(null=True, blank=True)
     # The session policy passed to AssumeRoleWithSAML (``Policy``), as validated JSON text;
     # the session's permissions are the intersection with the role's ("Session policies").
     session_policy = models.TextField(null=True, blank=True)
+    # The managed session policies passed as ``PolicyArns``: [ARN, document] pairs, the
+    # documents as they were when the session began (AWS packs them into the token).
+    session_managed_policies = models.JSONField(default=list)
     created = models.DateTimeField()
 
     def __str__(self) -> str:
@@ -103,9 +114,15 @@ class SamlProvider(models.Model):
 
 
 class ManagedPolicy(models.Model):
-    """A customer managed policy (``Policy`` data type); its documents are its versions."""
+    """A managed policy (``Policy`` data type); its documents are its versions.
 
-    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="policies")
+    A customer managed policy belongs to an account; an AWS managed one (``account`` None,
+    ``arn:aws:iam::aws:policy/…``) is shared by every account and never changes.
+    """
+
+    account = models.ForeignKey(
+        Account, on_delete=models.CASCADE, null=True, blank=True, related_name="policies"
+    )
     name = models.CharField(max_length=128)
     name_key = models.CharField(max_length=128)
     path = models.CharField(max_length=512, default="/")
@@ -347,3 +364,42 @@ class EmergencySession(models.Model):
 
     def __str__(self) -> str:
         return f"emergency access to {self.instance.instance_id}"
+
+
+class ConnectAuthenticationProfile(models.Model):
+    """An instance's authentication profile: its IP address rules and session timeouts.
+
+    ``AllowedIps`` / ``BlockedIps`` are Amazon Connect's own IP restriction ("Configure IP
+    address based access control", Connect Administrator Guide); every instance has a
+    default profile that applies to all its users.
+    """
+
+    instance = models.ForeignKey(
+        ConnectInstance, on_delete=models.CASCADE, related_name="authentication_profiles"
+    )
+    profile_id = models.CharField(max_length=36, unique=True)
+    arn = models.CharField(max_length=2048, unique=True)
+    name = models.CharField(max_length=128)
+    description = models.CharField(max_length=250, blank=True, default="")
+    allowed_ips = models.JSONField(default=list)
+    blocked_ips = models.JSONField(default=list)
+    is_default = models.BooleanField(default=False)
+    periodic_session_duration = models.PositiveIntegerField(default=60)
+    max_session_duration = models.PositiveIntegerField(default=720)
+    session_inactivity_duration = models.PositiveIntegerField(null=True, blank=True)
+    session_inactivity_handling = models.BooleanField(default=False)
+    created = models.DateTimeField()
+    updated = models.DateTimeField()
+    updated_region = models.CharField(max_length=32)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["instance"],
+                condition=models.Q(is_default=True),
+                name="emulator_connect_default_authentication_profile",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.arn

@@ -1,4 +1,4 @@
-"""STS, emulated: AssumeRoleWithSAML (unsigned) and GetCallerIdentity.
+"""STS, emulated: AssumeRoleWithSAML (unsigned), GetSessionToken and GetCallerIdentity.
 
 Behaviour follows the "AWS Security Token Service API Reference" (actions
 ``AssumeRoleWithSAML`` and ``GetCallerIdentity``, data types ``Credentials`` and
@@ -6,9 +6,9 @@ Behaviour follows the "AWS Security Token Service API Reference" (actions
 ``sekisho.emulator.sts_saml.validate_saml_assertion``. This module adds what needs state:
 the role and provider lookup, the replay guard, the session key and the audit record.
 
-Session policies: ``Policy`` is validated and kept on the session key, and IAM honours it
-(the session gets the intersection, "Session policies" in the IAM User Guide).
-``PolicyArns`` is not supported yet and is refused with an error naming it.
+Session policies: ``Policy`` is validated and kept on the session key, ``PolicyArns``
+documents are kept beside it, and IAM and Connect honour them together as one layer (the
+session gets the intersection, "Session policies" in the IAM User Guide).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from sekisho.config import get_config
 from sekisho.emulator import accounts, iam
 from sekisho.emulator.authn import authenticate, is_signed
 from sekisho.emulator.errors import AwsError
-from sekisho.emulator.models import Role, SamlProvider, UsedAssertion
+from sekisho.emulator.models import Account, PolicyVersion, Role, SamlProvider, UsedAssertion
 from sekisho.emulator.protocol.http import AwsHttpRequest, AwsHttpResponse
 from sekisho.emulator.protocol.query import parse_query_request, serialize_query_response
 from sekisho.emulator.protocol.shapes import ServiceModel, load_service_model, modeled_error
@@ -72,13 +72,32 @@ def _account_of(arn: str) -> str:
     return match.group(1) if match else "000000000000"
 
 
-def _session_policy(params: Params) -> str | None:
-    if params.get("PolicyArns"):
-        raise AwsError(
-            "ValidationError",
-            "PolicyArns is not supported by the Sekisho emulator yet; pass an inline Policy.",
-            http_status=400,
+def _managed_session_policies(params: Params, account: Account) -> list[list[str]]:
+    """The ``PolicyArns`` session policies: [ARN, default version's document] pairs.
+
+    "Session policies": up to 10 managed policies of the role's account, or AWS managed
+    ones; their documents are taken as they are now (AWS packs them into the session).
+    Not documented by AWS: the answer to an ARN naming no policy (here ValidationError).
+    """
+    found: list[list[str]] = []
+    for entry in params.get("PolicyArns") or []:
+        arn = str(entry.get("arn") or "")
+        version = (
+            PolicyVersion.objects.filter(
+                is_default=True, policy__arn=arn, policy__account__in=(account,)
+            ).first()
+            if not arn.startswith("arn:aws:iam::aws:policy/")
+            else iam.aws_managed_default_version(arn)
         )
+        if version is None:
+            raise AwsError(
+                "ValidationError", f"Session policy {arn} does not exist.", http_status=400
+            )
+        found.append([arn, version.document])
+    return found
+
+
+def _session_policy(params: Params) -> str | None:
     document = params.get("Policy")
     if document is None:
         return None
@@ -103,6 +122,15 @@ def _lookup(role_arn: str, principal_arn: str) -> tuple[Role, SamlProvider]:
     if provider is None:
         raise _not_authorized()
     return role, provider
+
+
+_REGIONAL_SIGNIN = re.compile(r"https://([a-z0-9-]+)\.signin\.aws\.amazon\.com/saml")
+
+
+def _signin_region(recipient: str) -> str:
+    """The region a SAML sign-in happened in: the regional endpoint's, else us-east-1."""
+    match = _REGIONAL_SIGNIN.fullmatch(recipient)
+    return match.group(1) if match else "us-east-1"
 
 
 def _redeem(claims: SamlClaims, role: Role, now: datetime) -> None:
@@ -135,6 +163,7 @@ def assume_role_with_saml(params: Params, *, now: datetime) -> tuple[Result, Sam
     duration = params.get("DurationSeconds")
     session_policy = _session_policy(params)
     role, provider = _lookup(role_arn, principal_arn)
+    managed_session_policies = _managed_session_policies(params, role.account)
     try:
         trust = parse_policy(role.trust_policy, kind=PolicyKind.TRUST, name=role.arn)
     except PolicyError:
@@ -170,7 +199,9 @@ def assume_role_with_saml(params: Params, *, now: datetime) -> tuple[Result, Sam
             session_token_sha256=accounts.token_sha256(token),
             expiration=expiration,
             session_policy=session_policy,
+            session_managed_policies=managed_session_policies,
         )
+    iam.record_role_use(role, _signin_region(claims.audience))
     caller = iam.Caller(role.account, role, claims.role_session_name)
     result: Result = {
         "Credentials": {
@@ -189,6 +220,56 @@ def assume_role_with_saml(params: Params, *, now: datetime) -> tuple[Result, Sam
     if claims.source_identity is not None:
         result["SourceIdentity"] = claims.source_identity
     return result, claims
+
+
+# GetSessionToken: "Root user credentials: 900 seconds (15 minutes) to 3,600 seconds (1
+# hour), with a default of 1 hour."
+ROOT_SESSION_SECONDS = (900, 3600)
+
+
+def get_session_token(caller: iam.Caller, params: Params, *, now: datetime) -> Result:
+    """Temporary credentials for the caller itself (API action GetSessionToken).
+
+    Only long-term credentials may call it: "you cannot call GetSessionToken with session
+    credentials". IAM users are not emulated, so the caller is the account root user, whose
+    sessions last 900-3,600 seconds. MFA (``SerialNumber``/``TokenCode``) is not emulated.
+    """
+    if caller.is_temporary:
+        raise AwsError(
+            "AccessDenied", "Cannot call GetSessionToken with session credentials", http_status=403
+        )
+    if params.get("SerialNumber") or params.get("TokenCode"):
+        raise AwsError(
+            "ValidationError",
+            "SerialNumber and TokenCode (MFA) are not supported by the Sekisho emulator yet.",
+            http_status=400,
+        )
+    low, high = ROOT_SESSION_SECONDS
+    duration = int(params.get("DurationSeconds") or high)
+    if not low <= duration <= high:
+        raise AwsError(
+            "ValidationError",
+            "The requested DurationSeconds exceeds the 1 hour session limit for roots."
+            if duration > high
+            else f"DurationSeconds must be at least {low}.",
+            http_status=400,
+        )
+    expiration = now + timedelta(seconds=duration)
+    token = _new_session_token()
+    key, secret = accounts.create_access_key(
+        caller.account,
+        prefix=accounts.SESSION_KEY_PREFIX,
+        session_token_sha256=accounts.token_sha256(token),
+        expiration=expiration,
+    )
+    return {
+        "Credentials": {
+            "AccessKeyId": key.access_key_id,
+            "SecretAccessKey": secret,
+            "SessionToken": token,
+            "Expiration": expiration,
+        }
+    }
 
 
 def get_caller_identity(caller: iam.Caller) -> Result:
@@ -284,10 +365,14 @@ def handle(req: AwsHttpRequest, request_id: str) -> AwsHttpResponse:
         return serialize_query_response(operation, result, request_id=request_id)
     if caller is None:
         caller = authenticate(req, service="sts")  # raises MissingAuthenticationToken
+    # Neither needs a permission ("No permissions are required to perform this operation").
     if operation.name == "GetCallerIdentity":
         return serialize_query_response(
             operation, get_caller_identity(caller), request_id=request_id
         )
+    if operation.name == "GetSessionToken":
+        result = get_session_token(caller, params, now=iam.now())
+        return serialize_query_response(operation, result, request_id=request_id)
     raise AwsError(
         "InvalidAction",
         f"The action {operation.name} is not implemented by the Sekisho STS emulator.",

@@ -11,6 +11,7 @@ from sekisho.policy.document import (
     Policy,
     PolicyKind,
     Statement,
+    combine_policies,
     parse_policy,
 )
 from sekisho.policy.errors import PolicyError, Problem
@@ -28,6 +29,7 @@ __all__ = [
     "RequestContext",
     "Statement",
     "StatementTrace",
+    "combine_policies",
     "evaluate",
     "evaluate_trust",
     "parse_policy",

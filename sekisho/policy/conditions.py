@@ -786,7 +786,17 @@ def _build_ip(
 
         return ip_test
 
-    return Built(any_test, value_test, display, [None] * len(texts), str_test=str_test, fuse=fuse)
+    # One IPv4 block (the seed's shape): the code generator inlines the test.
+    form = ("ip4", nets4[0][0], nets4[0][1]) if not nets6 and len(nets4) == 1 else None
+    return Built(
+        any_test,
+        value_test,
+        display,
+        [None] * len(texts),
+        str_test=str_test,
+        fuse=fuse,
+        form=form,
+    )
 
 
 def _build_arn(

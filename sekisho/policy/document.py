@@ -181,6 +181,8 @@ class Policy:
     size: int
     id: str | None = None
     index: ActionIndex[Statement] = field(init=False, compare=False, repr=False)
+    # The compiled decisions of this policy alone (evaluate.PolicySetDecider), made on use.
+    decider: Any = field(init=False, compare=False, repr=False, default=None)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "index", ActionIndex(self.statements))
@@ -772,6 +774,25 @@ class _Parser:
 
 def _article(label: str) -> str:
     return ("an " if label[0] in "aeiou" else "a ") + label
+
+
+def combine_policies(policies: Sequence[Policy], *, name: str, kind: PolicyKind) -> Policy:
+    """One policy holding every statement of ``policies``, in order (each already valid).
+
+    For a layer made of several documents that IAM evaluates as one, such as a session's
+    inline ``Policy`` together with its ``PolicyArns`` ("Session policies"): a statement of
+    any of them allowing is the layer allowing, any Deny in them denies.
+    """
+    # Each statement keeps its own policy's name and position, so a decision names the
+    # document it came from.
+    statements = [statement for policy in policies for statement in policy.statements]
+    return Policy(
+        name=name,
+        kind=kind,
+        version=VERSION_2012,
+        statements=tuple(statements),
+        size=sum(policy.size for policy in policies),
+    )
 
 
 def parse_policy(

@@ -10,16 +10,18 @@ allow. Trust policies must allow explicitly.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
+from sekisho.policy.codegen import Outcomes, compile_decider
 from sekisho.policy.context import Request
-from sekisho.policy.document import MatchedStatement, Policy
+from sekisho.policy.document import MatchedStatement, Policy, Statement
 from sekisho.policy.explain import (
     STAGE_ALLOW,
     STAGE_BOUNDARY,
     STAGE_DENY,
     STAGE_FEDERATED,
     STAGE_IDENTITY,
+    STAGE_NO_PERMISSION,
     STAGE_RESOURCE,
     STAGE_RESOURCE_ALLOW,
     STAGE_ROOT,
@@ -39,6 +41,18 @@ from sekisho.policy.matching import (
     identify,
     parse_arn,
 )
+
+# "No permissions are required to perform this operation. If an administrator attaches a
+# policy to your identity that explicitly denies access to the sts:GetCallerIdentity
+# action, you can still perform this operation" (STS API Reference, GetCallerIdentity);
+# GetSessionToken likewise: "No permissions are required for users to perform this
+# operation ... You cannot use policies to control authentication operations".
+NO_PERMISSION_ACTIONS = frozenset({"sts:getcalleridentity", "sts:getsessiontoken"})
+
+
+def needs_no_permission(action: str) -> bool:
+    """Whether AWS answers ``action`` for any authenticated caller, whatever the policies say."""
+    return action.lower() in NO_PERMISSION_ACTIONS
 
 
 def _applicable(
@@ -64,8 +78,7 @@ def _is_root(principal: str) -> bool:
     return caller.kind == "aws" and caller.arn is None and caller.account is not None
 
 
-def evaluate(
-    *,
+def evaluate(  # not keyword-only: CPython fills keyword-only defaults by dict lookups
     request: Request,
     identity_policies: Sequence[Policy] = (),
     resource_policy: Policy | None = None,
@@ -73,7 +86,7 @@ def evaluate(
     session_policy: Policy | None = None,
     scps: Sequence[Policy] = (),
 ) -> Decision:
-    """Decide a request the way AWS does within an account.
+    """Decide a request the way AWS does within an account (call it with keywords).
 
     Args:
         request: the action, resource, context and caller.
@@ -88,14 +101,58 @@ def evaluate(
     Returns:
         A Decision; its trace and explanation are computed when first read.
     """
+    if (
+        resource_policy is None
+        and permission_boundary is None
+        and session_policy is None
+        and not scps
+    ):
+        # Identity policies alone (the common case): one compiled decision per policy set
+        # and action, once the set has decided that action before.
+        decider = (
+            identity_policies[0].decider if len(identity_policies) == 1 else None
+        ) or _decider(identity_policies)
+        decide = decider.compiled_get(request.action)
+        if decide is not None:
+            return decide(request)
+        return decider.decide(request)
     if request.resource.startswith(SEKISHO_ARN_PREFIX):
         request = request._replace(resource=expand_sekisho_arn(request.resource))
+    if needs_no_permission(request.action):
+        inputs = (
+            STAGE_NO_PERMISSION,
+            request,
+            identity_policies,
+            resource_policy,
+            permission_boundary,
+            session_policy,
+            scps,
+        )
+        return Decision("Allow", (), inputs)
+    denied, allowed = _identity_pass(request, identity_policies)
+    return _layered(
+        request,
+        denied,
+        allowed,
+        identity_policies,
+        resource_policy,
+        permission_boundary,
+        session_policy,
+        scps,
+    )
+
+
+def _identity_pass(
+    request: Request, identity_policies: Sequence[Policy]
+) -> tuple[list[MatchedStatement] | None, MatchedStatement | None]:
+    """One pass over the identity policies: every applicable Deny, the first applicable Allow.
+
+    An ExplicitDeny names every Deny; one Allow suffices (the trace lists the others). The
+    index hands over only the statements whose Action matches.
+    """
     action = request.action
     denied: list[MatchedStatement] | None = None
     allowed: MatchedStatement | None = None
-    # One pass over the identity policies: every applicable Deny (an ExplicitDeny names them
-    # all), and the first applicable Allow (one suffices; the trace lists the others). The
-    # index hands over only the statements whose Action matches.
     for policy in identity_policies:
         index = policy.index
         deny, allow = index._cache.get(action) or index.lookup(action)
@@ -109,41 +166,130 @@ def evaluate(
                 if statement.check(request):
                     allowed = statement.matched
                     break
-    if (
-        scps
-        or resource_policy is not None
-        or permission_boundary is not None
-        or session_policy is not None
-    ):
-        return _layered(
-            request,
-            denied,
-            allowed,
-            identity_policies,
-            resource_policy,
-            permission_boundary,
-            session_policy,
-            scps,
-        )
+    return denied, allowed
+
+
+def _identity_only(request: Request, identity_policies: Sequence[Policy]) -> Decision:
+    """The decision for identity policies alone, statement by statement (not compiled)."""
+    if request.resource.startswith(SEKISHO_ARN_PREFIX):
+        request = request._replace(resource=expand_sekisho_arn(request.resource))
+    if needs_no_permission(request.action):
+        inputs = (STAGE_NO_PERMISSION, request, identity_policies, None, None, None, ())
+        return Decision("Allow", (), inputs)
+    denied, allowed = _identity_pass(request, identity_policies)
     principal = request.principal
     if denied is not None:
-        inputs = (STAGE_DENY, request, identity_policies, None, None, None, scps)
+        inputs = (STAGE_DENY, request, identity_policies, None, None, None, ())
         return Decision("ExplicitDeny", tuple(denied), inputs)
     if allowed is None:
         if principal is not None and _is_root(principal):
             # "all requests are implicitly denied with the exception of the AWS account root
             # user, which has full access."
-            inputs = (STAGE_ROOT, request, identity_policies, None, None, None, scps)
+            inputs = (STAGE_ROOT, request, identity_policies, None, None, None, ())
             return Decision("Allow", (), inputs)
-        inputs = (STAGE_IDENTITY, request, identity_policies, None, None, None, scps)
+        inputs = (STAGE_IDENTITY, request, identity_policies, None, None, None, ())
         return Decision("ImplicitDeny", (), inputs)
     if principal is not None and ":federated-user/" in principal:
         # A federated user session (GetFederationToken) without a session policy is denied;
         # a role session without one is allowed ("Session policies" step).
-        inputs = (STAGE_FEDERATED, request, identity_policies, None, None, None, scps)
+        inputs = (STAGE_FEDERATED, request, identity_policies, None, None, None, ())
         return Decision("ImplicitDeny", (), inputs)
-    inputs = (STAGE_ALLOW, request, identity_policies, None, None, None, scps)
+    inputs = (STAGE_ALLOW, request, identity_policies, None, None, None, ())
     return Decision("Allow", (allowed,), inputs)
+
+
+# --- compiled decisions per policy set ------------------------------------------------------
+
+# An action is compiled for a policy set once the set has decided it this many times:
+# compiling costs as much as a few hundred decisions save (for one statement and for a
+# hundred alike: both grow with the statements), so it pays only for actions that keep
+# coming back, as the IdP's sign-in and launch decisions do; policies parsed for a single
+# request (the emulator reads a role's policies per call) never pay it.
+_COMPILE_AFTER = 256
+_ACTIONS_PER_SET = 4096
+_SETS_LIMIT = 256
+
+_OUTCOMES = Outcomes(
+    decision=Decision,
+    deny=STAGE_DENY,
+    allow=STAGE_ALLOW,
+    root=STAGE_ROOT,
+    identity=STAGE_IDENTITY,
+    federated=STAGE_FEDERATED,
+    no_permission=STAGE_NO_PERMISSION,
+    is_root=_is_root,
+    expand=lambda request: request._replace(resource=expand_sekisho_arn(request.resource)),
+    sekisho_prefix=SEKISHO_ARN_PREFIX,
+)
+
+
+class PolicySetDecider:
+    """The identity policies of one caller, compiled into one decision function per action."""
+
+    __slots__ = ("compiled", "compiled_get", "policies", "seen")
+
+    def __init__(self, policies: tuple[Policy, ...]) -> None:
+        self.policies = policies
+        self.compiled: dict[str, Callable[[Request], Decision]] = {}
+        # The bound method, looked up once: the hot path calls it per decision.
+        self.compiled_get = self.compiled.get
+        self.seen: dict[str, int] = {}
+
+    def decide(self, request: Request) -> Decision:
+        """Decide statement by statement; compile the action once it comes back."""
+        action = request.action
+        count = self.seen.get(action, 0) + 1
+        if count < _COMPILE_AFTER:
+            if len(self.seen) >= _ACTIONS_PER_SET:
+                self.seen.clear()
+            self.seen[action] = count
+            return _identity_only(request, self.policies)
+        self.seen.pop(action, None)
+        return self.compile(action)(request)
+
+    def compile(self, action: str) -> Callable[[Request], Decision]:
+        """The decision function of ``action`` (both paths give the same Decision)."""
+        denies: list[Statement] = []
+        allows: list[Statement] = []
+        for policy in self.policies:
+            deny, allow = policy.index.lookup(action)
+            denies.extend(deny)
+            allows.extend(allow)
+        decide = compile_decider(
+            action,
+            denies,
+            allows,
+            self.policies,
+            _OUTCOMES,
+            no_permission=needs_no_permission(action),
+        )
+        if len(self.compiled) >= _ACTIONS_PER_SET:
+            self.compiled.clear()
+        self.compiled[action] = decide  # type: ignore[assignment]
+        return decide  # type: ignore[return-value]
+
+
+_SETS: dict[tuple[int, ...], PolicySetDecider] = {}
+
+
+def _decider(policies: Sequence[Policy]) -> PolicySetDecider:
+    """The decider of a policy set: kept on the policy for one, in a bounded table for more."""
+    if len(policies) == 1:
+        only = policies[0]
+        found = only.decider
+        if found is None:
+            found = PolicySetDecider((only,))
+            object.__setattr__(only, "decider", found)
+        return found  # type: ignore[no-any-return]
+    key = tuple(map(id, policies))
+    known = _SETS.get(key)
+    if known is not None and all(a is b for a, b in zip(known.policies, policies, strict=True)):
+        return known
+    made = PolicySetDecider(tuple(policies))
+    if len(_SETS) >= _SETS_LIMIT:
+        _SETS.clear()
+    _SETS[key] = made
+    return made
 
 
 def _layered(

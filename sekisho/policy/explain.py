@@ -30,6 +30,7 @@ STAGE_ROOT = "root"
 STAGE_ALLOW = "allow"
 STAGE_RESOURCE_ALLOW = "resource-allow"
 STAGE_TRUST = "trust"
+STAGE_NO_PERMISSION = "no-permission"
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +93,7 @@ class Decision:
     on the hot path and a frozen dataclass costs several times more to construct.
     """
 
-    __slots__ = ("_decision", "_details", "_explanation", "_inputs", "_matched")
+    __slots__ = ("_decision", "_details", "_explanation", "_inputs", "_matched", "_request")
 
     _details: Details
     _explanation: str
@@ -101,21 +102,18 @@ class Decision:
         self,
         decision: Verdict,
         matched: tuple[MatchedStatement, ...],
-        inputs: tuple[
-            str,
-            Request,
-            Sequence[Policy],
-            Policy | None,
-            Policy | None,
-            Policy | None,
-            Sequence[Policy],
-        ],
+        inputs: tuple[Any, ...],
+        request: Request | None = None,
     ) -> None:
         self._decision = decision
         self._matched = matched
-        # (stage, request, identity, resource, boundary, session, scps): a plain tuple, so
-        # the hot path allocates little; basis() wraps it when a trace is asked for.
+        # (stage, request, identity, resource, boundary, session, scps), the trailing
+        # absent layers possibly left out: a plain tuple, so the hot path allocates little;
+        # basis() wraps it (Basis's defaults fill the rest) when a trace is asked for. With
+        # ``request`` given, ``inputs`` leaves it out: a compiled decision passes the same
+        # (stage, identity) tuple for every request.
         self._inputs = inputs
+        self._request = request
 
     @property
     def decision(self) -> Verdict:
@@ -130,6 +128,9 @@ class Decision:
     @property
     def basis(self) -> Basis:
         """What the decision was computed from (request, policies, stopping stage)."""
+        if self._request is not None:
+            stage, *rest = self._inputs
+            return Basis(stage, self._request, *rest)
         return Basis(*self._inputs)
 
     @property
@@ -210,14 +211,20 @@ def explain_statement(
     shown = collapse_sekisho_arn(resource)  # as the administrator wrote it
     if check_resource and statement.resource is not None:
         hits = [p.text for p in statement.resource if p.matches(resource, values)]
-        if hits:
+        unresolved = _unresolved(statement.resource, values, "Resource")
+        if unresolved:
+            reasons.append((False, unresolved))
+        elif hits:
             reasons.append((True, f"resource {shown} matches {hits[0]}"))
         else:
             miss = _resource_miss(statement.resource, resource, values, "")
             reasons.append((False, miss.replace(resource, shown)))
     if check_resource and statement.not_resource is not None:
         hits = [p.text for p in statement.not_resource if p.matches(resource, values)]
-        if hits:
+        unresolved = _unresolved(statement.not_resource, values, "NotResource")
+        if unresolved:
+            reasons.append((False, unresolved))
+        elif hits:
             reasons.append((False, f"resource {shown} is excluded by NotResource {hits[0]}"))
         else:
             miss = _resource_miss(statement.not_resource, resource, values, "NotResource ")
@@ -243,6 +250,21 @@ def explain_statement(
         reasons.append((ok, text))
     applied = all(ok for ok, _ in reasons)
     return applied, action_ok, reasons
+
+
+def _unresolved(patterns: Sequence[Any], values: Any, element: str) -> str:
+    """Why a statement does not apply when a variable in Resource/NotResource has no value."""
+    if len(patterns) == 1 and element == "Resource":
+        return ""  # one entry: "matches nothing" (below) says the same, more precisely
+    for pattern in patterns:
+        missing = pattern.template.missing(values)
+        if missing:
+            names = ", ".join(v.text for v in missing)
+            return (
+                f"{element} {pattern.text} uses {names}, which has no value in this request, "
+                "so the statement does not apply"
+            )
+    return ""
 
 
 def _resource_miss(patterns: Sequence[Any], resource: str, values: Any, prefix: str) -> str:
@@ -354,6 +376,11 @@ def explain(
             )
         if basis.stage == STAGE_TRUST:
             return f"Allow: {names} allows {who} to {what}, and no statement denies it."
+        if basis.stage == STAGE_NO_PERMISSION:
+            return (
+                f"Allow: {request.action} needs no permission; AWS answers it for any "
+                "authenticated caller, even when a policy denies it explicitly."
+            )
         extra = ""
         if basis.stage == STAGE_RESOURCE_ALLOW:
             extra = (

@@ -223,16 +223,23 @@ class ResourcePattern:
 
 
 class ResourceSet:
-    """All Resource (or NotResource) entries of a statement, combined into one matcher."""
+    """All Resource (or NotResource) entries of a statement, combined into one matcher.
 
-    __slots__ = ("exact", "full", "matches", "matches_all", "patterns", "templated")
+    ``matches`` answers True or False, or None when an entry's policy variable has no value
+    (and no default): IAM User Guide, "Variables and tags": "If AWS cannot resolve a
+    variable, this might cause the entire statement to be invalid." The strict reading,
+    taken here, is that such a statement does not apply at all, whichever element holds the
+    variable; an unresolved variable in NotResource must never widen it to every resource.
+    """
 
-    # Truthy when an entry matches (a Matcher: None, "no value", counts as no match).
+    __slots__ = ("exact", "full", "matches", "matches_all", "patterns", "star", "templated")
+
+    # True/False, or None when a policy variable in an entry has no value.
     matches: Matcher
 
     def __init__(self, patterns: tuple[ResourcePattern, ...]) -> None:
         self.patterns = patterns
-        self.matches_all = any(p.matches_all for p in patterns)
+        star = any(p.matches_all for p in patterns)
         plain = [p for p in patterns if not p.template.has_variables and not p.matches_all]
         exact = frozenset(p.template.static_text() for p in plain if not p.template.has_wildcards)
         wild = [p.template.static_parts() for p in plain if p.template.has_wildcards]
@@ -244,8 +251,10 @@ class ResourceSet:
             else None
         )
         templated = tuple(p.match for p in patterns if p.template.has_variables)
-        self.exact, self.full = exact, full
+        self.exact, self.full, self.star = exact, full, star
         self.templated = tuple(p for p in patterns if p.template.has_variables)
+        # "*" settles the question only when no entry could leave a variable unresolved.
+        self.matches_all = star and not templated
         # One closure per shape, so the hot path makes a single call.
         if self.matches_all:
             self.matches = _match_everything
@@ -253,15 +262,21 @@ class ResourceSet:
             self.matches = lambda resource, values: resource in exact
         elif not templated and not exact and full is not None:
             self.matches = lambda resource, values: full(resource) is not None
-        elif len(templated) == 1 and not exact and full is None:
-            # None (a variable with no value) is falsy: "matches nothing", as documented.
+        elif len(templated) == 1 and not exact and full is None and not star:
+            # None (a variable with no value) passes through: the statement does not apply.
             self.matches = templated[0]
         else:
 
-            def combined(resource: str, values: dict[str, ContextValue]) -> bool:
-                if resource in exact or (full is not None and full(resource) is not None):
-                    return True
-                return any(match(resource, values) is True for match in templated)
+            def combined(resource: str, values: dict[str, ContextValue]) -> bool | None:
+                found = star or resource in exact
+                if not found and full is not None:
+                    found = full(resource) is not None
+                for match in templated:
+                    outcome = match(resource, values)
+                    if outcome is None:
+                        return None
+                    found = found or outcome
+                return found
 
             self.matches = combined
 

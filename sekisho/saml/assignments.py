@@ -101,3 +101,14 @@ def is_assigned(app: Application, user: User) -> bool:
             [app.pk, user.pk, *groups],
         )
         return cursor.fetchone() is not None
+
+
+def assigned_users(app: Application) -> QuerySet[User]:
+    """Every user the application is assigned to, directly or through a group, by username."""
+    direct = Assignment.objects.filter(application=app, user__isnull=False).values("user_id")
+    groups = Assignment.objects.filter(application=app, group__isnull=False).values("group_id")
+    return (
+        User.objects.filter(Q(pk__in=direct) | Q(groups_joined__in=groups))
+        .distinct()
+        .order_by("username")
+    )

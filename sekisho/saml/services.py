@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric import rsa
 from django.core.management import call_command
 from django.db import IntegrityError, transaction
 from lxml import etree
@@ -22,6 +24,10 @@ from sekisho.crypto import SecretBox
 from sekisho.directory.models import User
 from sekisho.errors import ConfigError, SekishoError
 from sekisho.instance import (
+    NEXT_SIGNING_CERT_FILE,
+    NEXT_SIGNING_KEY_FILE,
+    PREVIOUS_SIGNING_CERT_FILE,
+    PREVIOUS_SIGNING_KEY_FILE,
     SIGNING_CERT_FILE,
     SIGNING_KEY_FILE,
     cached_master_key,
@@ -64,38 +70,146 @@ def set_clock(new: Clock) -> None:
 # ------------------------------------------------------------------ identity and keys
 
 
-def _key_paths() -> tuple[Path, Path]:
+def _key_paths(kind: str = "current") -> tuple[Path, Path]:
     data = get_config().data_dir
-    return data / SIGNING_KEY_FILE, data / SIGNING_CERT_FILE
+    key_file, cert_file = {
+        "current": (SIGNING_KEY_FILE, SIGNING_CERT_FILE),
+        "next": (NEXT_SIGNING_KEY_FILE, NEXT_SIGNING_CERT_FILE),
+        "previous": (PREVIOUS_SIGNING_KEY_FILE, PREVIOUS_SIGNING_CERT_FILE),
+    }[kind]
+    return data / key_file, data / cert_file
 
 
-@lru_cache(maxsize=4)
-def _load_signing_key(key_path: str, cert_path: str, mtime: float) -> SigningKey:
+# A rotation replaces the certificate, then the key: a read in between sees a pair that
+# does not belong together, so it reads again rather than keep that pair.
+_PAIR_RETRIES = 20
+
+
+@lru_cache(maxsize=8)
+def _load_signing_key(
+    key_path: str, cert_path: str, key_mtime: float, cert_mtime: float
+) -> SigningKey:
+    for _ in range(_PAIR_RETRIES):
+        try:
+            key_pem = Path(key_path).read_text()
+            cert_pem = Path(cert_path).read_text()
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot read the signing key: {exc.strerror}: {exc.filename}"
+            ) from None
+        key = SigningKey(private_key_pem=key_pem, certificate_pem=cert_pem)
+        if _pair_matches(key):
+            return key
+        time.sleep(0.05)
+    raise ConfigError(f"{key_path} and {cert_path} hold a key and a certificate that differ")
+
+
+def _pair_matches(key: SigningKey) -> bool:
+    public = key.certificate.public_key()
+    return isinstance(public, rsa.RSAPublicKey) and (
+        public.public_numbers() == key.private_key.public_key().public_numbers()
+    )
+
+
+def _stored_key(kind: str) -> SigningKey | None:
+    key_path, cert_path = _key_paths(kind)
     try:
-        key_pem = Path(key_path).read_text()
-        cert_pem = Path(cert_path).read_text()
-    except OSError as exc:
-        raise ConfigError(f"cannot read the signing key: {exc.strerror}: {exc.filename}") from None
-    return SigningKey(private_key_pem=key_pem, certificate_pem=cert_pem)
+        mtimes = (key_path.stat().st_mtime, cert_path.stat().st_mtime)
+    except FileNotFoundError:
+        return None
+    return _load_signing_key(str(key_path), str(cert_path), *mtimes)
 
 
 def signing_key() -> SigningKey:
     """The IdP's signing key and certificate from SEKISHO_DATA (reloaded when they change)."""
-    key_path, cert_path = _key_paths()
-    if not key_path.exists() or not cert_path.exists():
+    key = _stored_key("current")
+    if key is None:
+        key_path, _ = _key_paths()
         raise ConfigError(f"no signing key in {key_path.parent}: run 'sekisho init' first")
-    return _load_signing_key(str(key_path), str(cert_path), key_path.stat().st_mtime)
+    return key
+
+
+def next_signing_key() -> SigningKey | None:
+    """The key a rotation has staged (published, not yet signing), if any."""
+    return _stored_key("next")
 
 
 def idp_identity() -> md.IdpIdentity:
-    """Who this IdP is, as published in its metadata."""
+    """Who this IdP is, as published in its metadata (with the next certificate, if staged)."""
     config = get_config()
+    staged = next_signing_key()
     return md.IdpIdentity(
         entity_id=config.url("/saml/metadata"),
         sso_redirect_url=config.url("/saml/sso"),
         sso_post_url=config.url("/saml/sso"),
         signing_certificate_pem=signing_key().certificate_pem,
+        extra_signing_certificates=(staged.certificate_pem,) if staged is not None else (),
     )
+
+
+def _write_pair(kind: str, key: SigningKey) -> None:
+    """Write a key (owner-only) and its certificate, each by an atomic rename."""
+    key_path, cert_path = _key_paths(kind)
+    for path, text, mode in (
+        (cert_path, key.certificate_pem, 0o644),
+        (key_path, key.private_key_pem, 0o600),
+    ):
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.unlink(missing_ok=True)
+        if mode == 0o600:
+            write_private(tmp, text.encode())
+        else:
+            tmp.write_text(text)
+            tmp.chmod(mode)
+        tmp.replace(path)
+
+
+def stage_signing_key(*, actor: Actor) -> tuple[SigningKey, bool]:
+    """Step 1 of a rotation: make the next key and publish its certificate in the metadata.
+
+    The current key keeps signing; service providers that refresh the metadata (for AWS,
+    UpdateSAMLProvider) then trust both. Returns (the next key, whether it was made now).
+    """
+    staged = next_signing_key()
+    if staged is not None:
+        return staged, False
+    config = get_config()
+    key = generate_signing_key(common_name=config.host, now=_clock.now())
+    _write_pair("next", key)
+    admin_audit(
+        actor, "StageSigningKey", {"certificateSha256": key.certificate_sha256}, _clock
+    )
+    return key, True
+
+
+def switch_signing_key(*, actor: Actor) -> tuple[SigningKey, SigningKey]:
+    """Step 2 of a rotation: the staged key signs from now on; returns (old, new).
+
+    The old key is kept as the previous one (not published). Service providers should
+    have the metadata with both certificates before this; refresh them again afterwards
+    so they stop trusting the old key.
+
+    Raises:
+        SamlError: no key is staged (run step 1 first).
+    """
+    staged = next_signing_key()
+    if staged is None:
+        raise errors.SamlError(
+            "no next signing key is staged: run 'sekisho keys rotate' first",
+            code="no_staged_key",
+        )
+    old = signing_key()
+    _write_pair("previous", old)
+    _write_pair("current", staged)
+    for path in _key_paths("next"):
+        path.unlink(missing_ok=True)
+    admin_audit(
+        actor,
+        "SwitchSigningKey",
+        {"previousSha256": old.certificate_sha256, "certificateSha256": staged.certificate_sha256},
+        _clock,
+    )
+    return old, staged
 
 
 def metadata_xml() -> bytes:
@@ -257,6 +371,59 @@ def create_amazon_connect_app(
         console_url=console_url,
     )
     return _save_app(_from_definition(name, display_name, definition), actor)
+
+
+def reconfigure_amazon_connect_app(
+    app: Application,
+    *,
+    account_id: str | None = None,
+    instance_id: str | None = None,
+    region: str | None = None,
+    actor: Actor,
+) -> list[str]:
+    """Point an Amazon Connect app at another account, instance or region (its Role
+    attribute, relay state and ACS follow); returns what changed, in words (empty: nothing).
+
+    Raises:
+        SamlError: the application is not an Amazon Connect one, or the values are invalid.
+    """
+    if app.kind != Application.KIND_AMAZON_CONNECT:
+        raise errors.SamlError(
+            f"{app.name!r} is not an Amazon Connect application", code="wrong_application_kind"
+        )
+    params = {str(k): str(v) for k, v in app.preset.items()}
+    wanted = {"account_id": account_id, "instance_id": instance_id, "region": region}
+    changes = [
+        f"{key} {value} (was {params.get(key) or 'unset'})"
+        for key, value in wanted.items()
+        if value is not None and params.get(key) != value
+    ]
+    if not changes:
+        return []
+    params.update({key: value for key, value in wanted.items() if value is not None})
+    duration = params.get("session_duration")
+    definition = presets.amazon_connect(
+        name=app.name,
+        region=params["region"],
+        instance_id=params["instance_id"],
+        account_id=params["account_id"],
+        role_name=params["role_name"],
+        provider_name=params["provider_name"],
+        destination=params.get("destination") or None,
+        acs=params.get("acs") or "global",
+        session_duration=int(duration) if duration else None,
+        signin_url=params.get("signin_url") or None,
+        console_url=params.get("console_url") or None,
+        role_path=params.get("role_path") or "/",
+    )
+    updated = _from_definition(app.name, app.display_name, definition)
+    app.acs_endpoints = updated.acs_endpoints
+    app.relay_state = updated.relay_state
+    app.attribute_mappings = updated.attribute_mappings
+    app.preset = updated.preset
+    app.save(update_fields=["acs_endpoints", "relay_state", "attribute_mappings", "preset"])
+    admin_audit(actor, "UpdateApplication", {"application": app.name, "changes": changes}, _clock)
+    return changes
 
 
 def create_aws_console_app(

@@ -176,7 +176,8 @@ def _client(server: Server, service: str, creds: dict[str, str], *, source: str 
     client = boto3.session.Session().client(
         service,
         endpoint_url=server.endpoint_url,
-        region_name=REGION,
+        # IAM is global: AWS (and the emulator) want it signed for us-east-1.
+        region_name="us-east-1" if service == "iam" else REGION,
         aws_access_key_id=creds["AccessKeyId"],
         aws_secret_access_key=creds["SecretAccessKey"],
         aws_session_token=creds.get("SessionToken"),

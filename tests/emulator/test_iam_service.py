@@ -101,12 +101,13 @@ class DjangoAws:
         token: str | None = None,
         *,
         validate: bool = True,
+        region: str = "us-east-1",
     ) -> Any:
-        """A real boto3 client whose requests Sekisho answers."""
+        """A real boto3 client whose requests Sekisho answers (signed for ``region``)."""
         client = boto3.session.Session(botocore_session=_BOTOCORE).client(
             service,
             endpoint_url=ENDPOINT,
-            region_name="us-east-1",
+            region_name=region,
             aws_access_key_id=key_id,
             aws_secret_access_key=secret,
             aws_session_token=token,
@@ -233,7 +234,8 @@ def test_seed_iam_steps(root: Any) -> None:
         p["PolicyName"] for p in root.list_policies(Scope="Local", OnlyAttached=True)["Policies"]
     ]
     assert names == ["identitycenter_federation_policy", "identitycenter_listroles_policy"]
-    assert root.list_policies(Scope="AWS")["Policies"] == []
+    aws_managed = [p["PolicyName"] for p in root.list_policies(Scope="AWS")["Policies"]]
+    assert "AmazonConnect_FullAccess" in aws_managed
     assert [r["RoleName"] for r in root.list_roles()["Roles"]] == ["ConnectFederation"]
     assert root.list_account_aliases()["AccountAliases"] == []
 

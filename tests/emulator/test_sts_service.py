@@ -196,6 +196,16 @@ def test_get_caller_identity_with_an_unknown_key_is_refused(fed: Federation) -> 
     assert code_of(info) == "InvalidClientTokenId"
 
 
+def test_role_last_used_is_the_last_assumption(fed: Federation, frozen: FrozenClock) -> None:
+    role = fed.iam_root.get_role(RoleName=ROLE)["Role"]
+    assert role["RoleLastUsed"] == {}
+    redeem(fed)
+    used = fed.iam_root.get_role(RoleName=ROLE)["Role"]["RoleLastUsed"]
+    assert used == {"LastUsedDate": frozen.now(), "Region": "us-east-1"}
+    # ListRoles leaves RoleLastUsed out, as IAM does.
+    assert "RoleLastUsed" not in fed.iam_root.list_roles()["Roles"][0]
+
+
 def test_a_replayed_assertion_is_refused(fed: Federation) -> None:
     assertion = fed.assertion()
     redeem(fed, assertion)
@@ -294,11 +304,36 @@ def test_a_malformed_session_policy_is_refused(fed: Federation) -> None:
     assert code_of(info) == "MalformedPolicyDocument"
 
 
-def test_policy_arns_are_refused_as_unsupported(fed: Federation) -> None:
-    arn = "arn:aws:iam::aws:policy/ReadOnlyAccess"
+def test_policy_arns_narrow_the_session_too(fed: Federation) -> None:
+    # "Session policies": the session gets the intersection of the role's policies and the
+    # session policies, inline and managed together.
+    read_only = "arn:aws:iam::aws:policy/IAMReadOnlyAccess"
+    iam_client = session(fed, "iam", redeem(fed, PolicyArns=[{"arn": read_only}]))
+    assert iam_client.list_roles()["Roles"]  # the role allows it, and so does IAMReadOnly
+    connect_only = fed.iam_root.create_policy(
+        PolicyName="connect-only",
+        PolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [{"Effect": "Allow", "Action": "connect:*", "Resource": "*"}],
+            }
+        ),
+    )["Policy"]["Arn"]
+    narrowed = session(fed, "iam", redeem(fed, PolicyArns=[{"arn": connect_only}]))
     with pytest.raises(ClientError) as info:
-        redeem(fed, PolicyArns=[{"arn": arn}])
-    assert "PolicyArns is not supported" in info.value.response["Error"]["Message"]
+        narrowed.list_roles()
+    assert code_of(info) == "AccessDenied"
+    assert "because no session policy allows the iam:ListRoles action" in str(info.value)
+    # Inline and managed session policies are one layer: either allowing is enough.
+    both = session(
+        fed,
+        "iam",
+        redeem(fed, PolicyArns=[{"arn": connect_only}], Policy=LIST_ROLES),
+    )
+    assert both.list_roles()["Roles"]
+    with pytest.raises(ClientError) as info:
+        redeem(fed, PolicyArns=[{"arn": "arn:aws:iam::aws:policy/NoSuchPolicy"}])
+    assert code_of(info) == "ValidationError"
 
 
 def test_expired_session_credentials_are_refused(fed: Federation, frozen: FrozenClock) -> None:

@@ -117,14 +117,56 @@ def test_resource_variable_default() -> None:
     assert decide(team, request("s3:ListBucket", wide)).allowed
 
 
-def test_not_resource_with_a_variable_without_value_excludes_nothing() -> None:
+def test_an_unresolved_variable_makes_the_whole_statement_inapplicable() -> None:
+    # Issue 13, finding 1. IAM User Guide, "Variables and tags": "If AWS cannot resolve a
+    # variable, this might cause the entire statement to be invalid." A role session has no
+    # aws:username, so this Allow must not apply to every resource.
     guard = policy(
         {"Effect": "Allow", "Action": "s3:*", "NotResource": "arn:aws:s3:::home/${aws:username}"}
     )
-    assert decide(guard, request(resource="arn:aws:s3:::home/alice")).allowed
-    assert not decide(
-        guard, request(resource="arn:aws:s3:::home/alice", context={"aws:username": "alice"})
-    ).allowed
+    session = "arn:aws:sts::123456789012:assumed-role/Agents/alice"
+    unresolved = decide(guard, request(resource="arn:aws:s3:::home/alice", principal=session))
+    assert unresolved.decision == "ImplicitDeny"
+    assert "${aws:username}, which has no value" in unresolved.trace[0].reasons[1]
+    assert "does not apply" in unresolved.explanation
+    other = request(resource="arn:aws:s3:::shared/report", principal=session)
+    assert not decide(guard, other).allowed
+    # With the key present, NotResource excludes only the user's own home.
+    named = {"aws:username": "alice"}
+    assert not decide(guard, request(resource="arn:aws:s3:::home/alice", context=named)).allowed
+    assert decide(guard, request(resource="arn:aws:s3:::shared/report", context=named)).allowed
+    # A default value resolves the variable.
+    defaulted = policy(
+        {
+            "Effect": "Allow",
+            "Action": "s3:*",
+            "NotResource": "arn:aws:s3:::home/${aws:username, 'nobody'}",
+        }
+    )
+    assert decide(defaulted, request(resource="arn:aws:s3:::home/alice")).allowed
+    assert not decide(defaulted, request(resource="arn:aws:s3:::home/nobody")).allowed
+    # In a Resource list, the unresolved entry spoils the statement even where another
+    # entry matches; and a Deny whose variable has no value does not apply either.
+    listed = policy(
+        {
+            "Effect": "Allow",
+            "Action": "s3:*",
+            "Resource": ["arn:aws:s3:::public/*", "arn:aws:s3:::home/${aws:username}/*"],
+        }
+    )
+    assert not decide(listed, request(resource="arn:aws:s3:::public/x")).allowed
+    assert decide(listed, request(resource="arn:aws:s3:::public/x", context=named)).allowed
+    starred = policy(
+        {"Effect": "Allow", "Action": "s3:*", "Resource": ["*", "arn:aws:s3:::h/${aws:username}"]}
+    )
+    assert not decide(starred, request()).allowed
+    assert decide(starred, request(context=named)).allowed
+    deny = policy(
+        {"Effect": "Allow", "Action": "s3:*", "Resource": "*"},
+        {"Effect": "Deny", "Action": "s3:*", "NotResource": "arn:aws:s3:::h/${aws:username}"},
+    )
+    assert decide(deny, request()).allowed
+    assert decide(deny, request(context=named)).decision == "ExplicitDeny"
 
 
 def test_not_action_with_allow_and_with_deny() -> None:
@@ -459,3 +501,19 @@ def test_matched_lists_every_deny_and_the_deciding_allows() -> None:
         ("i", "Id", "Allow"),
         ("b", "Bound", "Allow"),
     ]
+
+
+@pytest.mark.parametrize("action", ["sts:GetCallerIdentity", "STS:getcalleridentity"])
+def test_get_caller_identity_needs_no_permission(action: str) -> None:
+    # Issue 13, finding 2. STS API Reference, GetCallerIdentity: "No permissions are required
+    # to perform this operation. If an administrator attaches a policy to your identity that
+    # explicitly denies access to the sts:GetCallerIdentity action, you can still perform
+    # this operation."
+    deny_all = policy({"Effect": "Deny", "Action": "*", "Resource": "*"})
+    session = "arn:aws:sts::123456789012:assumed-role/Agents/alice"
+    decision = decide(deny_all, request(action, "*", principal=session))
+    assert decision.decision == "Allow"
+    assert "needs no permission" in decision.explanation
+    assert decide([], request(action, "*", principal=session)).allowed
+    # Everything else STS does still needs a permission.
+    assert not decide(deny_all, request("sts:AssumeRole", "*", principal=session)).allowed

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
@@ -304,3 +305,42 @@ def test_policy_shaped_json_parses_or_fails_cleanly_and_evaluates(
     if kind in (PolicyKind.IDENTITY, PolicyKind.INLINE):
         decision = decide(parsed, req)
         assert decision.explanation and len(decision.trace) == len(parsed.statements)
+
+
+PRINCIPALS = [
+    None,
+    "arn:aws:iam::111122223333:root",
+    "111122223333",
+    "arn:aws:sts::111122223333:assumed-role/R/s",
+    "arn:aws:sts::111122223333:federated-user/bob",
+]
+
+
+@SETTINGS
+@given(
+    st.lists(st.lists(statements, min_size=1, max_size=6), min_size=0, max_size=3),
+    requests,
+    st.sampled_from(PRINCIPALS),
+    st.sampled_from(["", "sts:GetCallerIdentity", "arn:sekisho:::user/a"]),
+)
+def test_the_compiled_decision_of_a_policy_set_is_the_statement_by_statement_one(
+    sets: list[list[dict[str, Any]]], req: Request, principal: str | None, twist: str
+) -> None:
+    """evaluate() compiles one function per policy set and action (issue 13, finding 6)."""
+    if twist.startswith("sts:"):
+        req = req._replace(action=twist)
+    elif twist:
+        req = req._replace(resource=twist)
+    req = req._replace(principal=principal)
+    policies = [compile_statements(items, name=f"p{n}") for n, items in enumerate(sets)]
+    evaluate_module = sys.modules["sekisho.policy.evaluate"]
+    slow = evaluate_module._identity_only(req, policies)
+    # Decided statement by statement until the action comes back often enough, then compiled.
+    decisions = [decide(policies, req) for _ in range(evaluate_module._COMPILE_AFTER + 1)]
+    compiled = evaluate_module._decider(policies).compiled
+    assert req.action in compiled
+    for decision in (decisions[0], decisions[-2], decisions[-1]):
+        assert decision.decision == slow.decision
+        assert decision.matched == slow.matched
+        assert decision.basis.stage == slow.basis.stage
+        assert decision.explanation == slow.explanation

@@ -18,6 +18,7 @@ PACKAGE = Path(__file__).resolve().parents[2] / "sekisho"
 LAYERS = [
     "cli",
     "demo",
+    "provisioning",
     "portal",
     "emulator",
     "saml",
@@ -137,6 +138,18 @@ def test_the_demo_reaches_the_emulator_only_through_its_services() -> None:
     assert not wrong, "the demo must use boto3 and emulator.services, not internals:\n" + "\n".join(
         wrong
     )
+
+
+def test_provisioning_never_imports_the_emulator() -> None:
+    """Provisioning talks to any AWS endpoint through boto3, never to the emulator's code."""
+    wrong = [
+        f"{module}:{line} imports {target}"
+        for module, path in MODULES.items()
+        if _context(module) == "provisioning"
+        for target, _name, line in _imports(module, path)
+        if _context(_owner(target)) == "emulator"
+    ]
+    assert not wrong, "provisioning must not know the emulator:\n" + "\n".join(wrong)
 
 
 def test_no_private_names_cross_modules() -> None:

@@ -374,15 +374,25 @@ def _translate_java_pattern(pattern: str) -> str:
     return "".join(out)
 
 
+# Model patterns that refuse the values their own service documents. Amazon Connect's
+# IpCidr (authentication profiles' AllowedIps / BlockedIps) leaves out ".", yet every
+# CIDR in its guide ("Configure IP address based access control") is dotted IPv4.
+_CONTRADICTED_PATTERNS = frozenset({"^[A-Za-z0-9:/]*$"})
+
+
 def _unenforceable(pattern: str) -> bool:
     """Whether a model pattern is written so that no real value could match it.
 
     Some of Amazon Connect's patterns are escaped twice (``\\\\+[1-9]\\\\d{1,14}$``
     demands a literal backslash before a phone number) or kept in JavaScript's slashes
     (``/^(?=.*[a-z])…$/`` for passwords); Connect evidently does not enforce them as
-    written, so they are not checked.
+    written, so they are not checked, nor those its documentation contradicts.
     """
-    return "\\\\" in pattern or (pattern.startswith("/^") and pattern.endswith("$/"))
+    return (
+        "\\\\" in pattern
+        or (pattern.startswith("/^") and pattern.endswith("$/"))
+        or pattern in _CONTRADICTED_PATTERNS
+    )
 
 
 @cache

@@ -19,7 +19,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -412,7 +412,7 @@ def verify_sigv4(
     max_skew: timedelta = timedelta(minutes=15),
     protocol: str = "query",
     expected_service: str | None = None,
-    expected_region: str | None = None,
+    expected_region: str | Collection[str] | None = None,
     allow_unsigned_payload: bool = False,
 ) -> SigV4Credential:
     """Verify a request's Signature Version 4 against the caller's secret access key.
@@ -425,7 +425,8 @@ def verify_sigv4(
         max_skew: how far the signing time may be from ``now`` (AWS allows 15 minutes).
         protocol: the service model's protocol, which picks the AWS error codes.
         expected_service: the signing name the credential scope must name (``sts``).
-        expected_region: the region the credential scope must name, if one is required.
+        expected_region: the region (or one of the regions) the credential scope must
+            name, if required.
         allow_unsigned_payload: accept ``x-amz-content-sha256: UNSIGNED-PAYLOAD`` (only
             operations modeled with the ``unsignedPayload`` trait; IAM, STS and Connect
             have none, so their bodies are always signed).
@@ -448,7 +449,9 @@ def verify_sigv4(
         raise _mismatch(
             protocol, f"Credential should be scoped to correct service: '{expected_service}'."
         )
-    if expected_region is not None and credential.region != expected_region:
+    if expected_region is not None and credential.region not in (
+        (expected_region,) if isinstance(expected_region, str) else expected_region
+    ):
         raise _mismatch(
             protocol, f"Credential should be scoped to a valid region, not '{credential.region}'."
         )
