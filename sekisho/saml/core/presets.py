@@ -23,6 +23,7 @@ from sekisho.saml.core.attributes import (
     validate,
 )
 from sekisho.saml.core.metadata import (
+    NAMEID_EMAIL,
     NAMEID_PERSISTENT,
     NAMEID_TRANSIENT,
     NAMEID_UNSPECIFIED,
@@ -322,26 +323,7 @@ def assertion_spec_for(
             f"expected an ACS configured for {app.name!r}, got {destination[:200]!r}"
         )
     fmt = name_id_format or app.name_id_format
-    sp_name_qualifier: str | None = None
-    if not app.name_id_expression and fmt == NAMEID_PERSISTENT:
-        if persistent_key is None:
-            raise ValueError("expected persistent_key for a persistent NameID, got none")
-        name_id = persistent_name_id(
-            key=persistent_key, sp_entity_id=app.entity_id, user_uid=user.uid
-        )
-        sp_name_qualifier = app.entity_id
-    elif not app.name_id_expression and fmt == NAMEID_TRANSIENT:
-        if new_id is None:
-            raise ValueError("expected new_id for a transient NameID, got none")
-        name_id = transient_name_id(new_id)
-    else:
-        values = evaluate(app.name_id_expression or "${user:username}", user)
-        if len(values) != 1:
-            raise MappingError(
-                f"expected one NameID value from {app.name_id_expression!r} for user "
-                f"{user.username!r}, got {len(values)}"
-            )
-        name_id = values[0]
+    name_id, sp_name_qualifier = _name_id(app, fmt, user, persistent_key, new_id)
     attributes = map_attributes(app.attribute_mappings, user)
     if app.kind in AWS_KINDS:
         for attribute in attributes:
@@ -369,6 +351,43 @@ def assertion_spec_for(
         sign_assertion=app.sign_assertion,
         authn_context_class=authn_context_class,
     )
+
+
+def _name_id(
+    app: AppDefinition,
+    fmt: str,
+    user: UserAttributes,
+    persistent_key: bytes | None,
+    new_id: Callable[[], str] | None,
+) -> tuple[str, str | None]:
+    """The NameID value for ``fmt`` (saml-core §8.3) and its SPNameQualifier.
+
+    The app's expression gives the value of its own configured format; another format
+    the app allows (an SP's NameIDPolicy) gets that format's natural value: an opaque
+    per-SP identifier (persistent), a one-time one (transient), the e-mail address
+    (emailAddress) or the username (unspecified).
+    """
+    expression = app.name_id_expression if fmt == app.name_id_format else ""
+    if not expression and fmt == NAMEID_PERSISTENT:
+        if persistent_key is None:
+            raise ValueError("expected persistent_key for a persistent NameID, got none")
+        value = persistent_name_id(
+            key=persistent_key, sp_entity_id=app.entity_id, user_uid=user.uid
+        )
+        return value, app.entity_id
+    if not expression and fmt == NAMEID_TRANSIENT:
+        if new_id is None:
+            raise ValueError("expected new_id for a transient NameID, got none")
+        return transient_name_id(new_id), None
+    if not expression:
+        expression = "${user:email}" if fmt == NAMEID_EMAIL else "${user:username}"
+    values = evaluate(expression, user)
+    if len(values) != 1 or not values[0]:
+        raise MappingError(
+            f"expected one NameID value (not empty) from {expression!r} for user "
+            f"{user.username!r}, got {len(values)} value(s)"
+        )
+    return values[0], None
 
 
 def _aws_mappings(
