@@ -137,12 +137,18 @@ class Instance:
         """The environment of a Sekisho process of this instance."""
         return _environment(data or self.data, self.base_url, self.database_url)
 
-    def cli(self, *args: str, stdin: str | None = None, check: bool = True) -> str:
+    def cli(
+        self,
+        *args: str,
+        stdin: str | None = None,
+        check: bool = True,
+        extra_env: dict[str, str] | None = None,
+    ) -> str:
         """Run `sekisho ARGS` as the operator would; its stdout."""
         done = subprocess.run(
             [sys.executable, "-m", "sekisho.cli.main", *args],
             cwd=REPO,
-            env=self.env(),
+            env=self.env() | (extra_env or {}),
             input=stdin,
             capture_output=True,
             text=True,
