@@ -24,6 +24,7 @@ from sekisho.saml.core.dsig import (
     SIG_RSA_SHA256,
     SIG_RSA_SHA384,
     SIG_RSA_SHA512,
+    has_signature,
     sign_element,
     verify_element,
 )
@@ -387,6 +388,10 @@ def check_metadata_current(sp: SpMetadata, *, now: datetime) -> None:
 
 
 def _verified_root(root: Element, trusted: Sequence[str], *, max_bytes: int) -> Element:
+    if not has_signature(root):
+        raise MetadataError(
+            "expected SP metadata signed by the given certificate, got an unsigned document"
+        )
     try:
         verified = verify_element(root, trusted_certificates=trusted)
     except SignatureRequired as exc:

@@ -88,7 +88,10 @@ def check_endpoint_url(url: str, *, what: str) -> CheckedUrl:
         )
     if _BAD_PERCENT.search(url):
         raise EndpointRejected(f"{what}: '%' must start a %XX escape, got {shown}")
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # urllib refuses some bracketed hosts itself
+        raise EndpointRejected(f"{what}: expected an IPv6 literal in [...], got {shown}") from None
     scheme = parts.scheme.lower()
     if scheme not in ("https", "http"):
         raise EndpointRejected(
