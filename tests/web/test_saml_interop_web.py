@@ -557,3 +557,17 @@ def test_logout_from_an_unknown_sp(client: Client, db, clock: FrozenClock) -> No
 def test_sp_acs_stays_in_the_metadata(actor) -> None:  # type: ignore[no-untyped-def]
     app = _app(actor, rich_sp_metadata())
     assert app.default_acs() == SP_ACS
+
+
+def test_the_signed_out_page_speaks_japanese(
+    client: Client, make_user, actor, clock: FrozenClock, connect_app
+) -> None:
+    user = make_user("alice")
+    assignments.assign(connect_app, user=user, actor=actor)  # type: ignore[arg-type]
+    sign_in_registering(client, clock, "alice")
+    assert client.post("/apps/connect/launch").status_code == 200
+    out = client.post("/signout")
+    page = client.get(out["Location"], headers={"accept-language": "ja"})
+    text = page.content.decode()
+    assert "サインアウトしました" in text
+    assert "シングルサインアウトに対応していません。" in text
