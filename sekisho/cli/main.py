@@ -345,6 +345,7 @@ def cmd_app_create_saml(args: argparse.Namespace) -> int:
 
 
 def cmd_app_refresh(args: argparse.Namespace) -> int:
+    """Fetch SP metadata again; one line per application, exit 1 if any refresh failed."""
     from sekisho.errors import SekishoError
     from sekisho.saml import services as saml
     from sekisho.saml.models import Application
@@ -373,6 +374,7 @@ def cmd_app_refresh(args: argparse.Namespace) -> int:
 
 
 def cmd_app_settings(args: argparse.Namespace) -> int:
+    """Change an application's NameID and encryption settings and print it."""
     from sekisho.saml import services as saml
 
     app = saml.get_app(args.name)

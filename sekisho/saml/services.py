@@ -371,6 +371,7 @@ def fetch_metadata(url: str, *, signed: bool) -> bytes:
 
     class _NoRedirect(urllib.request.HTTPRedirectHandler):
         def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+            """Follow no redirect: the HTTPError names where it pointed."""
             return None
 
     handlers: list[Any] = [_NoRedirect()]

@@ -7,7 +7,6 @@ Administrator Guide ("Configure SAML with IAM for Amazon Connect").
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -31,8 +30,9 @@ from sekisho.saml.core.metadata import (
 )
 from sekisho.saml.core.persistent import persistent_name_id, transient_name_id
 from sekisho.saml.core.response import AssertionSpec
+from sekisho.saml.core.urls import check_endpoint_url
 from sekisho.saml.core.xml import BINDING_HTTP_POST
-from sekisho.saml.errors import AcsNotRegistered, MappingError, PresetError
+from sekisho.saml.errors import AcsNotRegistered, EndpointRejected, MappingError, PresetError
 
 KIND_AMAZON_CONNECT: Final = "amazon-connect"
 KIND_AWS_CONSOLE: Final = "aws-console"
@@ -59,7 +59,6 @@ _ROLE_PATH = re.compile(r"^/([\x21-\x7e]{0,510}/)?$")
 _PROVIDER_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
 _DESTINATION_PATH = re.compile(r"^/[\x21-\x7e]{0,1023}$")
 _DESTINATIONS: Final = {"ccp": "/ccp-v2/", "agent-app": "/agent-app-v2"}
-_LOOPBACK_HOSTS: Final = frozenset({"localhost", "127.0.0.1", "::1"})
 
 SESSION_DURATION_MIN: Final = 900
 SESSION_DURATION_MAX: Final = 43200
@@ -480,28 +479,12 @@ def _session_duration(value: int | None) -> int | None:
 
 
 def _check_url(url: str, *, what: str) -> None:
-    parts = urlsplit(url)
+    # The same rule as every endpoint a browser is sent to: https, or http on loopback
+    # (where the local AWS emulator listens), and only characters a URL may hold.
     try:
-        host = (parts.hostname or "").lower()
-    except ValueError:
-        host = ""
-    # Plain http only towards this machine, where the local AWS emulator listens.
-    if parts.scheme == "https" and host:
-        return
-    if parts.scheme == "http" and _is_loopback(host):
-        return
-    raise PresetError(
-        f"expected {what} to be an https:// URL (http:// only for localhost), got {url!r}"
-    )
-
-
-def _is_loopback(host: str) -> bool:
-    if host in _LOOPBACK_HOSTS:
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+        check_endpoint_url(url, what=what)
+    except EndpointRejected as exc:
+        raise PresetError(exc.message) from None
 
 
 def _base_url(url: str, *, what: str) -> str:
