@@ -308,13 +308,17 @@ def next_outbound(op: LogoutOperation) -> Outbound | None:
                 now=services.clock().now(),
                 new_id=SYSTEM_RANDOM.new_id,
             )
+            outbound = _outbound(
+                row.application, endpoint, endpoint["url"], "SAMLRequest", message, locked.token
+            )
+            if outbound is None:
+                step["state"] = FAILED
+                continue
             step["state"] = SENT
             step["request_id"] = message.get("ID")
             locked.steps = steps
             locked.save(update_fields=["steps"])
-            return _outbound(
-                row.application, endpoint, endpoint["url"], "SAMLRequest", message, locked.token
-            )
+            return outbound
         locked.steps = steps
         locked.save(update_fields=["steps"])
     return None
@@ -404,10 +408,15 @@ def _outbound(
     parameter: str,
     message: Element,
     relay_state: str,
-) -> Outbound:
+) -> Outbound | None:
+    """The message on its way to ``location``, or None when that URL fails the endpoint check."""
     key = services.signing_key()
-    # Stored endpoints were checked at import; checked again, as launches do.
-    checked = check_endpoint_url(location, what=f"{app.name} SingleLogoutService")
+    # Stored endpoints were checked at import; checked again, as launches do, so one
+    # altered in the database is skipped (that SP counts as not signed out), never sent to.
+    try:
+        checked = check_endpoint_url(location, what=f"{app.name} SingleLogoutService")
+    except errors.EndpointRejected:
+        return None
     if endpoint.get("binding") == BINDING_HTTP_REDIRECT:
         return Outbound(
             redirect_url=redirect_url(

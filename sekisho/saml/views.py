@@ -11,7 +11,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_http_methods, require_safe
+from django.views.decorators.http import require_GET, require_http_methods, require_safe
 
 from sekisho.audit import records
 from sekisho.audit.writer import emit, identity_store_arn
@@ -416,7 +416,7 @@ def single_logout(request: HttpRequest) -> HttpResponse:
     return redirect(f"/saml/logout/{op.token}")
 
 
-@require_safe
+@require_GET  # not HEAD either: each visit moves the logout on
 def logout_continue(request: HttpRequest, token: str) -> HttpResponse:
     """Send the browser to the next SP of a single logout, or finish it."""
     op = slo.open_operation(token)

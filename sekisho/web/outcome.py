@@ -108,7 +108,7 @@ _FIELDS = ("SAMLResponse", "SAMLRequest")
 # Why an application's session may still be open after single logout.
 NOT_ENDED_REASONS: dict[str, Promise] = {
     "no_slo": gettext_lazy("it does not support single sign-out."),
-    "failed": gettext_lazy("it answered that it could not sign you out."),
+    "failed": gettext_lazy("signing out of it failed."),
     "no_answer": gettext_lazy("it did not confirm that you were signed out."),
 }
 

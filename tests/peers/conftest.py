@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from tests.browser.conftest import CHROMIUM_ARGS, browser  # noqa: F401 - the session's Chromium
 from tests.servers import Instance, served_instance
 
 if TYPE_CHECKING:
@@ -26,8 +25,6 @@ if TYPE_CHECKING:
 
 PASSWORD = "correct horse battery staple"
 USERNAME = "alice"
-
-pytestmark = [pytest.mark.interop, pytest.mark.browser]
 
 
 @pytest.fixture(scope="module")
@@ -75,7 +72,7 @@ class Traffic:
         ]
 
 
-def new_page(browser: Browser) -> tuple[BrowserContext, Page, Traffic]:  # noqa: F811
+def new_page(browser: Browser) -> tuple[BrowserContext, Page, Traffic]:
     """A fresh browser profile (its own cookies) that accepts the SPs' test certificates."""
     context = browser.new_context(ignore_https_errors=True, locale="en-US")
     context.set_default_timeout(30_000)

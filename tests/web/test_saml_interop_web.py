@@ -571,3 +571,20 @@ def test_the_signed_out_page_speaks_japanese(
     text = page.content.decode()
     assert "サインアウトしました" in text
     assert "シングルサインアウトに対応していません。" in text
+
+
+def test_a_stored_bad_logout_url_is_skipped_not_a_500(
+    client: Client, make_user, actor, clock: FrozenClock, sp_key: SigningKey
+) -> None:
+    app = _app(actor, rich_sp_metadata(signing=sp_key, slo_bindings=(REDIRECT,)))
+    assignments.assign(app, user=make_user("alice"), actor=actor)
+    sign_in_registering(client, clock, "alice")
+    _sso(client, clock)
+    Application.objects.filter(pk=app.pk).update(
+        slo_endpoints=[{"binding": REDIRECT, "url": "javascript:alert(1)", "response_url": ""}]
+    )
+    out = client.post("/signout")
+    page = client.get(out["Location"])
+    assert page.status_code == 200
+    assert b"<strong>SP sp</strong>: signing out of it failed." in page.content
+    assert client.head(out["Location"]).status_code == 405
