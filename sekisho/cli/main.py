@@ -651,7 +651,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--allow-name-id-formats",
         metavar="F1,F2",
-        help="formats an AuthnRequest's NameIDPolicy may ask for (comma-separated)",
+        help="formats an AuthnRequest's NameIDPolicy may ask for besides the default one and "
+        "the opaque persistent and transient (comma-separated)",
     )
     p.add_argument("--name-id", help="mapping for the NameID value of --name-id-format")
     p.add_argument("--encrypt", choices=["auto", "always", "never"])

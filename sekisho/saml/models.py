@@ -31,8 +31,8 @@ class Application(models.Model):
     relay_state = models.CharField(max_length=2048, blank=True, default="")
     name_id_format = models.CharField(max_length=256)
     name_id_expression = models.CharField(max_length=256, default="${user:username}")
-    # Formats an SP may ask for in NameIDPolicy (name_id_format always included); empty:
-    # only name_id_format (applications created before SP metadata was consulted).
+    # Formats an SP may ask for in NameIDPolicy besides name_id_format and the opaque
+    # persistent and transient (services.allowed_name_id_formats): those it declares.
     name_id_formats = models.JSONField(default=list)
     # [{"name", "value", "name_format"}] in Identity Center's mapping syntax.
     attribute_mappings = models.JSONField(default=list)

@@ -465,23 +465,32 @@ def encryption_target(app: Application) -> enc.EncryptionTarget | None:
     )
 
 
+# Opaque formats reveal nothing about the person (saml-core §8.3.7-§8.3.8): an SP may
+# always ask for them. The e-mail address only goes to an SP that declares that format
+# or whose administrator chose it.
+OPAQUE_NAME_ID_FORMATS = (md.NAMEID_PERSISTENT, md.NAMEID_TRANSIENT)
+
+
+def allowed_name_id_formats(app: Application) -> list[str]:
+    """The NameIDPolicy formats an AuthnRequest may ask this application for."""
+    stored = [str(f) for f in app.name_id_formats]
+    return list(dict.fromkeys([app.name_id_format, *stored, *OPAQUE_NAME_ID_FORMATS]))
+
+
 def _name_id_choice(sp: md.SpMetadata, override: str | None) -> tuple[str, list[str]]:
-    """(default format, allowed formats): the override alone, else what the SP declares."""
+    """(default format, allowed formats): the override, else the SP's first declared one."""
+    declared = [f for f in sp.name_id_formats if f in md.IDP_NAMEID_FORMATS]
     if override is not None:
         if override not in NAME_ID_FORMATS:
             raise errors.SamlError(
                 f"--name-id-format must be one of {', '.join(NAME_ID_FORMATS)}, got {override!r}",
                 code="invalid_name_id_format",
             )
-        return NAME_ID_FORMATS[override], [NAME_ID_FORMATS[override]]
-    declared = [f for f in sp.name_id_formats if f in md.IDP_NAMEID_FORMATS]
-    if declared:
-        return declared[0], declared
-    if sp.name_id_formats:
-        # The SP names only formats Sekisho does not issue: unspecified, and it will say so.
-        return md.NAMEID_UNSPECIFIED, [md.NAMEID_UNSPECIFIED]
-    # No declaration is no restriction: honour whichever supported format a request names.
-    return md.NAMEID_UNSPECIFIED, list(md.IDP_NAMEID_FORMATS)
+        fmt = NAME_ID_FORMATS[override]
+    else:
+        # No (usable) declaration: unspecified, the IdP's choice (the username).
+        fmt = declared[0] if declared else md.NAMEID_UNSPECIFIED
+    return fmt, list(dict.fromkeys([fmt, *declared, *OPAQUE_NAME_ID_FORMATS]))
 
 
 def create_saml_app(
@@ -503,8 +512,9 @@ def create_saml_app(
 ) -> Application:
     """Add any SAML 2.0 SP from its metadata (a document or a URL); only its HTTP-POST ACS are used.
 
-    The NameID format is ``name_id_format`` when given (and then the only one allowed),
-    else the first format the SP's metadata declares that Sekisho issues. A
+    The NameID format is ``name_id_format`` when given, else the first format the SP's
+    metadata declares that Sekisho issues (unspecified when none); AuthnRequests may also
+    ask for the other declared ones and the opaque persistent and transient. A
     ``metadata_certificate`` (PEM) makes the metadata's signature mandatory.
     """
     if (metadata is None) == (metadata_url is None):
@@ -642,8 +652,6 @@ def update_app_settings(
             )
         app.name_id_formats = [NAME_ID_FORMATS[f] for f in name_id_formats]
         changes["allowedNameIdFormats"] = list(app.name_id_formats)
-    elif name_id_format is not None:
-        app.name_id_formats = [app.name_id_format]
     if app.name_id_format not in app.name_id_formats:
         app.name_id_formats = [app.name_id_format, *app.name_id_formats]
     if name_id is not None:
@@ -710,7 +718,7 @@ def describe_app(app: Application) -> dict[str, Any]:
         "name_id": {
             "format": app.name_id_format,
             "value": app.name_id_expression,
-            "allowed_formats": app.name_id_formats or [app.name_id_format],
+            "allowed_formats": allowed_name_id_formats(app),
         },
         "attributes": app.attribute_mappings,
         "sign_response": app.sign_response,

@@ -222,7 +222,7 @@ def sso(request: HttpRequest) -> HttpResponse:
             # in whoever holds the session, so it refuses rather than answer for someone else.
             raise errors.RequestUnsupported("AuthnRequests naming a Subject are not supported")
         name_id_format = ar.choose_name_id_format(
-            authn, configured=app.name_id_format, allowed=app.name_id_formats
+            authn, configured=app.name_id_format, allowed=services.allowed_name_id_formats(app)
         )
     except errors.SamlError as exc:
         if exc.status is not None:

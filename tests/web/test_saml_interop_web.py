@@ -133,6 +133,14 @@ def test_an_sp_declaring_no_format_gets_the_transient_it_asks_for(
     # SimpleSAMLphp's default SP: no NameIDFormat in its metadata, transient requested.
     app = _app(actor, rich_sp_metadata())
     assert app.name_id_format == "urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified"
+    # Nor does an administrator's explicit --name-id-format unspecified stop transient.
+    explicit = _app(
+        actor,
+        rich_sp_metadata(entity_id="https://explicit.example.test/sp"),
+        name="explicit",
+        name_id_format="unspecified",
+    )
+    assert TRANSIENT in saml.allowed_name_id_formats(explicit)
     assignments.assign(app, user=make_user("alice"), actor=actor)
     sign_in_registering(client, clock, "alice")
     root = _sso(client, clock, name_id_format=TRANSIENT)
@@ -149,7 +157,8 @@ def test_the_first_declared_format_is_the_default_and_others_are_refused(
 ) -> None:
     metadata = rich_sp_metadata(name_id_formats=("urn:example:odd", PERSISTENT, TRANSIENT))
     app = _app(actor, metadata)
-    assert (app.name_id_format, app.name_id_formats) == (PERSISTENT, [PERSISTENT, TRANSIENT])
+    assert app.name_id_format == PERSISTENT
+    assert saml.allowed_name_id_formats(app) == [PERSISTENT, TRANSIENT]
     assert app.name_id_expression == ""
     assignments.assign(app, user=make_user("alice"), actor=actor)
     sign_in_registering(client, clock, "alice")
@@ -162,12 +171,21 @@ def test_the_first_declared_format_is_the_default_and_others_are_refused(
     assert code is not None and code.get("Value").endswith(":InvalidNameIDPolicy")  # type: ignore[union-attr]
 
 
-def test_an_administrator_override_is_the_only_format(actor) -> None:  # type: ignore[no-untyped-def]
+def test_an_administrator_override_is_the_default_format(actor) -> None:  # type: ignore[no-untyped-def]
+    email = "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress"
     app = _app(
         actor, rich_sp_metadata(name_id_formats=(PERSISTENT,)), name_id_format="emailAddress"
     )
-    assert app.name_id_formats == ["urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress"]
-    assert app.name_id_expression == "${user:email}"
+    assert app.name_id_format == email and app.name_id_expression == "${user:email}"
+    # Besides it, what the SP declares and the opaque formats (they reveal nothing).
+    assert saml.allowed_name_id_formats(app) == [email, PERSISTENT, TRANSIENT]
+    unspecified = _app(
+        actor,
+        rich_sp_metadata(entity_id="https://other.example.test/sp"),
+        name="other",
+        name_id_format="unspecified",
+    )
+    assert email not in saml.allowed_name_id_formats(unspecified)
     changed = saml.update_app_settings(
         app, actor=actor, name_id_formats=["emailAddress", "transient"]
     )
