@@ -35,6 +35,7 @@ from sekisho.saml.core import metadata as md
 from sekisho.saml.core import presets
 from sekisho.saml.core import xmlenc as enc
 from sekisho.saml.core.keys import SigningKey, certificate_pem, generate_signing_key
+from sekisho.saml.core.persistent import session_bound_id
 from sekisho.saml.core.response import build_response
 from sekisho.saml.core.urls import check_endpoint_url, is_loopback_host
 from sekisho.saml.core.xml import parse_xml
@@ -835,8 +836,8 @@ def build_assertion(
 ) -> IssuedResponse:
     """A signed (and, for SPs that want it, encrypted) Response and the NameID it names.
 
-    ``transient_name_id`` keeps the transient NameID an SP already holds for this session,
-    so its later LogoutRequest names the subject as it knows it.
+    ``transient_name_id`` is the transient NameID for this session at this SP (derived by
+    the caller), so its later LogoutRequest names the subject as it knows it.
     """
     new_id = (lambda: transient_name_id) if transient_name_id else _random.new_id
     spec = presets.assertion_spec_for(
@@ -950,30 +951,52 @@ def post_outcome(
     )
 
 
-def _sp_session(app: Application, user: User, auth: Any, session_key: str) -> SpSession:
-    """This portal session's session with the app: one SessionIndex per SP (saml-core §2.7.2)."""
-    session_id = str(getattr(auth, "session_id", "") or "")
-    defaults = {
-        "user": user,
-        "session_key": session_key,
-        "session_index": _random.new_id(),
-        "created_at": _clock.now(),
-    }
-    try:
-        with transaction.atomic():
-            row, created = SpSession.objects.get_or_create(
-                application=app, portal_session_id=session_id, defaults=defaults
-            )
-    except IntegrityError:  # two launches at once: the other one created it
-        row, created = SpSession.objects.get(application=app, portal_session_id=session_id), False
-    if not created and (row.ended_at is not None or row.user_id != user.pk):
-        row.user = user
-        row.session_index = _random.new_id()
-        row.name_id = ""
-        row.ended_at = None
-    if session_key:
-        row.session_key = session_key
-    return row
+def session_key_material() -> bytes:
+    """The secret SessionIndex values and transient NameIDs are derived from."""
+    return SecretBox.from_master_key(cached_master_key()).derive("saml/session-bound-ids")
+
+
+def _record_sp_session(
+    *,
+    app: Application,
+    user: User,
+    session_id: str,
+    session_key: str,
+    issued: IssuedResponse,
+    session_index: str,
+) -> None:
+    """Remember what this SP was told in this portal session, for single logout (one query).
+
+    An upsert on (application, portal session): a later launch in the same session
+    overwrites it with the same SessionIndex (derived, not stored first), so no read
+    is needed on the launch path.
+    """
+    row = SpSession(
+        application=app,
+        user=user,
+        portal_session_id=session_id,
+        session_key=session_key,
+        session_index=session_index,
+        name_id=issued.name_id,
+        name_id_format=issued.name_id_format,
+        sp_name_qualifier=issued.sp_name_qualifier,
+        created_at=_clock.now(),
+        ended_at=None,
+    )
+    SpSession.objects.bulk_create(
+        [row],
+        update_conflicts=True,
+        unique_fields=["application", "portal_session_id"],
+        update_fields=[
+            "user",
+            "session_key",
+            "session_index",
+            "name_id",
+            "name_id_format",
+            "sp_name_qualifier",
+            "ended_at",
+        ],
+    )
 
 
 def launch(
@@ -1044,32 +1067,43 @@ def launch(
     if not refusal:
         import base64
 
+        session_id = str(getattr(auth, "session_id", "") or "")
+        material = session_key_material()
+
+        def bound(purpose: str) -> str:
+            # Derived, so the same all through this sign-in at this SP, with no read first.
+            if not session_id:
+                return _random.new_id()
+            return session_bound_id(
+                key=material, purpose=purpose, session_id=session_id, sp_entity_id=app.entity_id
+            )
+
+        session_index = bound("session-index")
         try:
-            with transaction.atomic():
-                session = _sp_session(app, user, auth, session_key)
-                fmt = name_id_format or app.name_id_format
-                issued = build_assertion(
+            issued = build_assertion(
+                app=app,
+                user=user,
+                acs_url=target,
+                in_response_to=in_response_to,
+                sso=SsoContext(
+                    mfa_used=bool(auth.mfa),
+                    authn_instant=datetime.fromtimestamp(auth.auth_time, tz=now.tzinfo),
+                    session_index=session_index,
+                ),
+                name_id_format=name_id_format,
+                authn_context_class=authn_context_class,
+                transient_name_id=bound("transient"),
+            )
+            if session_id:
+                _record_sp_session(
                     app=app,
                     user=user,
-                    acs_url=target,
-                    in_response_to=in_response_to,
-                    sso=SsoContext(
-                        mfa_used=bool(auth.mfa),
-                        authn_instant=datetime.fromtimestamp(auth.auth_time, tz=now.tzinfo),
-                        session_index=session.session_index,
-                    ),
-                    name_id_format=name_id_format,
-                    authn_context_class=authn_context_class,
-                    transient_name_id=(
-                        session.name_id
-                        if session.name_id and session.name_id_format == fmt == md.NAMEID_TRANSIENT
-                        else None
-                    ),
+                    session_id=session_id,
+                    session_key=session_key,
+                    issued=issued,
+                    session_index=session_index,
                 )
-                session.name_id = name_id = issued.name_id
-                session.name_id_format = issued.name_id_format
-                session.sp_name_qualifier = issued.sp_name_qualifier
-                session.save()
+            name_id = issued.name_id
             encoded = base64.b64encode(issued.xml).decode("ascii")
         except SekishoError as exc:
             refusal, reason = "app_cannot_launch", str(exc)
