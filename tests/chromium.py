@@ -1,8 +1,10 @@
-"""Debian's Chromium under Playwright, one per test session (a pytest plugin).
+"""Debian's Chromium under Playwright, one per test module (a pytest plugin).
 
-Every suite that drives a browser (tests/browser, tests/peers) shares this fixture:
-Playwright's sync API allows one running instance per process, so a second
-session-scoped copy of the fixture would fail ("Sync API inside the asyncio loop").
+Every suite that drives a browser (tests/browser, tests/peers) uses this one fixture:
+Playwright's sync API allows one running instance per process, so two copies alive at
+once fail ("Sync API inside the asyncio loop"). Module scope, not session scope, because
+while it runs Playwright's event loop counts as running in the main thread: any later
+test calling asyncio.run() (tests/unit/test_asgi.py) would fail after a browser test.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ CHROMIUM_ARGS = [
 ]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     """Debian's Chromium driven by Playwright (never a Playwright-downloaded browser)."""
     if not CHROMIUM.exists():

@@ -17,7 +17,7 @@ from sekisho.directory.models import User
 from sekisho.mfa import totp
 from sekisho.saml import services as saml
 
-# The session's one Chromium (tests/browser and tests/peers share it).
+# Chromium for tests/browser and tests/peers (one at a time, per module).
 pytest_plugins = ["tests.chromium"]
 
 PASSWORD = "correct horse battery staple"
