@@ -64,6 +64,35 @@ _PASSWORD_HASH = re.compile(r"^argon2id:m=(\d{1,8}),t=(\d{1,3}),p=(\d{1,3})$")
 
 
 @dataclass(frozen=True)
+class OrganizationSettings:
+    """Who runs this IdP, for md:Organization in the metadata."""
+
+    name: str
+    display_name: str
+    url: str
+
+
+@dataclass(frozen=True)
+class ContactSettings:
+    """One md:ContactPerson: its type (technical, support) and how to reach it."""
+
+    contact_type: str
+    email: str
+    name: str = ""
+
+
+@dataclass(frozen=True)
+class MetadataSettings:
+    """What the published IdP metadata carries beyond the protocol endpoints."""
+
+    sign: bool = False
+    valid_days: int | None = None
+    cache_seconds: int | None = None
+    organization: OrganizationSettings | None = None
+    contacts: tuple[ContactSettings, ...] = ()
+
+
+@dataclass(frozen=True)
 class Config:
     """Every setting Sekisho reads from its environment."""
 
@@ -75,6 +104,9 @@ class Config:
     metrics_allow: tuple[Network, ...] = ()
     log_format: str = "plain"
     password_hash: Argon2Parameters = DEFAULT_PASSWORD_HASH
+    # shibmd:Scope and the domain of scoped attributes (eppn, subject-id).
+    scope: str = ""
+    metadata: MetadataSettings = MetadataSettings()
 
     @property
     def secure_transport(self) -> bool:
@@ -160,6 +192,104 @@ def parse_password_hash(raw: str) -> Argon2Parameters:
     return params
 
 
+_SCOPE_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+_EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*$")
+_CONTACT = re.compile(r"^(?:(?P<name>[^<>]*?)\s*<(?P<email>[^<>]+)>|(?P<bare>[^<>\s]+))$")
+_BOOLEAN = {
+    "": False,
+    "0": False,
+    "false": False,
+    "no": False,
+    "1": True,
+    "true": True,
+    "yes": True,
+}
+
+
+def parse_scope(raw: str, *, default: str) -> str:
+    """SEKISHO_SCOPE: a DNS domain (lowercase) such as example.com; default the base URL's host."""
+    value = raw.strip().lower() or default
+    labels = value.split(".")
+    if not all(_SCOPE_LABEL.match(label) for label in labels):
+        raise ConfigError(
+            f"SEKISHO_SCOPE must be a DNS domain such as example.com (letters, digits, '-' "
+            f"and '.'), got {raw.strip()!r}"
+        )
+    return value
+
+
+def _parse_bool(env: Mapping[str, str], name: str) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if raw not in _BOOLEAN:
+        raise ConfigError(f"{name} must be true or false, got {raw!r}")
+    return _BOOLEAN[raw]
+
+
+def _parse_int(env: Mapping[str, str], name: str, *, low: int, high: int, unit: str) -> int | None:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return None
+    if not raw.isdigit() or not low <= int(raw) <= high:
+        raise ConfigError(
+            f"{name} must be a whole number of {unit} from {low} to {high}, got {raw!r}"
+        )
+    return int(raw)
+
+
+def _parse_contact(env: Mapping[str, str], name: str, contact_type: str) -> ContactSettings | None:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return None
+    match = _CONTACT.match(raw)
+    email = (match["email"] or match["bare"] or "").strip() if match else ""
+    if not match or not _EMAIL.match(email):
+        raise ConfigError(f"{name} must be an e-mail address or 'Name <address>', got {raw!r}")
+    return ContactSettings(
+        contact_type=contact_type, email=email, name=(match["name"] or "").strip()
+    )
+
+
+def _parse_organization(env: Mapping[str, str]) -> OrganizationSettings | None:
+    name = env.get("SEKISHO_ORG_NAME", "").strip()
+    url = env.get("SEKISHO_ORG_URL", "").strip()
+    display = env.get("SEKISHO_ORG_DISPLAY_NAME", "").strip() or name
+    if not name and not url and not env.get("SEKISHO_ORG_DISPLAY_NAME", "").strip():
+        return None
+    if not name or not url:
+        raise ConfigError(
+            "SEKISHO_ORG_NAME and SEKISHO_ORG_URL must be set together (md:Organization "
+            f"needs both), got name {name!r} and URL {url!r}"
+        )
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc or any(c.isspace() for c in url):
+        raise ConfigError(f"SEKISHO_ORG_URL must be an absolute http(s) URL, got {url!r}")
+    for what, value in (("SEKISHO_ORG_NAME", name), ("SEKISHO_ORG_DISPLAY_NAME", display)):
+        if any(ord(c) < 0x20 or ord(c) == 0x7F for c in value) or len(value) > 256:
+            raise ConfigError(f"{what} must be at most 256 printable characters, got {value!r}")
+    return OrganizationSettings(name=name, display_name=display, url=url)
+
+
+def parse_metadata_settings(env: Mapping[str, str]) -> MetadataSettings:
+    """The SEKISHO_METADATA_*, SEKISHO_ORG_* and SEKISHO_CONTACT_* settings."""
+    contacts = tuple(
+        contact
+        for contact in (
+            _parse_contact(env, "SEKISHO_CONTACT_TECHNICAL", "technical"),
+            _parse_contact(env, "SEKISHO_CONTACT_SUPPORT", "support"),
+        )
+        if contact is not None
+    )
+    return MetadataSettings(
+        sign=_parse_bool(env, "SEKISHO_METADATA_SIGN"),
+        valid_days=_parse_int(env, "SEKISHO_METADATA_VALID_DAYS", low=1, high=3650, unit="days"),
+        cache_seconds=_parse_int(
+            env, "SEKISHO_METADATA_CACHE_SECONDS", low=60, high=31_536_000, unit="seconds"
+        ),
+        organization=_parse_organization(env),
+        contacts=contacts,
+    )
+
+
 def parse_trusted_proxies(raw: str) -> tuple[Network, ...]:
     """Parse comma- or space-separated CIDRs; a bare address is a /32 or /128."""
     from sekisho.network import parse_cidrs
@@ -203,6 +333,7 @@ def load_config(environ: Mapping[str, str] | None = None) -> Config:
     password_hash = DEFAULT_PASSWORD_HASH
     if env.get("SEKISHO_PASSWORD_HASH", "").strip():
         password_hash = parse_password_hash(env["SEKISHO_PASSWORD_HASH"])
+    host = (urlsplit(base_url).hostname or "localhost").lower()
     return Config(
         data_dir=data_dir,
         base_url=base_url,
@@ -212,7 +343,18 @@ def load_config(environ: Mapping[str, str] | None = None) -> Config:
         metrics_allow=parse_metrics_allow(env.get("SEKISHO_METRICS_ALLOW", "")),
         log_format=parse_log_format(env.get("SEKISHO_LOG_FORMAT", "")),
         password_hash=password_hash,
+        scope=parse_scope(env.get("SEKISHO_SCOPE", ""), default=_scope_default(host)),
+        metadata=parse_metadata_settings(env),
     )
+
+
+def _scope_default(host: str) -> str:
+    # An IP address is no security domain; "localhost" is the stand-in then.
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return host
+    return "localhost"
 
 
 @lru_cache(maxsize=1)

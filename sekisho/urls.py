@@ -31,6 +31,8 @@ urlpatterns = [
     path("saml/metadata", saml.metadata),
     path("saml/sso", saml.sso),
     path("saml/continue/<str:token>", saml.continue_sso),
+    path("saml/slo", saml.single_logout),
+    path("saml/logout/<str:token>", saml.logout_continue),
     path("saml/inspector", saml.inspector),
     # The browser side of the emulated AWS (before the API's catch-all: order matters).
     path("aws/saml", aws_console.saml_signin),

@@ -17,6 +17,9 @@ from sekisho.directory.models import User
 from sekisho.mfa import totp
 from sekisho.saml import services as saml
 
+# Chromium for tests/browser and tests/peers (one at a time, per module).
+pytest_plugins = ["tests.chromium"]
+
 PASSWORD = "correct horse battery staple"
 
 # No per-example deadline: on a shared 2-core machine an example can take longer than

@@ -183,7 +183,7 @@ class Instance:
         done = subprocess.run(
             [sys.executable, "-m", "sekisho.cli.main", *args],
             cwd=REPO,
-            env={**self.env(), **(extra_env or {})},
+            env=self.env() | (extra_env or {}),
             input=stdin,
             capture_output=True,
             text=True,

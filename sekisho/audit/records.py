@@ -770,7 +770,7 @@ def policy_denied(
 
 def logout(
     *,
-    user_uid: str,
+    user_uid: str | None,
     identity_store_arn: str,
     session_id: str | None,
     source_ip: str,
@@ -778,8 +778,23 @@ def logout(
     now: datetime,
     request_id: str | None = None,
     random: Random = SYSTEM_RANDOM,
+    initiated_by: str | None = None,
+    applications: Sequence[str] | None = None,
+    failure: str | None = None,
+    message: str | None = None,
 ) -> AuditEvent:
-    """``Logout`` (sso.amazonaws.com): the user ended their portal session."""
+    """``Logout`` (sso.amazonaws.com): a portal session ended, or a logout was refused.
+
+    Sekisho adds, in ``additionalEventData``, who started it (``LogoutInitiatedBy``: the
+    portal, or the application that sent a SAML LogoutRequest) and the applications
+    asked to end their sessions (single logout). ``failure`` (a stable code) marks a
+    refused logout message: nothing was ended.
+    """
+    additional: dict[str, object] = {}
+    if initiated_by is not None:
+        additional["LogoutInitiatedBy"] = initiated_by
+    if applications:
+        additional["ApplicationNames"] = list(applications)
     return _event(
         source=PORTAL_SOURCE,
         name="Logout",
@@ -793,6 +808,10 @@ def logout(
         request_id=request_id,
         random=random,
         read_only=True,
+        additional=additional or None,
+        details={"Logout": FAILURE if failure else SUCCESS} if failure or additional else None,
+        error_code=failure,
+        error_message=message if failure else None,
     )
 
 

@@ -303,18 +303,35 @@ def cmd_app_create_console(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _read_file(path: str, *, limit: int, what: str) -> bytes:
+    try:
+        with open(path, "rb") as handle:
+            return handle.read(limit + 1)
+    except OSError as exc:
+        raise CliError(f"cannot read {what} {path}: {exc.strerror}") from None
+
+
 def cmd_app_create_saml(args: argparse.Namespace) -> int:
     from sekisho.saml import services as saml
 
-    try:
-        with open(args.metadata, "rb") as handle:
-            metadata = handle.read(1024 * 1024 + 1)
-    except OSError as exc:
-        raise CliError(f"cannot read {args.metadata}: {exc.strerror}") from None
+    metadata = (
+        _read_file(args.metadata, limit=1024 * 1024, what="metadata file")
+        if args.metadata
+        else None
+    )
+    certificate = (
+        _read_file(args.metadata_cert, limit=64 * 1024, what="certificate file").decode(
+            "ascii", "replace"
+        )
+        if args.metadata_cert
+        else None
+    )
     app = saml.create_saml_app(
         name=args.name,
         display_name=args.display_name,
         metadata=metadata,
+        metadata_url=args.metadata_url,
+        metadata_certificate=certificate,
         entity_id=args.entity_id,
         name_id_format=args.name_id_format,
         name_id=args.name_id,
@@ -322,9 +339,60 @@ def cmd_app_create_saml(args: argparse.Namespace) -> int:
         relay_state=args.relay_state or "",
         sign_response=args.sign_response,
         require_signed_requests=args.require_signed_requests,
+        encrypt_assertions=args.encrypt,
         actor=_actor(),
     )
     print(f"created application {app.name} for {app.entity_id}")
+    return EXIT_OK
+
+
+def cmd_app_refresh(args: argparse.Namespace) -> int:
+    """Fetch SP metadata again; one line per application, exit 1 if any refresh failed."""
+    from sekisho.errors import SekishoError
+    from sekisho.saml import services as saml
+    from sekisho.saml.models import Application
+
+    if args.all == bool(args.names):
+        raise CliError("name the applications to refresh, or give --all (not both)")
+    apps = (
+        list(Application.objects.exclude(metadata_url="").order_by("name"))
+        if args.all
+        else [saml.get_app(name) for name in args.names]
+    )
+    failed = 0
+    for app in apps:
+        try:
+            saml.refresh_app_metadata(app, actor=_actor())
+        except SekishoError as exc:
+            failed += 1
+            text = "; ".join(line.strip() for line in str(exc).splitlines() if line.strip())
+            print(
+                f"sekisho: error: {app.name}: {text} (kept the previous metadata)", file=sys.stderr
+            )
+            continue
+        until = app.metadata_valid_until.isoformat() if app.metadata_valid_until else "not set"
+        print(f"refreshed {app.name} from {app.metadata_url} (validUntil {until})")
+    return EXIT_ERROR if failed else EXIT_OK
+
+
+def cmd_app_settings(args: argparse.Namespace) -> int:
+    """Change an application's NameID and encryption settings and print it."""
+    from sekisho.saml import services as saml
+
+    app = saml.get_app(args.name)
+    allowed = None
+    if args.allow_name_id_formats is not None:
+        allowed = [f.strip() for f in args.allow_name_id_formats.split(",") if f.strip()]
+    app = saml.update_app_settings(
+        app,
+        actor=_actor(),
+        name_id_format=args.name_id_format,
+        name_id_formats=allowed,
+        name_id=args.name_id,
+        encrypt_assertions=args.encrypt,
+        encryption_algorithm=args.encryption_algorithm,
+    )
+    _print_json(saml.describe_app(app))
     return EXIT_OK
 
 
@@ -528,15 +596,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--signin-url")
     p.set_defaults(func=cmd_app_create_console)
 
-    p = app.add_parser("create-saml", help="add any SAML 2.0 SP from its metadata file")
+    p = app.add_parser("create-saml", help="add any SAML 2.0 SP from its metadata")
     p.add_argument("name")
-    p.add_argument("--metadata", required=True, help="the SP's metadata XML file")
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--metadata", help="the SP's metadata XML file")
+    source.add_argument(
+        "--metadata-url", help="fetch the SP's metadata from this https URL (see app refresh)"
+    )
+    p.add_argument(
+        "--metadata-cert",
+        metavar="FILE",
+        help="PEM certificate the metadata must be signed with (then http URLs are allowed)",
+    )
     p.add_argument("--display-name")
-    p.add_argument("--entity-id", help="which SP, when the file holds several")
+    p.add_argument("--entity-id", help="which SP, when the metadata holds several")
     p.add_argument(
         "--name-id-format",
         choices=["unspecified", "emailAddress", "persistent", "transient"],
-        default="unspecified",
+        default=None,
+        help="default: the first format the SP's metadata declares (then unspecified)",
     )
     p.add_argument(
         "--name-id",
@@ -554,7 +632,38 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--require-signed-requests", action="store_true", help="refuse unsigned AuthnRequests"
     )
+    p.add_argument(
+        "--encrypt",
+        choices=["auto", "always", "never"],
+        default="auto",
+        help="encrypt assertions: auto (when the SP's metadata has an encryption key)",
+    )
     p.set_defaults(func=cmd_app_create_saml)
+
+    p = app.add_parser("refresh", help="fetch SP metadata again from its URL")
+    p.add_argument("names", nargs="*", metavar="NAME")
+    p.add_argument("--all", action="store_true", help="every application with a metadata URL")
+    p.set_defaults(func=cmd_app_refresh)
+
+    p = app.add_parser("settings", help="change an application's NameID and encryption settings")
+    p.add_argument("name")
+    p.add_argument(
+        "--name-id-format", choices=["unspecified", "emailAddress", "persistent", "transient"]
+    )
+    p.add_argument(
+        "--allow-name-id-formats",
+        metavar="F1,F2",
+        help="formats an AuthnRequest's NameIDPolicy may ask for besides the default one and "
+        "the opaque persistent and transient (comma-separated)",
+    )
+    p.add_argument("--name-id", help="mapping for the NameID value of --name-id-format")
+    p.add_argument("--encrypt", choices=["auto", "always", "never"])
+    p.add_argument(
+        "--encryption-algorithm",
+        choices=["auto", "aes256-gcm", "aes128-gcm", "aes256-cbc", "aes128-cbc"],
+        help="override the algorithm chosen from the SP's metadata",
+    )
+    p.set_defaults(func=cmd_app_settings)
 
     p = app.add_parser("list", help="list applications")
     p.add_argument("--json", action="store_true")

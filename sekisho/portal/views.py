@@ -32,6 +32,7 @@ from sekisho.mfa.methods import (
 )
 from sekisho.portal.session import SignInFlow, clear_flow, put_flow
 from sekisho.saml import services as saml
+from sekisho.saml import slo as saml_slo
 from sekisho.saml.assignments import applications_for
 from sekisho.saml.models import Application
 from sekisho.web.errors import error_page
@@ -306,22 +307,21 @@ def _after_password(request: HttpRequest, user: User, flow: SignInFlow) -> HttpR
 
 @require_POST
 def signout(request: HttpRequest) -> HttpResponse:
-    """End the session everywhere it is stored."""
+    """End the session everywhere it is stored, and at every application that can end it.
+
+    Applications that support single logout are visited in turn (saml-profiles §4.4); the
+    last page says which applications could not be signed out of.
+    """
     auth = get_auth(request)
     user = request.user if request.user.is_authenticated else None
+    operation = None
     if auth is not None and isinstance(user, User):
-        context = request_context(request)
-        emit(
-            records.logout(
-                user_uid=str(user.uid),
-                identity_store_arn=identity_store_arn(),
-                session_id=auth.session_id,
-                source_ip=context.source_ip,
-                user_agent=context.user_agent,
-                now=saml.clock().now(),
-            )
+        operation = saml_slo.begin_portal_logout(
+            user=user, portal_session_id=auth.session_id, context=request_context(request)
         )
     logout(request)
+    if operation is not None:
+        return redirect(f"/saml/logout/{operation.token}")
     return redirect("/signin?signed_out=1")
 
 
@@ -353,6 +353,11 @@ def launch(request: HttpRequest, name: str) -> HttpResponse:
     if request.method != "POST":
         return render(request, "sekisho/launch.html", {"app": app})
     outcome = saml.launch(
-        app=app, user=user, auth=auth, context=request_context(request), in_response_to=None
+        app=app,
+        user=user,
+        auth=auth,
+        context=request_context(request),
+        in_response_to=None,
+        session_key=request.session.session_key or "",
     )
     return render_outcome(request, outcome)

@@ -28,6 +28,8 @@ class StatusCodes:
     INVALID_NAMEID_POLICY = _STATUS + "InvalidNameIDPolicy"
     NO_AUTHN_CONTEXT = _STATUS + "NoAuthnContext"
     NO_PASSIVE = _STATUS + "NoPassive"
+    PARTIAL_LOGOUT = _STATUS + "PartialLogout"
+    UNKNOWN_PRINCIPAL = _STATUS + "UnknownPrincipal"
     REQUEST_DENIED = _STATUS + "RequestDenied"
     REQUEST_UNSUPPORTED = _STATUS + "RequestUnsupported"
     REQUEST_VERSION_TOO_HIGH = _STATUS + "RequestVersionTooHigh"
@@ -118,6 +120,20 @@ class SignatureInvalid(SamlError):
 
     code = "signature_invalid"
     status = None
+
+
+class EndpointRejected(SamlError):
+    """An endpoint URL (ACS, single logout, metadata source) Sekisho will not send anyone to."""
+
+    code = "endpoint_rejected"
+    status = None
+
+
+class EncryptionUnavailable(SamlError):
+    """An assertion that should be encrypted and cannot be: no usable key or algorithm."""
+
+    code = "encryption_unavailable"
+    status = SamlStatus(StatusCodes.RESPONDER)
 
 
 class MetadataError(SamlError):

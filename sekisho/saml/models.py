@@ -1,4 +1,4 @@
-"""SAML storage: applications (service providers), their assignments, pending AuthnRequests."""
+"""SAML storage: applications (SPs), assignments, pending AuthnRequests, SP sessions, logouts."""
 
 from __future__ import annotations
 
@@ -31,6 +31,9 @@ class Application(models.Model):
     relay_state = models.CharField(max_length=2048, blank=True, default="")
     name_id_format = models.CharField(max_length=256)
     name_id_expression = models.CharField(max_length=256, default="${user:username}")
+    # Formats an SP may ask for in NameIDPolicy besides name_id_format and the opaque
+    # persistent and transient (services.allowed_name_id_formats): those it declares.
+    name_id_formats = models.JSONField(default=list)
     # [{"name", "value", "name_format"}] in Identity Center's mapping syntax.
     attribute_mappings = models.JSONField(default=list)
     sign_response = models.BooleanField(default=False)
@@ -40,6 +43,20 @@ class Application(models.Model):
     # PEM certificates from the SP's metadata, for signed AuthnRequests.
     sp_certificates = models.JSONField(default=list)
     sp_metadata = models.TextField(blank=True, default="")
+    # Encryption: the SP's keys and md:EncryptionMethod list from its metadata, whether to
+    # encrypt ("auto": when the SP publishes a key) and an optional algorithm override.
+    sp_encryption_certificates = models.JSONField(default=list)
+    encryption_methods = models.JSONField(default=list)
+    encrypt_assertions = models.CharField(max_length=8, default="auto")
+    encryption_algorithm = models.CharField(max_length=128, blank=True, default="")
+    # The SP's HTTP-Redirect / HTTP-POST SingleLogoutService: [{"binding", "url", "response_url"}].
+    slo_endpoints = models.JSONField(default=list)
+    # Metadata fetched from a URL (app create-saml --metadata-url, app refresh).
+    metadata_url = models.CharField(max_length=2048, blank=True, default="")
+    metadata_certificate = models.TextField(blank=True, default="")
+    metadata_valid_until = models.DateTimeField(null=True, blank=True)
+    metadata_refreshed_at = models.DateTimeField(null=True, blank=True)
+    metadata_refresh_error = models.CharField(max_length=1024, blank=True, default="")
     # The preset's own parameters (region, instance id, …), shown by `app show`.
     preset = models.JSONField(default=dict)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -120,3 +137,52 @@ class Assignment(models.Model):
                 fields=["application", "group"], name="saml_assignment_unique_group"
             ),
         ]
+
+
+class SpSession(models.Model):
+    """One SP's part of a portal session: what it was told, so single logout can name it.
+
+    Kept in the database (any node answers the logout): the NameID and SessionIndex
+    exactly as issued (saml-profiles §4.4.4.1), and the portal session they belong to.
+    """
+
+    application = models.ForeignKey(Application, on_delete=models.CASCADE)
+    user = models.ForeignKey("directory.User", on_delete=models.CASCADE, related_name="+")
+    # The portal session's public id (AuthState.session_id) and its Django session key.
+    portal_session_id = models.CharField(max_length=64, db_index=True)
+    session_key = models.CharField(max_length=64, blank=True, default="")
+    session_index = models.CharField(max_length=64)
+    name_id = models.CharField(max_length=1024)
+    name_id_format = models.CharField(max_length=256)
+    sp_name_qualifier = models.CharField(max_length=1024, blank=True, default="")
+    created_at = models.DateTimeField()
+    ended_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints: ClassVar[list[Any]] = [
+            models.UniqueConstraint(
+                fields=["application", "portal_session_id"], name="saml_spsession_unique"
+            )
+        ]
+
+
+class LogoutOperation(models.Model):
+    """A single logout in progress across SPs (front channel: the browser goes to each in turn).
+
+    ``steps`` holds one entry per SP session: {"app", "name", "state", "request_id"} with
+    state pending, sent, done, failed or unsupported (no SingleLogoutService).
+    """
+
+    token = models.CharField(max_length=64, unique=True)
+    user = models.ForeignKey(
+        "directory.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    portal_session_id = models.CharField(max_length=64, blank=True, default="")
+    # Set when an SP started the logout: it gets the final LogoutResponse.
+    origin = models.ForeignKey(Application, null=True, blank=True, on_delete=models.SET_NULL)
+    origin_request_id = models.CharField(max_length=256, blank=True, default="")
+    origin_relay_state = models.CharField(max_length=1024, blank=True, default="")
+    steps = models.JSONField(default=list)
+    created_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    completed = models.BooleanField(default=False)

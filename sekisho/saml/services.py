@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
@@ -40,10 +40,13 @@ from sekisho.saml.assignments import assignable_problem, is_assigned
 from sekisho.saml.core import attributes as mapping
 from sekisho.saml.core import metadata as md
 from sekisho.saml.core import presets
-from sekisho.saml.core.keys import SigningKey, generate_signing_key
+from sekisho.saml.core import xmlenc as enc
+from sekisho.saml.core.keys import SigningKey, certificate_pem, generate_signing_key
+from sekisho.saml.core.persistent import session_bound_id
 from sekisho.saml.core.response import build_response
+from sekisho.saml.core.urls import check_endpoint_url, is_loopback_host
 from sekisho.saml.core.xml import parse_xml
-from sekisho.saml.models import Application, Assignment
+from sekisho.saml.models import Application, Assignment, SpSession
 
 NAME_ID_FORMATS = {
     "unspecified": md.NAMEID_UNSPECIFIED,
@@ -51,6 +54,15 @@ NAME_ID_FORMATS = {
     "persistent": md.NAMEID_PERSISTENT,
     "transient": md.NAMEID_TRANSIENT,
 }
+ENCRYPT_MODES = ("auto", "always", "never")
+# Short names of the data encryption algorithms `app settings --encryption-algorithm` takes.
+ENCRYPTION_ALGORITHMS = {
+    "aes256-gcm": enc.AES256_GCM,
+    "aes128-gcm": enc.AES128_GCM,
+    "aes256-cbc": enc.AES256_CBC,
+    "aes128-cbc": enc.AES128_CBC,
+}
+METADATA_FETCH_TIMEOUT = 10.0
 
 _clock: Clock = SYSTEM_CLOCK
 _random: Random = SYSTEM_RANDOM
@@ -138,12 +150,30 @@ def idp_identity() -> md.IdpIdentity:
     """Who this IdP is, as published in its metadata (with the next certificate, if staged)."""
     config = get_config()
     staged = next_signing_key()
+    settings = config.metadata
+    organization = settings.organization
     return md.IdpIdentity(
         entity_id=config.url("/saml/metadata"),
         sso_redirect_url=config.url("/saml/sso"),
         sso_post_url=config.url("/saml/sso"),
         signing_certificate_pem=signing_key().certificate_pem,
         extra_signing_certificates=(staged.certificate_pem,) if staged is not None else (),
+        organization=(
+            md.Organization(
+                name=organization.name,
+                display_name=organization.display_name,
+                url=organization.url,
+            )
+            if organization is not None
+            else None
+        ),
+        slo_redirect_url=config.url("/saml/slo"),
+        slo_post_url=config.url("/saml/slo"),
+        scopes=(config.scope,) if config.scope else (),
+        contacts=tuple(
+            md.ContactPerson(contact_type=c.contact_type, email=c.email, name=c.name)
+            for c in settings.contacts
+        ),
     )
 
 
@@ -213,8 +243,21 @@ def switch_signing_key(*, actor: Actor) -> tuple[SigningKey, SigningKey]:
 
 
 def metadata_xml() -> bytes:
-    """The IdP's SAML metadata document."""
-    return md.build_idp_metadata(idp_identity())
+    """The IdP's SAML metadata document, signed and time-limited as configured."""
+    settings = get_config().metadata
+    now = _clock.now()
+    return md.build_idp_metadata(
+        idp_identity(),
+        valid_until=(
+            now + timedelta(days=settings.valid_days) if settings.valid_days is not None else None
+        ),
+        cache_duration=(
+            timedelta(seconds=settings.cache_seconds) if settings.cache_seconds else None
+        ),
+        signing=(
+            md.MetadataSigning(key=signing_key(), new_id=_random.new_id) if settings.sign else None
+        ),
+    )
 
 
 def require_initialized() -> None:
@@ -476,32 +519,196 @@ def parse_attribute_option(text: str) -> mapping.AttributeMapping:
     )
 
 
+def fetch_metadata(url: str, *, signed: bool) -> bytes:
+    """GET an SP's metadata document (at most 1 MiB, 10 s, no redirects).
+
+    https, or http when the host is loopback or the document must carry a signature
+    (``signed``: the signature, not the transport, then vouches for it).
+
+    Raises:
+        MetadataError: a URL Sekisho will not fetch, or the fetch failed.
+    """
+    import urllib.error
+    import urllib.request
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    try:
+        if parts.scheme == "http" and signed and not is_loopback_host(parts.hostname or ""):
+            check_endpoint_url("https" + url[4:], what="--metadata-url")
+        else:
+            check_endpoint_url(url, what="--metadata-url")
+    except errors.EndpointRejected as exc:
+        raise errors.MetadataError(exc.message) from None
+
+    class _NoRedirect(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+            """Follow no redirect: the HTTPError names where it pointed."""
+            return None
+
+    handlers: list[Any] = [_NoRedirect()]
+    if is_loopback_host(parts.hostname or ""):
+        handlers.append(urllib.request.ProxyHandler({}))  # never send loopback to a proxy
+    opener = urllib.request.build_opener(*handlers)
+    request = urllib.request.Request(  # noqa: S310 - scheme checked above
+        url, headers={"Accept": "application/samlmetadata+xml, application/xml, text/xml"}
+    )
+    try:
+        with opener.open(request, timeout=METADATA_FETCH_TIMEOUT) as response:
+            body: bytes = response.read(md.DEFAULT_METADATA_MAX_BYTES + 1)
+    except urllib.error.HTTPError as exc:
+        where = exc.headers.get("Location") if 300 <= exc.code < 400 else None
+        hint = f" (redirected to {where!r}; give that URL)" if where else ""
+        raise errors.MetadataError(f"fetching {url!r} failed: HTTP {exc.code}{hint}") from None
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise errors.MetadataError(f"fetching {url!r} failed: {reason}") from None
+    if len(body) > md.DEFAULT_METADATA_MAX_BYTES:
+        raise errors.MetadataError(
+            f"metadata at {url!r} is larger than {md.DEFAULT_METADATA_MAX_BYTES} bytes"
+        )
+    return body
+
+
+def read_certificate(text: str, *, what: str) -> str:
+    """A PEM certificate given by an administrator, normalised, or a one-line error."""
+    try:
+        return certificate_pem(text)
+    except ValueError as exc:
+        raise errors.MetadataError(f"{what}: {exc}") from None
+
+
+def _sp_metadata_of(xml: bytes, *, entity_id: str | None, certificate: str) -> md.SpMetadata:
+    sp = md.parse_sp_metadata(
+        xml, entity_id=entity_id, trusted_certificates=(certificate,) if certificate else ()
+    )
+    md.check_metadata_current(sp, now=_clock.now())
+    if not sp.post_acs():
+        raise errors.MetadataError(
+            f"{sp.entity_id} lists no HTTP-POST AssertionConsumerService; Sekisho answers by POST"
+        )
+    return sp
+
+
+def _apply_metadata(app: Application, sp: md.SpMetadata, xml: bytes) -> None:
+    """Copy what Sekisho uses from SP metadata onto the application (create and refresh)."""
+    app.entity_id = sp.entity_id
+    app.acs_endpoints = [
+        {"url": e.location, "index": e.index if e.index is not None else i, "default": e.is_default}
+        for i, e in enumerate(sp.post_acs())
+    ]
+    app.sp_certificates = list(sp.signing_certificates)
+    app.sp_encryption_certificates = list(sp.encryption_certificates)
+    app.encryption_methods = list(sp.encryption_methods)
+    app.slo_endpoints = [
+        {"binding": e.binding, "url": e.location, "response_url": e.response_location or ""}
+        for e in sp.front_channel_slo()
+    ]
+    # Signed requests stay required once required (a refresh never relaxes it).
+    app.want_authn_requests_signed = app.want_authn_requests_signed or sp.authn_requests_signed
+    app.metadata_valid_until = sp.valid_until
+    app.sp_metadata = xml.decode("utf-8", "replace")
+
+
+def encryption_target(app: Application) -> enc.EncryptionTarget | None:
+    """Whom and how to encrypt this application's assertions for, or None for plaintext.
+
+    Raises:
+        EncryptionUnavailable: encryption is required and impossible (no key, only
+            algorithms Sekisho lacks, a weak or non-RSA key).
+    """
+    mode = app.encrypt_assertions or "auto"
+    if mode == "never" or (mode == "auto" and not app.sp_encryption_certificates):
+        return None
+    if not app.sp_encryption_certificates:
+        raise errors.EncryptionUnavailable(
+            f"{app.name} must get encrypted assertions, and its metadata has no encryption key"
+        )
+    certificate = str(app.sp_encryption_certificates[0])
+    data, transport = enc.choose_algorithms(
+        [str(m) for m in app.encryption_methods], override=app.encryption_algorithm or None
+    )
+    enc.check_encryption_certificate(certificate)
+    return enc.EncryptionTarget(
+        certificate_pem=certificate,
+        data_algorithm=data,
+        key_transport=transport,
+        recipient=app.entity_id,
+    )
+
+
+# Opaque formats reveal nothing about the person (saml-core §8.3.7-§8.3.8): an SP may
+# always ask for them. The e-mail address only goes to an SP that declares that format
+# or whose administrator chose it.
+OPAQUE_NAME_ID_FORMATS = (md.NAMEID_PERSISTENT, md.NAMEID_TRANSIENT)
+
+
+def allowed_name_id_formats(app: Application) -> list[str]:
+    """The NameIDPolicy formats an AuthnRequest may ask this application for."""
+    stored = [str(f) for f in app.name_id_formats]
+    return list(dict.fromkeys([app.name_id_format, *stored, *OPAQUE_NAME_ID_FORMATS]))
+
+
+def _name_id_choice(sp: md.SpMetadata, override: str | None) -> tuple[str, list[str]]:
+    """(default format, allowed formats): the override, else the SP's first declared one."""
+    declared = [f for f in sp.name_id_formats if f in md.IDP_NAMEID_FORMATS]
+    if override is not None:
+        if override not in NAME_ID_FORMATS:
+            raise errors.SamlError(
+                f"--name-id-format must be one of {', '.join(NAME_ID_FORMATS)}, got {override!r}",
+                code="invalid_name_id_format",
+            )
+        fmt = NAME_ID_FORMATS[override]
+    else:
+        # No (usable) declaration: unspecified, the IdP's choice (the username).
+        fmt = declared[0] if declared else md.NAMEID_UNSPECIFIED
+    return fmt, list(dict.fromkeys([fmt, *declared, *OPAQUE_NAME_ID_FORMATS]))
+
+
 def create_saml_app(
     *,
     name: str,
     display_name: str | None,
-    metadata: bytes,
+    metadata: bytes | None,
     entity_id: str | None,
-    name_id_format: str,
+    name_id_format: str | None,
     name_id: str | None,
     attributes: list[str],
     relay_state: str,
     sign_response: bool,
     require_signed_requests: bool,
     actor: Actor,
+    metadata_url: str | None = None,
+    metadata_certificate: str | None = None,
+    encrypt_assertions: str = "auto",
 ) -> Application:
-    """Add any SAML 2.0 SP from its metadata; only its registered HTTP-POST ACS are used."""
-    sp = md.parse_sp_metadata(metadata, entity_id=entity_id)
-    endpoints = sp.post_acs()
-    if not endpoints:
-        raise errors.MetadataError(
-            f"{sp.entity_id} lists no HTTP-POST AssertionConsumerService; Sekisho answers by POST"
+    """Add any SAML 2.0 SP from its metadata (a document or a URL); only its HTTP-POST ACS are used.
+
+    The NameID format is ``name_id_format`` when given, else the first format the SP's
+    metadata declares that Sekisho issues (unspecified when none); AuthnRequests may also
+    ask for the other declared ones and the opaque persistent and transient. A
+    ``metadata_certificate`` (PEM) makes the metadata's signature mandatory.
+    """
+    if (metadata is None) == (metadata_url is None):
+        raise errors.MetadataError("give the SP's metadata as a file or as a URL, not both")
+    if encrypt_assertions not in ENCRYPT_MODES:
+        raise errors.SamlError(
+            f"encryption must be one of {', '.join(ENCRYPT_MODES)}, got {encrypt_assertions!r}"
         )
+    certificate = (
+        read_certificate(metadata_certificate, what="--metadata-cert")
+        if metadata_certificate
+        else ""
+    )
+    if metadata_url is not None:
+        metadata = fetch_metadata(metadata_url, signed=bool(certificate))
+    assert metadata is not None
+    sp = _sp_metadata_of(metadata, entity_id=entity_id, certificate=certificate)
     if Application.objects.filter(kind=Application.KIND_SAML, entity_id=sp.entity_id).exists():
         raise errors.SamlError(
             f"an application for {sp.entity_id} already exists", code="application_exists"
         )
-    fmt = NAME_ID_FORMATS[name_id_format]
+    fmt, allowed = _name_id_choice(sp, name_id_format)
     if name_id is None:
         # Persistent and transient values are generated (opaque); the others come from data.
         name_id = {md.NAMEID_EMAIL: "${user:email}", md.NAMEID_UNSPECIFIED: "${user:username}"}.get(
@@ -518,26 +725,136 @@ def create_saml_app(
         name=_check_app_name(name),
         display_name=(display_name or name)[:128],
         kind=Application.KIND_SAML,
-        entity_id=sp.entity_id,
-        acs_endpoints=[
-            {
-                "url": e.location,
-                "index": e.index if e.index is not None else i,
-                "default": e.is_default,
-            }
-            for i, e in enumerate(endpoints)
-        ],
         relay_state=relay_state,
         name_id_format=fmt,
+        name_id_formats=allowed,
         name_id_expression=name_id,
         attribute_mappings=_mappings_json(mappings),
         sign_response=sign_response,
-        want_authn_requests_signed=require_signed_requests or sp.authn_requests_signed,
-        sp_certificates=list(sp.signing_certificates),
-        sp_metadata=metadata.decode("utf-8", "replace"),
+        want_authn_requests_signed=require_signed_requests,
+        encrypt_assertions=encrypt_assertions,
+        metadata_url=metadata_url or "",
+        metadata_certificate=certificate,
+        metadata_refreshed_at=_clock.now() if metadata_url else None,
         preset={},
     )
+    _apply_metadata(app, sp, metadata)
+    encryption_target(app)  # refuse now what could never be encrypted at sign-in
     return _save_app(app, actor)
+
+
+def refresh_app_metadata(app: Application, *, actor: Actor) -> md.SpMetadata:
+    """Fetch the app's metadata URL again; on any failure keep the metadata it has.
+
+    A refresh that fails (unreachable, bad signature, expired validUntil, another
+    entityID) changes nothing but the recorded error, and is audited as a failure.
+
+    Raises:
+        SamlError: the app has no metadata URL, or the refresh failed (with why).
+    """
+    if not app.metadata_url:
+        raise errors.MetadataError(
+            f"{app.name} was created from a file; re-create it with --metadata-url to refresh"
+        )
+    try:
+        xml = fetch_metadata(app.metadata_url, signed=bool(app.metadata_certificate))
+        sp = _sp_metadata_of(xml, entity_id=app.entity_id, certificate=app.metadata_certificate)
+        candidate = Application.objects.get(pk=app.pk)
+        _apply_metadata(candidate, sp, xml)
+        encryption_target(candidate)
+    except SekishoError as exc:
+        Application.objects.filter(pk=app.pk).update(metadata_refresh_error=exc.message[:1024])
+        emit(
+            records.admin_change(
+                event_name="UpdateApplication",
+                actor=actor.name,
+                parameters={"application": app.name, "refreshMetadata": app.metadata_url},
+                error_code="MetadataRefreshFailed",
+                error_message=exc.message[:500],
+                source_ip=actor.context.source_ip,
+                user_agent=actor.context.user_agent,
+                now=_clock.now(),
+            )
+        )
+        raise
+    candidate.metadata_refreshed_at = _clock.now()
+    candidate.metadata_refresh_error = ""
+    candidate.save()
+    app.refresh_from_db()
+    admin_audit(
+        actor,
+        "UpdateApplication",
+        {"application": app.name, "refreshMetadata": app.metadata_url},
+        _clock,
+    )
+    return sp
+
+
+def update_app_settings(
+    app: Application,
+    *,
+    actor: Actor,
+    name_id_format: str | None = None,
+    name_id_formats: list[str] | None = None,
+    name_id: str | None = None,
+    encrypt_assertions: str | None = None,
+    encryption_algorithm: str | None = None,
+) -> Application:
+    """Change an application's NameID and encryption settings; only the given ones change."""
+    changes: dict[str, object] = {}
+    if name_id_format is not None:
+        if name_id_format not in NAME_ID_FORMATS:
+            raise errors.SamlError(
+                f"--name-id-format must be one of {', '.join(NAME_ID_FORMATS)}, "
+                f"got {name_id_format!r}"
+            )
+        app.name_id_format = NAME_ID_FORMATS[name_id_format]
+        changes["nameIdFormat"] = app.name_id_format
+        if name_id is None:
+            app.name_id_expression = {
+                md.NAMEID_EMAIL: "${user:email}",
+                md.NAMEID_UNSPECIFIED: "${user:username}",
+            }.get(app.name_id_format, "")
+    if name_id_formats is not None:
+        unknown = [f for f in name_id_formats if f not in NAME_ID_FORMATS]
+        if unknown or not name_id_formats:
+            raise errors.SamlError(
+                f"--allow-name-id-formats takes a comma-separated list of "
+                f"{', '.join(NAME_ID_FORMATS)}, got {','.join(name_id_formats)!r}"
+            )
+        app.name_id_formats = [NAME_ID_FORMATS[f] for f in name_id_formats]
+        changes["allowedNameIdFormats"] = list(app.name_id_formats)
+    if app.name_id_format not in app.name_id_formats:
+        app.name_id_formats = [app.name_id_format, *app.name_id_formats]
+    if name_id is not None:
+        if name_id:
+            mapping.validate(name_id)
+        app.name_id_expression = name_id
+        changes["nameId"] = name_id
+    if encrypt_assertions is not None:
+        if encrypt_assertions not in ENCRYPT_MODES:
+            raise errors.SamlError(
+                f"--encrypt must be one of {', '.join(ENCRYPT_MODES)}, got {encrypt_assertions!r}"
+            )
+        app.encrypt_assertions = encrypt_assertions
+        changes["encryptAssertions"] = encrypt_assertions
+    if encryption_algorithm is not None:
+        if encryption_algorithm not in ("", "auto", *ENCRYPTION_ALGORITHMS):
+            raise errors.SamlError(
+                f"--encryption-algorithm must be auto or one of "
+                f"{', '.join(ENCRYPTION_ALGORITHMS)}, got {encryption_algorithm!r}"
+            )
+        app.encryption_algorithm = ENCRYPTION_ALGORITHMS.get(encryption_algorithm, "")
+        changes["encryptionAlgorithm"] = encryption_algorithm or "auto"
+    if not app.name_id_expression and app.name_id_format not in (
+        md.NAMEID_PERSISTENT,
+        md.NAMEID_TRANSIENT,
+    ):
+        raise errors.SamlError("an emailAddress or unspecified NameID needs a --name-id expression")
+    encryption_target(app)
+    app.save()
+    admin_audit(actor, "UpdateApplication", {"application": app.name, **changes}, _clock)
+    return app
 
 
 def delete_app(app: Application, *, actor: Actor) -> None:
@@ -570,11 +887,29 @@ def describe_app(app: Application) -> dict[str, Any]:
         "entity_id": app.entity_id,
         "acs": app.acs_endpoints,
         "relay_state": app.relay_state,
-        "name_id": {"format": app.name_id_format, "value": app.name_id_expression},
+        "name_id": {
+            "format": app.name_id_format,
+            "value": app.name_id_expression,
+            "allowed_formats": allowed_name_id_formats(app),
+        },
         "attributes": app.attribute_mappings,
         "sign_response": app.sign_response,
         "require_mfa": app.require_mfa,
         "require_signed_requests": app.want_authn_requests_signed,
+        "encryption": {
+            "mode": app.encrypt_assertions,
+            "algorithm": app.encryption_algorithm or "auto",
+            "sp_key": bool(app.sp_encryption_certificates),
+            "sp_methods": app.encryption_methods,
+        },
+        "single_logout": app.slo_endpoints,
+        "metadata": {
+            "url": app.metadata_url,
+            "signature_required": bool(app.metadata_certificate),
+            "valid_until": app.metadata_valid_until,
+            "refreshed_at": app.metadata_refreshed_at,
+            "refresh_error": app.metadata_refresh_error,
+        },
         "preset": app.preset,
         "assigned_users": sorted(a.user.username for a in assignments if a.user),
         "assigned_groups": sorted(a.group.name for a in assignments if a.group),
@@ -595,6 +930,7 @@ def user_attributes(user: User) -> mapping.UserAttributes:
         given_name=given,
         family_name=family,
         groups=user.group_names(),
+        scope=get_config().scope,
     )
 
 
@@ -648,6 +984,16 @@ class SsoContext:
 IDP_SESSION_SECONDS = 12 * 3600
 
 
+@dataclass(frozen=True)
+class IssuedResponse:
+    """A built Response and the subject exactly as it names it (kept for single logout)."""
+
+    xml: bytes
+    name_id: str
+    name_id_format: str
+    sp_name_qualifier: str
+
+
 def build_assertion(
     *,
     app: Application,
@@ -656,8 +1002,15 @@ def build_assertion(
     in_response_to: str | None,
     sso: SsoContext,
     name_id_format: str | None = None,
-) -> tuple[bytes, str]:
-    """A signed Response for this user and app; returns (XML, NameID)."""
+    authn_context_class: str | None = None,
+    transient_name_id: str | None = None,
+) -> IssuedResponse:
+    """A signed (and, for SPs that want it, encrypted) Response and the NameID it names.
+
+    ``transient_name_id`` is the transient NameID for this session at this SP (derived by
+    the caller), so its later LogoutRequest names the subject as it knows it.
+    """
+    new_id = (lambda: transient_name_id) if transient_name_id else _random.new_id
     spec = presets.assertion_spec_for(
         definition_of(app),
         user=user_attributes(user),
@@ -670,26 +1023,44 @@ def build_assertion(
         session_not_on_or_after=sso.authn_instant + timedelta(seconds=IDP_SESSION_SECONDS),
         name_id_format=name_id_format,
         persistent_key=persistent_key(),
-        new_id=_random.new_id,
+        new_id=new_id,
+        authn_context_class=authn_context_class,
     )
-    xml = build_response(spec, key=signing_key(), now=_clock.now(), new_id=_random.new_id)
-    return xml, spec.name_id
+    spec = replace(spec, encrypt_for=encryption_target(app))
+    xml = build_response(
+        spec,
+        key=signing_key(),
+        now=_clock.now(),
+        new_id=_random.new_id,
+        random_bytes=_random.token_bytes,
+    )
+    return IssuedResponse(
+        xml=xml,
+        name_id=spec.name_id,
+        name_id_format=spec.name_id_format,
+        sp_name_qualifier=spec.sp_name_qualifier or "",
+    )
 
 
 def preview(*, app: Application, user: User, mfa_used: bool) -> bytes:
-    """Exactly what a launch would post now (IdP-initiated), for debugging mappings."""
+    """Exactly what a launch would post now (IdP-initiated), for debugging mappings.
+
+    An application that gets encrypted assertions is previewed in plaintext (the point
+    is to read it); a launch sends it encrypted.
+    """
     problem = assignable_problem(app, user)
     if problem:
         raise errors.SamlError(f"{user.username!r} cannot use {app.name!r}: {problem}")
     now = _clock.now()
-    xml, _ = build_assertion(
-        app=app,
+    plain = Application.objects.get(pk=app.pk) if app.pk else app
+    plain.encrypt_assertions = "never"
+    return build_assertion(
+        app=plain,
         user=user,
         acs_url=app.default_acs(),
         in_response_to=None,
         sso=SsoContext(mfa_used=mfa_used, authn_instant=now, session_index=_random.new_id()),
-    )
-    return xml
+    ).xml
 
 
 def pretty(xml: bytes) -> str:
@@ -704,7 +1075,11 @@ def pretty(xml: bytes) -> str:
 
 @dataclass(frozen=True)
 class LaunchOutcome:
-    """A launch decision: the POST to make on success, or the refusal code and reason."""
+    """A launch decision: the POST to make on success, or the refusal code and reason.
+
+    ``form_origin`` is the checked origin of ``acs_url`` (``urls.CheckedUrl.origin``):
+    the only place the auto-POST page's Content-Security-Policy lets its form go.
+    """
 
     allowed: bool
     app_name: str
@@ -713,6 +1088,86 @@ class LaunchOutcome:
     relay_state: str = ""
     refusal: str = ""
     reason: str = ""
+    form_origin: str = ""
+    field: str = "SAMLResponse"
+    signing_out: bool = False
+
+
+def post_outcome(
+    *,
+    app_name: str,
+    url: str,
+    field: str,
+    message: bytes,
+    relay_state: str,
+    signing_out: bool = False,
+) -> LaunchOutcome:
+    """An auto-POST of a SAML message to an SP endpoint (saml-bindings §3.5.4).
+
+    Raises:
+        EndpointRejected: ``url`` is not a URL Sekisho sends browsers to.
+    """
+    import base64
+
+    checked = check_endpoint_url(url, what="endpoint")
+    return LaunchOutcome(
+        allowed=True,
+        app_name=app_name,
+        acs_url=checked.url,
+        saml_response=base64.b64encode(message).decode("ascii"),
+        relay_state=relay_state,
+        form_origin=checked.origin,
+        field=field,
+        signing_out=signing_out,
+    )
+
+
+def session_key_material() -> bytes:
+    """The secret SessionIndex values and transient NameIDs are derived from."""
+    return SecretBox.from_master_key(cached_master_key()).derive("saml/session-bound-ids")
+
+
+def _record_sp_session(
+    *,
+    app: Application,
+    user: User,
+    session_id: str,
+    session_key: str,
+    issued: IssuedResponse,
+    session_index: str,
+) -> None:
+    """Remember what this SP was told in this portal session, for single logout (one query).
+
+    An upsert on (application, portal session): a later launch in the same session
+    overwrites it with the same SessionIndex (derived, not stored first), so no read
+    is needed on the launch path.
+    """
+    row = SpSession(
+        application=app,
+        user=user,
+        portal_session_id=session_id,
+        session_key=session_key,
+        session_index=session_index,
+        name_id=issued.name_id,
+        name_id_format=issued.name_id_format,
+        sp_name_qualifier=issued.sp_name_qualifier,
+        created_at=_clock.now(),
+        ended_at=None,
+    )
+    SpSession.objects.bulk_create(
+        [row],
+        update_conflicts=True,
+        unique_fields=["application", "portal_session_id"],
+        update_fields=[
+            "user",
+            "session_key",
+            "session_index",
+            "name_id",
+            "name_id_format",
+            "sp_name_qualifier",
+            "ended_at",
+        ],
+    )
 
 
 def launch(
@@ -725,15 +1180,19 @@ def launch(
     acs_url: str | None = None,
     relay_state: str | None = None,
     name_id_format: str | None = None,
+    authn_context_class: str | None = None,
+    session_key: str = "",
 ) -> LaunchOutcome:
     """The app launch decision (IdP- or SP-initiated): refuse, or issue a signed Response.
 
-    Refused when the user is disabled, the app is not assigned to them, or the app cannot
-    represent them (e.g. a username that is no valid AWS RoleSessionName). Both outcomes
-    write a `Federate` audit event; a refusal issues nothing.
+    Refused when the user is disabled, the app is not assigned to them, the app cannot
+    represent them (e.g. a username that is no valid AWS RoleSessionName), or its ACS is
+    not a URL Sekisho sends browsers to. Both outcomes write a `Federate` audit event
+    (the success one only once the Response exists, naming the ACS it goes to); a
+    refusal issues nothing. ``authn_context_class`` is the class chosen for an
+    AuthnRequest's RequestedAuthnContext (``authnrequest.choose_authn_context``);
+    ``session_key`` (the Django session) lets single logout end this session later.
     """
-    import base64
-
     now = _clock.now()
     refusal, reason = "", ""
     if not user.is_active:
@@ -748,8 +1207,15 @@ def launch(
         if problem:
             refusal, reason = "app_cannot_launch", problem
     target = acs_url or app.default_acs()
+    checked_origin = ""
     if not refusal and not target:
         refusal, reason = "app_cannot_launch", "the application has no ACS"
+    elif not refusal:
+        try:
+            checked_origin = check_endpoint_url(target, what=f"{app.name} ACS").origin
+        except errors.EndpointRejected as exc:
+            # Stored before ACS URLs were checked: refused, never rendered into a page.
+            refusal, reason = "app_cannot_launch", exc.message
     if not refusal:
         # The IdP's own policies, evaluated before any assertion exists (audited there).
         facts = access.AccessFacts(
@@ -770,8 +1236,22 @@ def launch(
     name_id = ""
     encoded = ""
     if not refusal:
+        import base64
+
+        session_id = str(getattr(auth, "session_id", "") or "")
+        material = session_key_material()
+
+        def bound(purpose: str) -> str:
+            # Derived, so the same all through this sign-in at this SP, with no read first.
+            if not session_id:
+                return _random.new_id()
+            return session_bound_id(
+                key=material, purpose=purpose, session_id=session_id, sp_entity_id=app.entity_id
+            )
+
+        session_index = bound("session-index")
         try:
-            xml, name_id = build_assertion(
+            issued = build_assertion(
                 app=app,
                 user=user,
                 acs_url=target,
@@ -779,11 +1259,23 @@ def launch(
                 sso=SsoContext(
                     mfa_used=bool(auth.mfa),
                     authn_instant=datetime.fromtimestamp(auth.auth_time, tz=now.tzinfo),
-                    session_index=auth.session_index,
+                    session_index=session_index,
                 ),
                 name_id_format=name_id_format,
+                authn_context_class=authn_context_class,
+                transient_name_id=bound("transient"),
             )
-            encoded = base64.b64encode(xml).decode("ascii")
+            if session_id:
+                _record_sp_session(
+                    app=app,
+                    user=user,
+                    session_id=session_id,
+                    session_key=session_key,
+                    issued=issued,
+                    session_index=session_index,
+                )
+            name_id = issued.name_id
+            encoded = base64.b64encode(issued.xml).decode("ascii")
         except SekishoError as exc:
             refusal, reason = "app_cannot_launch", str(exc)
     common = {
@@ -805,25 +1297,24 @@ def launch(
                 **common,  # type: ignore[arg-type]
             )
         )
-    else:
-        emit(
-            records.sso_issued(
-                application_id=str(app.pk),
-                application_name=app.name,
-                name_id=name_id,
-                acs_url=target,
-                in_response_to=in_response_to,
-                **common,  # type: ignore[arg-type]
-            )
-        )
-    if refusal:
         return LaunchOutcome(
             allowed=False, app_name=app.display_name, refusal=refusal, reason=reason
         )
+    emit(
+        records.sso_issued(
+            application_id=str(app.pk),
+            application_name=app.name,
+            name_id=name_id,
+            acs_url=target,
+            in_response_to=in_response_to,
+            **common,  # type: ignore[arg-type]
+        )
+    )
     return LaunchOutcome(
         allowed=True,
         app_name=app.display_name,
         acs_url=target,
         saml_response=encoded,
         relay_state=app.relay_state if relay_state is None else relay_state,
+        form_origin=checked_origin,
     )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import logging
 from datetime import timedelta
 
@@ -12,7 +11,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_http_methods, require_safe
+from django.views.decorators.http import require_GET, require_http_methods, require_safe
 
 from sekisho.audit import records
 from sekisho.audit.writer import emit, identity_store_arn
@@ -20,18 +19,19 @@ from sekisho.clock import SYSTEM_RANDOM
 from sekisho.config import get_config
 from sekisho.crypto import b64url
 from sekisho.directory.models import User
-from sekisho.saml import errors, services
+from sekisho.saml import errors, services, slo
 from sekisho.saml.core import authnrequest as ar
 from sekisho.saml.core import dsig
 from sekisho.saml.core import metadata as md
 from sekisho.saml.core.inspector import inspect_response
+from sekisho.saml.core.logout import LogoutRequest
 from sekisho.saml.core.response import build_status_response
 from sekisho.saml.core.xml import BINDING_HTTP_POST
 from sekisho.saml.models import Application, PendingAuthnRequest
 from sekisho.web.errors import error_page
 from sekisho.web.http import request_context, signin_redirect, step_up_redirect
 from sekisho.web.middleware import source_ip
-from sekisho.web.outcome import render_outcome
+from sekisho.web.outcome import render_outcome, render_signed_out
 from sekisho.web.session import get_auth
 
 log = logging.getLogger("sekisho.saml")
@@ -114,6 +114,16 @@ def _status_response(
         new_id=SYSTEM_RANDOM.new_id,
         key=services.signing_key(),
     )
+    try:
+        outcome = services.post_outcome(
+            app_name=app.display_name,
+            url=acs_url,
+            field="SAMLResponse",
+            message=xml,
+            relay_state=relay_state,
+        )
+    except errors.EndpointRejected as rejected:
+        return _refuse(request, "saml_acs_not_registered", rejected, app=app)
     emit(
         records.sso_refused(
             reason=exc.code,
@@ -128,16 +138,7 @@ def _status_response(
             now=services.clock().now(),
         )
     )
-    return render_outcome(
-        request,
-        services.LaunchOutcome(
-            allowed=True,
-            app_name=app.display_name,
-            acs_url=acs_url,
-            saml_response=base64.b64encode(xml).decode("ascii"),
-            relay_state=relay_state,
-        ),
-    )
+    return render_outcome(request, outcome)
 
 
 def _error_code(exc: errors.SamlError) -> str:
@@ -220,7 +221,9 @@ def sso(request: HttpRequest) -> HttpResponse:
             # saml-core §3.4.1: a Subject binds the answer to that principal; Sekisho signs
             # in whoever holds the session, so it refuses rather than answer for someone else.
             raise errors.RequestUnsupported("AuthnRequests naming a Subject are not supported")
-        name_id_format = ar.choose_name_id_format(authn, configured=app.name_id_format)
+        name_id_format = ar.choose_name_id_format(
+            authn, configured=app.name_id_format, allowed=services.allowed_name_id_formats(app)
+        )
     except errors.SamlError as exc:
         if exc.status is not None:
             return _status_response(
@@ -304,9 +307,11 @@ def continue_sso(request: HttpRequest, token: str) -> HttpResponse:
         # The app (or its RequestedAuthnContext) needs MFA this session has not had yet:
         # ask for it now and come back here, as Identity Center and Keycloak step up.
         return step_up_redirect(request.get_full_path())
+    authn_context_class: str | None = None
     if pending.requested_contexts:
         try:
-            ar.choose_authn_context(_as_request(pending), mfa_used=auth.mfa)
+            # The class asserted is the one chosen here (saml-core §3.3.2.2.1).
+            authn_context_class = ar.choose_authn_context(_as_request(pending), mfa_used=auth.mfa)
         except errors.SamlError as exc:
             return _finish_with_status(request, pending, exc)
     with transaction.atomic():
@@ -324,6 +329,8 @@ def continue_sso(request: HttpRequest, token: str) -> HttpResponse:
         acs_url=pending.acs_url,
         relay_state=pending.relay_state,
         name_id_format=pending.name_id_format or None,
+        authn_context_class=authn_context_class,
+        session_key=request.session.session_key or "",
     )
     return render_outcome(request, outcome)
 
@@ -362,6 +369,96 @@ def _finish_with_status(
         relay_state=pending.relay_state,
         exc=exc,
     )
+
+
+@csrf_exempt
+@require_http_methods(["GET", "POST"])  # no HEAD: receiving a message has side effects
+def single_logout(request: HttpRequest) -> HttpResponse:
+    """SingleLogoutService, HTTP-Redirect and HTTP-POST (saml-bindings §3.4, §3.5; profiles §4.4).
+
+    A LogoutRequest from an SP ends the portal session it names and starts the walk
+    through the other SPs; a LogoutResponse moves that walk on.
+    """
+    params = request.POST if request.method == "POST" else request.GET
+    relay_state = params.get("RelayState", "")
+    if len(relay_state.encode()) > MAX_RELAY_STATE:
+        return _refuse_logout(request, errors.MalformedMessage("RelayState too long"), app=None)
+    try:
+        received = slo.receive(
+            method=request.method or "GET",
+            params=params,
+            query_string=request.META.get("QUERY_STRING", ""),
+        )
+    except errors.SamlError as exc:
+        return _refuse_logout(request, exc, app=None)
+    if isinstance(received.message, LogoutRequest):
+        try:
+            started = slo.begin_sp_logout(
+                received, relay_state=relay_state, context=request_context(request)
+            )
+        except errors.SamlError as exc:
+            return _refuse_logout(request, exc, app=received.app)
+        auth = get_auth(request)
+        if auth is not None and auth.session_id == started.portal_session_id:
+            logout(request)
+        return redirect(f"/saml/logout/{started.token}")
+    op = slo.open_operation(relay_state)
+    if op is None:
+        return _refuse_logout(
+            request,
+            errors.RequestStale("this sign-out is finished or expired (RelayState unknown)"),
+            app=received.app,
+        )
+    try:
+        slo.record_response(op, received)
+    except errors.SamlError as exc:
+        return _refuse_logout(request, exc, app=received.app)
+    return redirect(f"/saml/logout/{op.token}")
+
+
+@require_GET  # not HEAD either: each visit moves the logout on
+def logout_continue(request: HttpRequest, token: str) -> HttpResponse:
+    """Send the browser to the next SP of a single logout, or finish it."""
+    op = slo.open_operation(token)
+    if op is None:
+        return error_page(request, status=400, code="slo_expired")
+    auth = get_auth(request)
+    if auth is not None and auth.session_id == op.portal_session_id:
+        logout(request)
+    outbound = slo.next_outbound(op) or slo.finish(op)
+    if outbound is None:
+        op.refresh_from_db()
+        ended, not_ended = slo.results(op)
+        return render_signed_out(request, ended=ended, not_ended=not_ended)
+    if outbound.post is not None:
+        return render_outcome(request, outbound.post)
+    return redirect(outbound.redirect_url)
+
+
+def _refuse_logout(
+    request: HttpRequest, exc: errors.SamlError, *, app: Application | None
+) -> HttpResponse:
+    """An error page for a logout message Sekisho will not act on, with an audit record."""
+    emit(
+        records.logout(
+            user_uid=None,
+            identity_store_arn=identity_store_arn(),
+            session_id=None,
+            source_ip=source_ip(request),
+            user_agent=request.META.get("HTTP_USER_AGENT", "")[:512],
+            now=services.clock().now(),
+            initiated_by=app.name if app is not None else None,
+            failure=exc.code,
+            message=str(exc)[:500],
+        )
+    )
+    if isinstance(exc, errors.SignatureRequired | errors.SignatureInvalid):
+        return error_page(request, status=403, code="slo_signature", detail=str(exc)[:300])
+    if isinstance(exc, errors.UnknownServiceProvider):
+        return error_page(request, status=404, code="saml_unknown_sp")
+    if isinstance(exc, errors.RequestStale):
+        return error_page(request, status=400, code="slo_expired")
+    return error_page(request, status=400, code="slo_malformed", detail=str(exc)[:300])
 
 
 @csrf_exempt

@@ -76,6 +76,27 @@ MESSAGES: dict[str, tuple[Promise, Promise]] = {
             "application."
         ),
     ),
+    "slo_malformed": (
+        _("Invalid sign-out request"),
+        _(
+            "The application sent a sign-out message Sekisho cannot read. Nothing was "
+            "changed. Sign out of the application again, or close the browser."
+        ),
+    ),
+    "slo_signature": (
+        _("Unsigned or invalid sign-out request"),
+        _(
+            "This application must sign its sign-out messages, and this one is missing a valid "
+            "signature. Nothing was changed."
+        ),
+    ),
+    "slo_expired": (
+        _("Sign-out expired"),
+        _(
+            "This sign-out is finished or took too long. Your Sekisho session has ended; sign "
+            "out of any application still open, or close the browser."
+        ),
+    ),
     "app_not_assigned": (
         _("Application not available"),
         _("This application is not assigned to you. Ask your administrator for access."),

@@ -1,12 +1,18 @@
-"""A launch's outcome as HTTP: the auto-submitting HTTP-POST binding form, or a refusal page."""
+"""A SAML message's way out as HTTP: the auto-submitting HTTP-POST form, or a refusal page.
+
+Launches (Responses), single logout requests and responses all leave through here.
+"""
 
 from __future__ import annotations
 
+import re
 from typing import Protocol
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils.functional import Promise
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from sekisho.web.errors import error_page
 from sekisho.web.middleware import source_ip
@@ -45,6 +51,21 @@ class PostOutcome(Protocol):
         """The RelayState to post along."""
         ...
 
+    @property
+    def form_origin(self) -> str:
+        """The checked origin of ``acs_url`` (scheme://host[:port]), for the CSP."""
+        ...
+
+    @property
+    def field(self) -> str:
+        """The form field carrying the message: SAMLResponse or SAMLRequest."""
+        ...
+
+    @property
+    def signing_out(self) -> bool:
+        """Whether the message is part of a sign-out (the page says so)."""
+        ...
+
 
 def render_outcome(request: HttpRequest, outcome: PostOutcome) -> HttpResponse:
     """The auto-submitting POST form (saml-bindings §3.5.4), or a clear refusal page."""
@@ -54,20 +75,56 @@ def render_outcome(request: HttpRequest, outcome: PostOutcome) -> HttpResponse:
             # The person sees where they are; the policy's reasoning goes to the audit log.
             detail = _("Your address: %(address)s") % {"address": source_ip(request)}
         return error_page(request, status=403, code=outcome.refusal or "forbidden", detail=detail)
+    origin = outcome.form_origin
+    if not _ORIGIN.fullmatch(origin) or outcome.field not in _FIELDS:
+        # Only an origin the saml context checked may reach a header; anything else
+        # would be a bug, so nothing is sent rather than something unchecked.
+        return error_page(request, status=500, code="server_error")
     response = render(
         request,
         "sekisho/post_binding.html",
         {
             "acs_url": outcome.acs_url,
+            "field": outcome.field,
             "saml_response": outcome.saml_response,
             "relay_state": outcome.relay_state,
             "app_name": outcome.app_name,
+            "signing_out": outcome.signing_out,
         },
     )
-    # The one form on this page posts to the ACS; allow exactly that target.
+    # The one form on this page posts to that endpoint's origin, and nowhere else.
     response.headers["Content-Security-Policy"] = (
         "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
-        f"form-action {outcome.acs_url.split('?')[0]}; frame-ancestors 'none'; "
-        "base-uri 'none'; object-src 'none'"
+        f"form-action {origin}; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
     )
     return response
+
+
+# scheme://host[:port] as urls.CheckedUrl.origin writes it: no path, no ';', no spaces.
+_ORIGIN = re.compile(r"https?://(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(:[0-9]{1,5})?")
+_FIELDS = ("SAMLResponse", "SAMLRequest")
+
+
+# Why an application's session may still be open after single logout.
+NOT_ENDED_REASONS: dict[str, Promise] = {
+    "no_slo": gettext_lazy("it does not support single sign-out."),
+    "failed": gettext_lazy("signing out of it failed."),
+    "no_answer": gettext_lazy("it did not confirm that you were signed out."),
+}
+
+
+def render_signed_out(
+    request: HttpRequest, *, ended: list[str], not_ended: list[tuple[str, str]]
+) -> HttpResponse:
+    """The end of a sign-out: which applications ended their session, and which may not have."""
+    return render(
+        request,
+        "sekisho/signed_out.html",
+        {
+            "ended": ended,
+            "not_ended": [
+                (name, NOT_ENDED_REASONS.get(code, NOT_ENDED_REASONS["no_answer"]))
+                for name, code in not_ended
+            ],
+        },
+    )

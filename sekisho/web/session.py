@@ -7,8 +7,10 @@ in the session is one small dict, read back here and nowhere else.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from importlib import import_module
 from typing import Any
 
+from django.conf import settings
 from django.http import HttpRequest
 
 AUTH_KEY = "auth"
@@ -54,3 +56,16 @@ def safe_next(raw: str | None, default: str = "/apps") -> str:
     if any(ord(ch) < 0x20 for ch in raw):
         return default
     return raw
+
+
+def end_session(session_key: str) -> None:
+    """End a stored session by its key, from any node (single logout without the cookie).
+
+    A front-channel LogoutRequest POSTed from another site arrives without the
+    ``SameSite=Lax`` session cookie, so the session is found through the key the SSO
+    recorded and deleted where it is stored.
+    """
+    if not session_key:
+        return
+    engine = import_module(settings.SESSION_ENGINE)
+    engine.SessionStore(session_key=session_key).delete()

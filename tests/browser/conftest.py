@@ -1,4 +1,4 @@
-"""Fixtures for browser tests: `sekisho demo` in a subprocess and Debian's Chromium.
+"""Fixtures for browser tests: `sekisho demo` in a subprocess (Chromium: tests/chromium.py).
 
 These tests never touch the pytest-django database: they talk to the demo server over
 HTTP on loopback, exactly as a person who ran `make demo` would. In the suite's
@@ -19,26 +19,13 @@ import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, NamedTuple
+from typing import NamedTuple
 
 import pytest
 
+from tests.chromium import CHROMIUM, CHROMIUM_ARGS  # noqa: F401 - kept importable from here
 from tests.servers import free_port, served_database, stop_process_group
 
-if TYPE_CHECKING:
-    from playwright.sync_api import Browser
-
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
 STARTUP_TIMEOUT = 60.0  # seconds: migrations, key generation and server boot
 _PASSWORD_LINE = re.compile(r"^\s*password\s+(\S+)", re.MULTILINE)
 _OPEN_LINE = re.compile(r"Open\s+(\S+)/signin\s", re.MULTILINE)
@@ -182,20 +169,6 @@ def demo_server(tmp_path_factory: pytest.TempPathFactory, demo_log: Path) -> Ite
 def demo_printout(demo_server: DemoServer, demo_log: Path) -> str:
     """Everything `sekisho demo` printed (its instructions, commands, endpoint and keys)."""
     return demo_log.read_text(errors="replace")
-
-
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Browser]:
-    """Debian's Chromium driven by Playwright (never a Playwright-downloaded browser)."""
-    if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} is missing: install Debian's chromium package for browser tests")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
-    with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
 
 
 @pytest.fixture

@@ -102,6 +102,7 @@ def alice() -> UserAttributes:
         given_name="Alice",
         family_name="Example",
         groups=("agents", "supervisors"),
+        scope="example.test",
     )
 
 

@@ -37,6 +37,8 @@ USER = factory.alice()
         ("${user:displayName}", ("Alice Example",)),
         ("${user:givenName}", ("Alice",)),
         ("${user:familyName}", ("Example",)),
+        ("${user:eppn}", ("alice@example.test",)),
+        ("${user:subjectId}", ("4f1c2b9e-0000-4000-8000-000000000001@example.test",)),
         ("${user:uid}", (USER.uid,)),
         ("${user:groups}", ("agents", "supervisors")),
         ("literal", ("literal",)),

@@ -444,3 +444,61 @@ def test_authn_context_choice(
             choose_authn_context(request, mfa_used=mfa)
     else:
         assert choose_authn_context(request, mfa_used=mfa) == expected
+
+
+# --- issue 11: comparisons over several classes, and formats the application allows ---
+
+PPT = AUTHN_CONTEXT_PASSWORD_PROTECTED_TRANSPORT
+PAPE = AUTHN_CONTEXT_PAPE_MULTI_FACTOR
+UNKNOWN = "urn:example:smartcard"
+
+
+@pytest.mark.parametrize(
+    ("requested", "comparison", "mfa", "expected"),
+    [
+        # exact: the first requested class that is true, in the SP's order.
+        ((UNKNOWN, PPT, AUTHN_CONTEXT_MFA), "exact", True, PPT),
+        ((PAPE, PPT), "exact", True, PAPE),
+        ((PAPE, PPT), "exact", False, PPT),
+        ((UNKNOWN,), "exact", True, None),
+        ((AUTHN_CONTEXT_PASSWORD,), "exact", False, None),
+        # minimum: at least as strong as one of them; the requested MFA URI is echoed.
+        ((UNKNOWN, PPT), "minimum", False, PPT),
+        ((PAPE,), "minimum", True, PAPE),
+        ((PAPE, PPT), "minimum", False, PPT),
+        # better: stronger than every one of them.
+        ((AUTHN_CONTEXT_PASSWORD, PPT), "better", True, AUTHN_CONTEXT_MFA),
+        ((AUTHN_CONTEXT_PASSWORD, PPT), "better", False, None),
+        ((AUTHN_CONTEXT_PASSWORD,), "better", False, PPT),
+        ((PPT, UNKNOWN), "better", True, None),
+        ((AUTHN_CONTEXT_MFA,), "better", True, None),
+        # maximum: as strong as possible without exceeding the strongest requested.
+        ((PPT, PAPE), "maximum", True, PAPE),
+        ((PPT, PAPE), "maximum", False, PPT),
+        ((AUTHN_CONTEXT_PASSWORD,), "maximum", False, None),
+    ],
+)
+def test_comparisons_over_several_classes(
+    requested: tuple[str, ...], comparison: str, mfa: bool, expected: str | None
+) -> None:
+    request = _request(requested_authn_contexts=requested, authn_context_comparison=comparison)
+    if expected is None:
+        with pytest.raises(NoAuthnContext):
+            choose_authn_context(request, mfa_used=mfa)
+    else:
+        assert choose_authn_context(request, mfa_used=mfa) == expected
+
+
+def test_a_format_the_application_allows_is_honoured() -> None:
+    transient = "urn:oasis:names:tc:SAML:2.0:nameid-format:transient"
+    allowed = (NAMEID_UNSPECIFIED, transient)
+    request = _request(name_id_policy_format=transient)
+    assert choose_name_id_format(request, configured=NAMEID_UNSPECIFIED, allowed=allowed) == (
+        transient
+    )
+    with pytest.raises(InvalidNameIDPolicy, match=r"allows \(.*unspecified.*transient\)"):
+        choose_name_id_format(
+            _request(name_id_policy_format=NAMEID_PERSISTENT),
+            configured=NAMEID_UNSPECIFIED,
+            allowed=allowed,
+        )

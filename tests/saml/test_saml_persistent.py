@@ -47,3 +47,26 @@ def test_transient() -> None:
     source = factory.id_source("_t")
     assert transient_name_id(source) == "_t0001"
     assert transient_name_id(source) == "_t0002"
+
+
+def test_session_bound_ids_are_stable_per_session_and_sp_and_unlinkable() -> None:
+    from sekisho.saml.core.persistent import session_bound_id
+
+    key = b"k" * 32
+
+    def make(purpose: str = "session-index", session: str = "s1", sp: str = "https://a") -> str:
+        return session_bound_id(key=key, purpose=purpose, session_id=session, sp_entity_id=sp)
+
+    first = make()
+    assert first == make() and first.startswith("_") and len(first) == 41
+    assert len({first, make(session="s2"), make(sp="https://b"), make(purpose="transient")}) == 4
+    assert (
+        session_bound_id(
+            key=b"x" * 32, purpose="session-index", session_id="s1", sp_entity_id="https://a"
+        )
+        != first
+    )
+    with pytest.raises(ValueError):
+        session_bound_id(key=b"short", purpose="p", session_id="s", sp_entity_id="sp")
+    with pytest.raises(ValueError):
+        session_bound_id(key=key, purpose="p", session_id="", sp_entity_id="sp")

@@ -103,3 +103,45 @@ def generate_sp_key(now: datetime) -> SigningKey:
     from sekisho.saml.core.keys import generate_signing_key
 
     return generate_signing_key(common_name="sp.example.test", now=now)
+
+
+SP_SLO = "https://sp.example.test/slo"
+REDIRECT = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect"
+POST = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST"
+
+
+def rich_sp_metadata(
+    *,
+    entity_id: str = SP_ENTITY,
+    acs: str = SP_ACS,
+    signing: SigningKey | None = None,
+    encryption: SigningKey | None = None,
+    encryption_methods: tuple[str, ...] = (),
+    slo_bindings: tuple[str, ...] = (),
+    name_id_formats: tuple[str, ...] = (),
+) -> bytes:
+    """SP metadata with what real SPs publish: keys by use, EncryptionMethod, SLO, formats."""
+
+    def key(use: str, cert: SigningKey, methods: tuple[str, ...] = ()) -> str:
+        listed = "".join(f'<md:EncryptionMethod Algorithm="{m}"/>' for m in methods)
+        return (
+            f'<md:KeyDescriptor use="{use}"><ds:KeyInfo><ds:X509Data><ds:X509Certificate>'
+            f"{certificate_b64(cert.certificate_pem)}</ds:X509Certificate></ds:X509Data>"
+            f"</ds:KeyInfo>{listed}</md:KeyDescriptor>"
+        )
+
+    keys = (key("signing", signing) if signing else "") + (
+        key("encryption", encryption, encryption_methods) if encryption else ""
+    )
+    slo = "".join(
+        f'<md:SingleLogoutService Binding="{b}" Location="{SP_SLO}"/>' for b in slo_bindings
+    )
+    formats = "".join(f"<md:NameIDFormat>{f}</md:NameIDFormat>" for f in name_id_formats)
+    return (
+        '<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" '
+        f'xmlns:ds="http://www.w3.org/2000/09/xmldsig#" entityID="{entity_id}">'
+        '<md:SPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">'
+        f"{keys}{slo}{formats}"
+        f'<md:AssertionConsumerService Binding="{POST}" Location="{acs}" index="0"/>'
+        "</md:SPSSODescriptor></md:EntityDescriptor>"
+    ).encode()

@@ -22,14 +22,15 @@ from tests.web.saml_helpers import authn_request, redirect_query
 pytestmark = pytest.mark.django_db
 
 BUDGETS = {
-    # session, user, application, memberships, assignment, policy token, audit insert
-    "launch": 7,
+    # session, user, application, memberships, assignment, policy token, audit insert, and
+    # the SP session single logout needs (one upsert, issue 11)
+    "launch": 8,
     # the password step: throttles, audit, a new session, MFA settings and devices
     "password": 23,
     # the TOTP step: devices, throttle, the code, audit, the new session, trusted addresses
     "totp": 27,
     "sso_receive": 5,
-    "sso_answer": 10,
+    "sso_answer": 11,  # with the SP session's upsert for single logout (issue 11)
 }
 
 

@@ -77,7 +77,7 @@ def test_idp_initiated_launch_reaches_the_inspector(
     assert fields["RelayState"].startswith(
         "https://ap-northeast-1.console.aws.amazon.com/connect/federate/aaaaaaaa-"
     )
-    assert "form-action http://localhost:8000/saml/inspector" in launch["Content-Security-Policy"]
+    assert "form-action http://localhost:8000;" in launch["Content-Security-Policy"]
     root = decoded(fields)
     attrs = {
         a.get("Name"): [v.text for v in a.findall("saml:AttributeValue", SAML_NS)]
@@ -296,10 +296,11 @@ def test_passive_request_without_session_gets_nopassive_status(
 
 
 def test_unsupported_name_id_policy_gets_a_status_response(client: Client, sp_app, clock) -> None:
+    # A format Sekisho never issues (opaque persistent/transient are always allowed).
     query = redirect_query(
         authn_request(
             now=clock.now(),
-            name_id_format="urn:oasis:names:tc:SAML:2.0:nameid-format:persistent",
+            name_id_format="urn:oasis:names:tc:SAML:1.1:nameid-format:X509SubjectName",
         )
     )
     response = client.get("/saml/sso?" + query)

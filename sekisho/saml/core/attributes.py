@@ -43,11 +43,15 @@ _SINGLE: Final[dict[str, str]] = {
     "givenName": "given_name",
     "familyName": "family_name",
     "uid": "uid",
+    # Scoped identifiers (SEKISHO_SCOPE, published as shibmd:Scope in the metadata).
+    "eppn": "eppn",
+    "subjectId": "subject_id",
 }
 _MULTI: Final = "groups"
 PLACEHOLDERS: Final = (*_SINGLE, _MULTI)
 
 _PLACEHOLDER: Final = re.compile(r"\$\{([^{}$]*)\}")
+_UNIQUE_ID: Final = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9=-]{0,126}")
 
 
 @dataclass(frozen=True)
@@ -61,6 +65,32 @@ class UserAttributes:
     given_name: str = ""
     family_name: str = ""
     groups: tuple[str, ...] = ()
+    # The IdP's security domain (shibmd:Scope), the part after '@' of scoped values.
+    scope: str = ""
+
+    @property
+    def eppn(self) -> str:
+        """eduPersonPrincipalName ``username@scope`` (eduPerson 201602 §2.2.6), or "".
+
+        A username that already holds an '@' is used only when it ends in '@scope':
+        SPs split scoped values at the '@' and drop values whose scope is not the IdP's.
+        """
+        if not self.scope or not self.username:
+            return ""
+        if "@" in self.username:
+            return self.username if self.username.endswith("@" + self.scope) else ""
+        return f"{self.username}@{self.scope}"
+
+    @property
+    def subject_id(self) -> str:
+        """The SAML subject-id ``uid@scope`` (saml-subject-id-attr-v1.0 §3.3), or "".
+
+        The uid is immutable and never reassigned, which that profile requires; a UUID
+        is within its unique-ID syntax ``[a-zA-Z0-9][a-zA-Z0-9=-]{0,126}``.
+        """
+        if not self.scope or not _UNIQUE_ID.fullmatch(self.uid):
+            return ""
+        return f"{self.uid.lower()}@{self.scope}"
 
 
 @dataclass(frozen=True)

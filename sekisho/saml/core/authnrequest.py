@@ -13,6 +13,7 @@ import zlib
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Final
 
 from sekisho.saml.core.dsig import VerifiedSignature, has_signature, verify_element
 from sekisho.saml.core.metadata import NAMEID_ENTITY, NAMEID_UNSPECIFIED, Endpoint, SpMetadata
@@ -383,24 +384,34 @@ def check_destination(
         )
 
 
-def choose_name_id_format(request: AuthnRequest | None, *, configured: str) -> str:
-    """Return the NameID Format to issue: the app's, unless the SP requests another one.
+def choose_name_id_format(
+    request: AuthnRequest | None, *, configured: str, allowed: Collection[str] = ()
+) -> str:
+    """Return the NameID Format to issue (saml-core §3.4.1.1).
+
+    No NameIDPolicy Format, or ``unspecified``, leaves the choice to the IdP: the app's
+    ``configured`` format. A specific format is honoured when the app allows it
+    (``allowed``, which always includes ``configured``).
 
     Raises:
-        InvalidNameIDPolicy: the SP requests a specific format other than the app's.
+        InvalidNameIDPolicy: the SP requests a format this application does not allow.
     """
     requested = request.name_id_policy_format if request is not None else None
     if requested is None or requested in (NAMEID_UNSPECIFIED, configured):
         return configured
+    if requested in allowed:
+        return requested
+    permitted = ", ".join(dict.fromkeys([configured, *allowed]))
     raise InvalidNameIDPolicy(
-        f"expected NameIDPolicy Format {configured} (configured for this application) or "
-        f"unspecified, got {requested[:200]!r}"
+        f"expected NameIDPolicy Format unspecified or one this application allows "
+        f"({permitted}), got {requested[:200]!r}"
     )
 
 
-# Rough strength order for RequestedAuthnContext comparisons (saml-core §3.3.2.2.1);
-# classes not listed can only be matched exactly.
-_STRENGTH = {
+# The classes Sekisho can truthfully assert, weakest first (saml-core §3.3.2.2.1 leaves the
+# ordering to the IdP). A sign-in is a password over TLS; MFA adds a second factor. The
+# bare Password class (no protected transport) is weaker than anything Sekisho asserts.
+_STRENGTH: Final = {
     AUTHN_CONTEXT_PASSWORD: 1,
     AUTHN_CONTEXT_PASSWORD_PROTECTED_TRANSPORT: 2,
     **{uri: 3 for uri in MFA_AUTHN_CONTEXTS},
@@ -410,38 +421,71 @@ _STRENGTH = {
 def choose_authn_context(request: AuthnRequest | None, *, mfa_used: bool) -> str:
     """Return the AuthnContextClassRef to assert, honouring RequestedAuthnContext.
 
-    The classes that are true of the sign-in are PasswordProtectedTransport, plus the
-    multi-factor class when MFA was used; the strongest satisfying one is returned.
+    What is true of a sign-in: PasswordProtectedTransport always, and the multi-factor
+    classes (REFEDS MFA, the OpenID PAPE multi-factor policy, Microsoft's
+    multipleauthn) when MFA was used. Per saml-core §3.3.2.2.1, over that ordering:
+
+    - ``exact``: the first requested class (in the SP's order) that is true;
+    - ``minimum``: the strongest true class at least as strong as one requested;
+    - ``better``: the strongest true class stronger than every requested one;
+    - ``maximum``: the strongest true class not stronger than the strongest requested.
+
+    A requested multi-factor class is answered with that same URI, so an SP comparing
+    strings (python3-saml's failOnAuthnContextMismatch) finds what it asked for.
+    Classes outside the ordering can only be matched exactly.
 
     Raises:
-        NoAuthnContext: nothing true of this sign-in satisfies the SP's request.
+        NoAuthnContext: nothing true of this sign-in satisfies the request; the caller
+            may step up (add MFA) and ask again with ``mfa_used=True``.
     """
-    available = [AUTHN_CONTEXT_PASSWORD_PROTECTED_TRANSPORT]
+    true_classes = [AUTHN_CONTEXT_PASSWORD_PROTECTED_TRANSPORT]
     if mfa_used:
-        available.insert(0, AUTHN_CONTEXT_MFA)
+        true_classes.append(AUTHN_CONTEXT_MFA)
     if request is None or not request.requested_authn_contexts:
-        return available[0]
+        return true_classes[-1]
+    requested = request.requested_authn_contexts
     comparison = request.authn_context_comparison
-    for candidate in available:
-        have = _STRENGTH[candidate]
-        for wanted in request.requested_authn_contexts:
-            if comparison == "exact":
-                ok = candidate == wanted or (
-                    candidate == AUTHN_CONTEXT_MFA and wanted in MFA_AUTHN_CONTEXTS
-                )
-            elif wanted not in _STRENGTH:
-                ok = candidate == wanted
-            elif comparison == "minimum":
-                ok = have >= _STRENGTH[wanted]
-            elif comparison == "better":
-                ok = have > _STRENGTH[wanted]
-            else:
-                ok = have <= _STRENGTH[wanted]
-            if ok:
-                # An exact request for another MFA alias is answered with the SP's own URI.
-                exact_alias = candidate == AUTHN_CONTEXT_MFA and comparison == "exact"
-                return wanted if exact_alias else candidate
-    raise NoAuthnContext(
-        f"expected a satisfiable RequestedAuthnContext ({comparison}), got "
-        f"{list(request.requested_authn_contexts)[:5]} with mfa_used={mfa_used}"
-    )
+    chosen = _satisfying(requested, comparison, mfa_used=mfa_used)
+    if chosen is None:
+        raise NoAuthnContext(
+            f"expected a satisfiable RequestedAuthnContext ({comparison}), got "
+            f"{list(requested)[:5]} for a sign-in "
+            f"{'with' if mfa_used else 'without'} MFA"
+        )
+    return chosen
+
+
+def _satisfying(requested: Sequence[str], comparison: str, *, mfa_used: bool) -> str | None:
+    top = 3 if mfa_used else 2
+
+    def true_of_sign_in(uri: str) -> bool:
+        return uri == AUTHN_CONTEXT_PASSWORD_PROTECTED_TRANSPORT or (
+            mfa_used and uri in MFA_AUTHN_CONTEXTS
+        )
+
+    if comparison == "exact":
+        return next((uri for uri in requested if true_of_sign_in(uri)), None)
+    known = [_STRENGTH[uri] for uri in requested if uri in _STRENGTH]
+    if comparison == "better":
+        if len(known) != len(requested):
+            return None  # "stronger than" a class outside the ordering cannot be shown
+        floor = max(known) + 1
+        return _class_of(top) if top >= floor else None
+    if not known:
+        return None
+    if comparison == "minimum":
+        wanted_mfa = next((uri for uri in requested if uri in MFA_AUTHN_CONTEXTS), None)
+        if top >= min(known):
+            return wanted_mfa if top == 3 and wanted_mfa else _class_of(top)
+        return None
+    # maximum: as strong as possible without exceeding the strongest requested class.
+    ceiling = min(top, max(known))
+    if ceiling < 2:
+        return None
+    if ceiling == 3:
+        return next(uri for uri in requested if uri in MFA_AUTHN_CONTEXTS)
+    return AUTHN_CONTEXT_PASSWORD_PROTECTED_TRANSPORT
+
+
+def _class_of(strength: int) -> str:
+    return AUTHN_CONTEXT_MFA if strength == 3 else AUTHN_CONTEXT_PASSWORD_PROTECTED_TRANSPORT

@@ -451,6 +451,16 @@ def verify_redirect_signature(
     )
 
 
+def sign_redirect(octets: str, key: SigningKey) -> str:
+    """RSA-SHA256 over the HTTP-Redirect signed octets (saml-bindings §3.4.4.1), base64.
+
+    ``octets`` is ``SAMLRequest=..[&RelayState=..]&SigAlg=..`` exactly as it goes on the
+    wire (URL-encoded), which the receiver rebuilds from the raw query string.
+    """
+    value = key.private_key.sign(octets.encode("ascii"), padding.PKCS1v15(), hashes.SHA256())
+    return base64.b64encode(value).decode("ascii")
+
+
 def has_signature(element: Element) -> bool:
     """Tell whether ``element`` has a ds:Signature child (an enveloped signature)."""
     return bool(children(element, DS, "Signature"))

@@ -7,7 +7,6 @@ Administrator Guide ("Configure SAML with IAM for Amazon Connect").
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -23,6 +22,7 @@ from sekisho.saml.core.attributes import (
     validate,
 )
 from sekisho.saml.core.metadata import (
+    NAMEID_EMAIL,
     NAMEID_PERSISTENT,
     NAMEID_TRANSIENT,
     NAMEID_UNSPECIFIED,
@@ -30,8 +30,9 @@ from sekisho.saml.core.metadata import (
 )
 from sekisho.saml.core.persistent import persistent_name_id, transient_name_id
 from sekisho.saml.core.response import AssertionSpec
+from sekisho.saml.core.urls import check_endpoint_url
 from sekisho.saml.core.xml import BINDING_HTTP_POST
-from sekisho.saml.errors import AcsNotRegistered, MappingError, PresetError
+from sekisho.saml.errors import AcsNotRegistered, EndpointRejected, MappingError, PresetError
 
 KIND_AMAZON_CONNECT: Final = "amazon-connect"
 KIND_AWS_CONSOLE: Final = "aws-console"
@@ -58,7 +59,6 @@ _ROLE_PATH = re.compile(r"^/([\x21-\x7e]{0,510}/)?$")
 _PROVIDER_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
 _DESTINATION_PATH = re.compile(r"^/[\x21-\x7e]{0,1023}$")
 _DESTINATIONS: Final = {"ccp": "/ccp-v2/", "agent-app": "/agent-app-v2"}
-_LOOPBACK_HOSTS: Final = frozenset({"localhost", "127.0.0.1", "::1"})
 
 SESSION_DURATION_MIN: Final = 900
 SESSION_DURATION_MAX: Final = 43200
@@ -322,26 +322,7 @@ def assertion_spec_for(
             f"expected an ACS configured for {app.name!r}, got {destination[:200]!r}"
         )
     fmt = name_id_format or app.name_id_format
-    sp_name_qualifier: str | None = None
-    if not app.name_id_expression and fmt == NAMEID_PERSISTENT:
-        if persistent_key is None:
-            raise ValueError("expected persistent_key for a persistent NameID, got none")
-        name_id = persistent_name_id(
-            key=persistent_key, sp_entity_id=app.entity_id, user_uid=user.uid
-        )
-        sp_name_qualifier = app.entity_id
-    elif not app.name_id_expression and fmt == NAMEID_TRANSIENT:
-        if new_id is None:
-            raise ValueError("expected new_id for a transient NameID, got none")
-        name_id = transient_name_id(new_id)
-    else:
-        values = evaluate(app.name_id_expression or "${user:username}", user)
-        if len(values) != 1:
-            raise MappingError(
-                f"expected one NameID value from {app.name_id_expression!r} for user "
-                f"{user.username!r}, got {len(values)}"
-            )
-        name_id = values[0]
+    name_id, sp_name_qualifier = _name_id(app, fmt, user, persistent_key, new_id)
     attributes = map_attributes(app.attribute_mappings, user)
     if app.kind in AWS_KINDS:
         for attribute in attributes:
@@ -369,6 +350,43 @@ def assertion_spec_for(
         sign_assertion=app.sign_assertion,
         authn_context_class=authn_context_class,
     )
+
+
+def _name_id(
+    app: AppDefinition,
+    fmt: str,
+    user: UserAttributes,
+    persistent_key: bytes | None,
+    new_id: Callable[[], str] | None,
+) -> tuple[str, str | None]:
+    """The NameID value for ``fmt`` (saml-core §8.3) and its SPNameQualifier.
+
+    The app's expression gives the value of its own configured format; another format
+    the app allows (an SP's NameIDPolicy) gets that format's natural value: an opaque
+    per-SP identifier (persistent), a one-time one (transient), the e-mail address
+    (emailAddress) or the username (unspecified).
+    """
+    expression = app.name_id_expression if fmt == app.name_id_format else ""
+    if not expression and fmt == NAMEID_PERSISTENT:
+        if persistent_key is None:
+            raise ValueError("expected persistent_key for a persistent NameID, got none")
+        value = persistent_name_id(
+            key=persistent_key, sp_entity_id=app.entity_id, user_uid=user.uid
+        )
+        return value, app.entity_id
+    if not expression and fmt == NAMEID_TRANSIENT:
+        if new_id is None:
+            raise ValueError("expected new_id for a transient NameID, got none")
+        return transient_name_id(new_id), None
+    if not expression:
+        expression = "${user:email}" if fmt == NAMEID_EMAIL else "${user:username}"
+    values = evaluate(expression, user)
+    if len(values) != 1 or not values[0]:
+        raise MappingError(
+            f"expected one NameID value (not empty) from {expression!r} for user "
+            f"{user.username!r}, got {len(values)} value(s)"
+        )
+    return values[0], None
 
 
 def _aws_mappings(
@@ -461,28 +479,12 @@ def _session_duration(value: int | None) -> int | None:
 
 
 def _check_url(url: str, *, what: str) -> None:
-    parts = urlsplit(url)
+    # The same rule as every endpoint a browser is sent to: https, or http on loopback
+    # (where the local AWS emulator listens), and only characters a URL may hold.
     try:
-        host = (parts.hostname or "").lower()
-    except ValueError:
-        host = ""
-    # Plain http only towards this machine, where the local AWS emulator listens.
-    if parts.scheme == "https" and host:
-        return
-    if parts.scheme == "http" and _is_loopback(host):
-        return
-    raise PresetError(
-        f"expected {what} to be an https:// URL (http:// only for localhost), got {url!r}"
-    )
-
-
-def _is_loopback(host: str) -> bool:
-    if host in _LOOPBACK_HOSTS:
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+        check_endpoint_url(url, what=what)
+    except EndpointRejected as exc:
+        raise PresetError(exc.message) from None
 
 
 def _base_url(url: str, *, what: str) -> str:

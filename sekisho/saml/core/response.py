@@ -38,6 +38,7 @@ from sekisho.saml.core.xml import (
     format_instant,
     is_ncname,
 )
+from sekisho.saml.core.xmlenc import EncryptionTarget, encrypt_element
 from sekisho.saml.errors import StatusCodes
 
 __all__ = [
@@ -106,6 +107,7 @@ _Q_STATUS_CODE: Final = _q(SAMLP, "StatusCode")
 _Q_STATUS_MESSAGE: Final = _q(SAMLP, "StatusMessage")
 _Q_ISSUER: Final = _q(SAML, "Issuer")
 _Q_ASSERTION: Final = _q(SAML, "Assertion")
+_Q_ENCRYPTED_ASSERTION: Final = _q(SAML, "EncryptedAssertion")
 _Q_SUBJECT: Final = _q(SAML, "Subject")
 _Q_NAMEID: Final = _q(SAML, "NameID")
 _Q_SUBJECT_CONFIRMATION: Final = _q(SAML, "SubjectConfirmation")
@@ -155,10 +157,17 @@ class AssertionSpec:
     authn_context_class: str | None = None
     # Backdates Conditions/NotBefore for SPs whose clocks run behind; 0 means "now".
     not_before_skew_seconds: int = 0
+    # Send the (signed) Assertion as an EncryptedAssertion for this SP key (saml-core §2.3.4).
+    encrypt_for: EncryptionTarget | None = None
 
 
 def build_response(
-    spec: AssertionSpec, *, key: SigningKey, now: datetime, new_id: Callable[[], str]
+    spec: AssertionSpec,
+    *,
+    key: SigningKey,
+    now: datetime,
+    new_id: Callable[[], str],
+    random_bytes: Callable[[int], bytes] | None = None,
 ) -> bytes:
     """Build, sign and serialize a samlp:Response with one bearer Assertion.
 
@@ -167,9 +176,13 @@ def build_response(
     Recipient/NotOnOrAfter/InResponseTo, no NotBefore), Conditions(NotBefore,
     NotOnOrAfter, AudienceRestriction), AuthnStatement, [AttributeStatement])).
     The Assertion is signed before the Response so the outer signature covers the inner.
+    With ``spec.encrypt_for`` the signed Assertion is then replaced by an
+    EncryptedAssertion (saml-core §6.2: sign, then encrypt), and a Response signature
+    covers the encrypted form; ``random_bytes`` supplies the content key and IV.
 
     Raises:
         MappingError: a value holds characters XML 1.0 cannot carry.
+        EncryptionUnavailable: the SP's encryption key or algorithm is unusable.
         ValueError: naive datetimes, unusable IDs, or nothing to sign.
     """
     if not (spec.sign_assertion or spec.sign_response):
@@ -234,6 +247,12 @@ def build_response(
     prefixes = _INCLUSIVE_PREFIXES if spec.attributes else ()
     if spec.sign_assertion:
         sign_element(assertion, key, insert_after=assertion_issuer, inclusive_prefixes=prefixes)
+    if spec.encrypt_for is not None:
+        if random_bytes is None:
+            raise ValueError("expected random_bytes to encrypt the assertion, got none")
+        encrypted = etree.Element(_Q_ENCRYPTED_ASSERTION)
+        encrypted.append(encrypt_element(assertion, spec.encrypt_for, random_bytes=random_bytes))
+        response.replace(assertion, encrypted)
     if spec.sign_response:
         sign_element(response, key, insert_after=response_issuer, inclusive_prefixes=prefixes)
     return etree.tostring(response, encoding="UTF-8", xml_declaration=True)

@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('saml', '0001_initial'),
+        ("saml", "0001_initial"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='application',
-            name='require_mfa',
+            model_name="application",
+            name="require_mfa",
             field=models.BooleanField(default=False),
         ),
     ]

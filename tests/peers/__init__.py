@@ -1,0 +1,1 @@
+"""Tests against real SAML SPs from Debian (Shibboleth SP, SimpleSAMLphp)."""
