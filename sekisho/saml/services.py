@@ -36,6 +36,7 @@ from sekisho.saml.core import presets
 from sekisho.saml.core.keys import SigningKey, generate_signing_key
 from sekisho.saml.core.response import build_response
 from sekisho.saml.core.xml import parse_xml
+from sekisho.saml.keyring import next_signing_key
 from sekisho.saml.models import Application, Assignment
 
 NAME_ID_FORMATS = {
@@ -87,13 +88,15 @@ def signing_key() -> SigningKey:
 
 
 def idp_identity() -> md.IdpIdentity:
-    """Who this IdP is, as published in its metadata."""
+    """Who this IdP is, as published in its metadata (with the next certificate, if staged)."""
     config = get_config()
+    staged = next_signing_key()
     return md.IdpIdentity(
         entity_id=config.url("/saml/metadata"),
         sso_redirect_url=config.url("/saml/sso"),
         sso_post_url=config.url("/saml/sso"),
         signing_certificate_pem=signing_key().certificate_pem,
+        extra_signing_certificates=(staged.certificate_pem,) if staged is not None else (),
     )
 
 
@@ -387,6 +390,127 @@ def set_require_mfa(app: Application, required: bool, *, actor: Actor) -> None:
     admin_audit(
         actor, "UpdateApplication", {"application": app.name, "requireMfa": required}, _clock
     )
+
+
+MAX_ATTRIBUTE_MAPPINGS = 50
+NAME_ID_EXPRESSION_MAX = 256
+RELAY_STATE_MAX = 2048
+DISPLAY_NAME_MAX = 128
+
+
+def _display_name(value: str) -> str:
+    text = " ".join(value.split())
+    if not text or len(text) > DISPLAY_NAME_MAX or not text.isprintable():
+        raise errors.SamlError(
+            f"a display name is 1-{DISPLAY_NAME_MAX} printable characters, got {value[:140]!r}",
+            code="invalid_display_name",
+        )
+    return text
+
+
+def _relay_state(value: str) -> str:
+    if len(value) > RELAY_STATE_MAX or not value.isprintable():
+        raise errors.SamlError(
+            f"a relay state is at most {RELAY_STATE_MAX} printable characters",
+            code="invalid_relay_state",
+        )
+    return value
+
+
+def update_app(
+    app: Application,
+    *,
+    display_name: str | None = None,
+    relay_state: str | None = None,
+    name_id_expression: str | None = None,
+    attribute_mappings: list[mapping.AttributeMapping] | None = None,
+    sign_response: bool | None = None,
+    require_mfa: bool | None = None,
+    actor: Actor,
+) -> list[str]:
+    """Change an application's editable settings (only those given); returns what changed.
+
+    Raises:
+        SamlError: a value is invalid (the mapping errors name the attribute).
+    """
+    changed: dict[str, object] = {}
+    if display_name is not None and (value := _display_name(display_name)) != app.display_name:
+        app.display_name = value
+        changed["displayName"] = value
+    if relay_state is not None and (value := _relay_state(relay_state)) != app.relay_state:
+        app.relay_state = value
+        changed["relayState"] = value
+    if name_id_expression is not None and name_id_expression != app.name_id_expression:
+        if len(name_id_expression) > NAME_ID_EXPRESSION_MAX:
+            raise errors.MappingError(
+                f"the NameID mapping is at most {NAME_ID_EXPRESSION_MAX} characters"
+            )
+        if name_id_expression:
+            mapping.validate(name_id_expression)
+        elif app.name_id_format not in (md.NAMEID_PERSISTENT, md.NAMEID_TRANSIENT):
+            raise errors.MappingError("the NameID mapping must not be empty for this format")
+        app.name_id_expression = name_id_expression
+        changed["nameId"] = name_id_expression
+    if attribute_mappings is not None:
+        if len(attribute_mappings) > MAX_ATTRIBUTE_MAPPINGS:
+            raise errors.MappingError(
+                f"at most {MAX_ATTRIBUTE_MAPPINGS} attribute mappings, "
+                f"got {len(attribute_mappings)}"
+            )
+        names = [m.name for m in attribute_mappings]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise errors.MappingError(f"attribute {duplicates[0]!r} is mapped more than once")
+        as_json = _mappings_json(tuple(attribute_mappings))
+        if as_json != app.attribute_mappings:
+            app.attribute_mappings = as_json
+            changed["attributes"] = [m["name"] for m in as_json]
+    for field, flag, key in (
+        ("sign_response", sign_response, "signResponse"),
+        ("require_mfa", require_mfa, "requireMfa"),
+    ):
+        if flag is not None and getattr(app, field) != flag:
+            setattr(app, field, flag)
+            changed[key] = flag
+    if changed:
+        app.save()
+        admin_audit(actor, "UpdateApplication", {"application": app.name, **changed}, _clock)
+    return sorted(changed)
+
+
+METADATA_FETCH_TIMEOUT = 10.0
+
+
+def fetch_metadata(url: str, *, timeout: float = METADATA_FETCH_TIMEOUT) -> bytes:
+    """An SP's metadata document from its URL (http or https, at most 1 MiB, no redirects).
+
+    Raises:
+        MetadataError: the URL is not http(s), or the document could not be fetched.
+    """
+    import urllib.error
+    import urllib.request
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname or not url.isprintable():
+        raise errors.MetadataError(f"expected an http:// or https:// metadata URL, got {url!r}")
+
+    class _NoRedirect(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+            return None
+
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}), _NoRedirect())
+    try:
+        with opener.open(url, timeout=timeout) as response:
+            data: bytes = response.read(md.DEFAULT_METADATA_MAX_BYTES + 1)
+    except urllib.error.HTTPError as exc:
+        raise errors.MetadataError(f"{url} answered HTTP {exc.code}") from None
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        reason = getattr(exc, "reason", None) or exc
+        raise errors.MetadataError(f"cannot fetch {url}: {reason}") from None
+    if len(data) > md.DEFAULT_METADATA_MAX_BYTES:
+        raise errors.MetadataError(f"{url} is larger than 1 MiB")
+    return data
 
 
 def describe_app(app: Application) -> dict[str, Any]:
