@@ -31,6 +31,7 @@ INSTALLED_APPS = [
     "sekisho.ops",
     "sekisho.web",
     "sekisho.portal",
+    "sekisho.admin",
     "sekisho.emulator",
 ]
 
@@ -54,6 +55,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "sekisho.web.middleware.SessionTimeoutMiddleware",
+    "sekisho.portal.middleware.TimeZoneMiddleware",
     "sekisho.web.middleware.SecurityHeadersMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]

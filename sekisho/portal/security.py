@@ -20,18 +20,22 @@ from sekisho.portal.views import known_browser, mfa_context
 from sekisho.saml import services as saml
 from sekisho.web.errors import error_page
 from sekisho.web.http import request_context, signed_in_required
-from sekisho.web.session import get_auth, safe_next
+from sekisho.web.session import (
+    REAUTH_SECONDS,
+    get_auth,
+    mark_reauthenticated,
+    reauth_age,
+    safe_next,
+)
 
-# Changing how one signs in needs a password typed within this many seconds, so a
-# browser left signed in cannot be used to add an attacker's device (GitHub's sudo mode).
-REAUTH_SECONDS = 10 * 60
-REAUTH_KEY = "reauth_at"
 NOTICE_KEY = "security_notice"
 
 
 def _fresh(request: HttpRequest) -> bool:
-    stamp = request.session.get(REAUTH_KEY)
-    return isinstance(stamp, int | float) and time.time() - stamp < REAUTH_SECONDS
+    # Changing how one signs in needs a password typed within REAUTH_SECONDS, so a
+    # browser left signed in cannot be used to add an attacker's device (sudo mode).
+    age = reauth_age(request, time.time())
+    return age is not None and age < REAUTH_SECONDS
 
 
 def _reauth_redirect(request: HttpRequest) -> HttpResponse:
@@ -72,7 +76,7 @@ def reauthenticate(request: HttpRequest) -> HttpResponse:
         return render(
             request, "sekisho/reauth.html", {"next": next_url, "error": error}, status=status
         )
-    request.session[REAUTH_KEY] = time.time()
+    mark_reauthenticated(request, time.time())
     return redirect(next_url)
 
 
