@@ -75,6 +75,7 @@ class Config:
     metrics_allow: tuple[Network, ...] = ()
     log_format: str = "plain"
     password_hash: Argon2Parameters = DEFAULT_PASSWORD_HASH
+    api_rate_limit: int = 600
 
     @property
     def secure_transport(self) -> bool:
@@ -182,6 +183,20 @@ def parse_log_format(raw: str) -> str:
     return value
 
 
+API_RATE_LIMIT_MAX = 1_000_000
+
+
+def parse_api_rate_limit(raw: str) -> int:
+    """Requests per minute per API token (default 600), 1..1,000,000."""
+    value = raw.strip() or "600"
+    if not value.isdigit() or not 1 <= int(value) <= API_RATE_LIMIT_MAX:
+        raise ConfigError(
+            f"SEKISHO_API_RATE_LIMIT must be a number of requests per minute, "
+            f"1..{API_RATE_LIMIT_MAX}, got {raw.strip()[:40]!r}"
+        )
+    return int(value)
+
+
 def load_config(environ: Mapping[str, str] | None = None) -> Config:
     """Read the configuration from the environment, or raise ConfigError naming the problem."""
     env = os.environ if environ is None else environ
@@ -212,6 +227,7 @@ def load_config(environ: Mapping[str, str] | None = None) -> Config:
         metrics_allow=parse_metrics_allow(env.get("SEKISHO_METRICS_ALLOW", "")),
         log_format=parse_log_format(env.get("SEKISHO_LOG_FORMAT", "")),
         password_hash=password_hash,
+        api_rate_limit=parse_api_rate_limit(env.get("SEKISHO_API_RATE_LIMIT", "")),
     )
 
 

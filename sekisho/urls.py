@@ -7,7 +7,7 @@ from sekisho.emulator import console as aws_console
 from sekisho.emulator import emergency as aws_emergency
 from sekisho.emulator import views as emulator
 from sekisho.portal import mfa_views as mfa_pages
-from sekisho.portal import passkey, security
+from sekisho.portal import passkey, password, security
 from sekisho.portal import views as portal
 from sekisho.saml import views as saml
 
@@ -21,6 +21,7 @@ urlpatterns = [
     path("signin/mfa/register/<slug:method>", mfa_pages.register),
     path("signin/mfa/<slug:method>", mfa_pages.verify),
     path("signin/continue", mfa_pages.signin_continue),
+    path("signin/password", password.change_password),
     path("signout", portal.signout),
     path("apps", portal.apps),
     path("apps/<slug:name>/launch", portal.launch),
