@@ -3,6 +3,7 @@
 from django.urls import path
 from django.views.i18n import set_language
 
+from sekisho.api.routes import urls as api_urls
 from sekisho.emulator import console as aws_console
 from sekisho.emulator import emergency as aws_emergency
 from sekisho.emulator import views as emulator
@@ -29,6 +30,7 @@ urlpatterns = [
     path("account/verify", security.reauthenticate),
     path("account/security/add/<slug:method>", security.add_device),
     path("i18n/setlang/", set_language, name="set_language"),
+    path("api/v1/", api_urls),
     path("saml/metadata", saml.metadata),
     path("saml/sso", saml.sso),
     path("saml/continue/<str:token>", saml.continue_sso),

@@ -67,6 +67,12 @@ class PreconditionFailed(AdminError):
     code = "precondition_failed"
 
 
+class PreconditionRequired(AdminError):
+    """An update without If-Match: it could silently overwrite someone else's change."""
+
+    code = "precondition_required"
+
+
 class ImportInvalid(AdminError):
     """A CSV import has bad rows and was not applied (nothing changed)."""
 
