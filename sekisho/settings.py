@@ -32,6 +32,7 @@ INSTALLED_APPS = [
     "sekisho.web",
     "sekisho.portal",
     "sekisho.admin",
+    "sekisho.console",
     "sekisho.emulator",
 ]
 

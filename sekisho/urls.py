@@ -1,6 +1,7 @@
 """URL routes of Sekisho."""
 
-from django.urls import path
+from django.urls import include, path
+from django.views.generic import RedirectView
 from django.views.i18n import set_language
 
 from sekisho.api.routes import urls as api_urls
@@ -31,6 +32,8 @@ urlpatterns = [
     path("account/security/add/<slug:method>", security.add_device),
     path("i18n/setlang/", set_language, name="set_language"),
     path("api/v1/", api_urls),
+    path("admin", RedirectView.as_view(url="/admin/", permanent=False)),
+    path("admin/", include("sekisho.console.urls")),
     path("saml/metadata", saml.metadata),
     path("saml/sso", saml.sso),
     path("saml/continue/<str:token>", saml.continue_sso),

@@ -10,7 +10,12 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
+from sekisho.audit.records import AdminChannel
+from sekisho.audit.writer import Actor
+from sekisho.directory.errors import InvalidTimeZone
 from sekisho.directory.models import User
+from sekisho.directory.rules import time_zones
+from sekisho.directory.services import idp_time_zone, update_user
 from sekisho.directory.signin import check_password_sign_in
 from sekisho.mfa import errors as mfa_errors
 from sekisho.mfa import services as mfa
@@ -54,8 +59,9 @@ def reauthenticate(request: HttpRequest) -> HttpResponse:
     """Type the password again before changing devices (throttled and audited like sign-in)."""
     user = _user(request)
     next_url = safe_next(request.POST.get("next") or request.GET.get("next"), "/account")
+    admin = next_url.startswith("/admin")
     if request.method != "POST":
-        return render(request, "sekisho/reauth.html", {"next": next_url})
+        return render(request, "sekisho/reauth.html", {"next": next_url, "admin": admin})
     password = request.POST.get("password", "")
     auth = get_auth(request)
     decision = check_password_sign_in(
@@ -74,7 +80,10 @@ def reauthenticate(request: HttpRequest) -> HttpResponse:
         )
         status = 429 if decision.reason == "locked" else 401
         return render(
-            request, "sekisho/reauth.html", {"next": next_url, "error": error}, status=status
+            request,
+            "sekisho/reauth.html",
+            {"next": next_url, "error": error, "admin": admin},
+            status=status,
         )
     mark_reauthenticated(request, time.time())
     return redirect(next_url)
@@ -107,6 +116,8 @@ def _page(
             "this_browser": current.public_id if current is not None else None,
             "notice": notice or request.session.pop(NOTICE_KEY, None),
             "error": error,
+            "zones": time_zones(),
+            "idp_zone": idp_time_zone(),
         },
         status=status,
     )
@@ -144,6 +155,21 @@ def account(request: HttpRequest) -> HttpResponse:
             if not trust.revoke(user, device_id, now=now):
                 return error_page(request, status=404, code="not_found")
             return _page(request, user, notice=_("The browser is no longer trusted."))
+        if action == "time_zone":
+            try:
+                update_user(
+                    user,
+                    time_zone=request.POST.get("time_zone", "")[:64],
+                    actor=Actor(
+                        name=f"user:{user.username}",
+                        context=request_context(request),
+                        channel=AdminChannel.WEB,
+                    ),
+                )
+            except InvalidTimeZone:
+                error = _("Choose a time zone from the list.")
+                return _page(request, user, error=error, status=400)
+            return redirect("/account")
     except KeyError:
         return error_page(request, status=400, code="bad_request")
     except mfa_errors.MfaError as exc:
