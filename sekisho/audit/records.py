@@ -793,7 +793,7 @@ def password_updated(
 ) -> AuditEvent:
     """``UpdatePassword`` (signin.amazonaws.com): a person chose a new password of their own.
 
-    ``required`` (``additionalEventData.PasswordChangeRequired``) says an administrator's
+    ``required`` (``additionalEventData.ChangeRequired``) says an administrator's
     temporary password demanded it at sign-in. The password itself is never recorded.
     """
     return _event(
@@ -811,7 +811,7 @@ def password_updated(
         read_only=False,
         additional={
             "AuthWorkflowID": workflow_id,
-            "PasswordChangeRequired": "true" if required else "false",
+            "ChangeRequired": "true" if required else "false",
         },
         details={"UpdatePassword": SUCCESS},
     )

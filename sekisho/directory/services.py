@@ -97,7 +97,7 @@ def create_user(
             "userName": username,
             "email": email,
             "userId": str(user.uid),
-            "temporaryPassword": password is not None and must_change_password,
+            "temporary": password is not None and must_change_password,
         },
         clock,
     )

@@ -34,12 +34,16 @@ class ConsoleClient:
             self.last = response.content.decode()
         return response
 
-    def post(self, path: str, data: dict[str, object] | None = None, *, page: str | None = None) -> object:
+    def post(
+        self, path: str, data: dict[str, object] | None = None, *, page: str | None = None
+    ) -> object:
         if page is not None or not self.last:
             self.get(page or path)
         match = CSRF.search(self.last)
         assert match, "no CSRF token on the page"
-        return self.client.post(path, {"csrfmiddlewaretoken": unescape(match.group(1)), **(data or {})})
+        return self.client.post(
+            path, {"csrfmiddlewaretoken": unescape(match.group(1)), **(data or {})}
+        )
 
     def reauthenticated(self) -> None:
         """As if the password was typed again just now (sensitive actions need it)."""
@@ -49,7 +53,9 @@ class ConsoleClient:
 
 
 @pytest.fixture
-def console_as(make_user: Callable[..., User], clock: FrozenClock, actor: Actor) -> Callable[..., ConsoleClient]:
+def console_as(
+    make_user: Callable[..., User], clock: FrozenClock, actor: Actor
+) -> Callable[..., ConsoleClient]:
     """A console client of a new user holding ``role`` (or none), signed in with TOTP."""
     count = 0
 

@@ -97,7 +97,9 @@ class Browser:
         assert response.status_code == 302, response.text[:500]
         return str(response.headers["Location"])
 
-    def register_totp(self, *, now: datetime | None = None) -> tuple[str, list[str]]:
+    def register_totp(
+        self, *, now: datetime | None = None, new_password: str | None = None
+    ) -> tuple[str, list[str]]:
         """First-time TOTP registration; returns the secret and the recovery codes shown."""
         page = self.get("/signin/mfa/register/totp").text
         secret_match = _TOTP_SECRET.search(page)
@@ -107,13 +109,28 @@ class Browser:
         shown = self.post("/signin/mfa/register/totp", {"code": code, "device_name": "phone"})
         assert shown.status_code == 200 and "recovery-codes" in shown.text, shown.text[:800]
         codes = _RECOVERY.findall(shown.text)
-        self.finish()
+        self.finish(new_password)
         return secret, codes
 
-    def finish(self) -> None:
-        """'I saved them': the last step of a first sign-in."""
+    def finish(self, new_password: str | None = None) -> None:
+        """'I saved them': the last step of a first sign-in (after which a temporary
+        password is replaced by ``new_password``)."""
         done = self.post("/signin/continue")
-        assert done.status_code == 302 and done.headers["Location"] == "/apps", done.text[:500]
+        assert done.status_code == 302, done.text[:500]
+        if done.headers["Location"] == "/signin/password":
+            assert new_password is not None, "the password is temporary: give new_password"
+            done = self.change_password(new_password)
+        assert done.headers["Location"] == "/apps", done.text[:500]
+
+    def change_password(self, new_password: str) -> requests.Response:
+        """Replace a temporary password at the first sign-in; returns the redirect onwards."""
+        changed = self.post(
+            "/signin/password",
+            {"new_password": new_password, "repeat_password": new_password},
+            page="/signin/password",
+        )
+        assert changed.status_code == 302, changed.text[:800]
+        return changed
 
     def totp(self, secret: str, *, at: datetime | None = None) -> requests.Response:
         """Answer the TOTP step with the code of ``at`` (default now)."""
