@@ -13,6 +13,7 @@ import hashlib
 import json
 import logging
 from collections.abc import Callable
+from datetime import datetime
 from typing import Annotated, Any
 
 from django.http import Http404, HttpRequest, HttpResponse
@@ -78,9 +79,28 @@ LongText = Annotated[str, _text(0, 2048), PRINTABLE]
 ShortText = Annotated[str, _text(0, 256), PRINTABLE]
 Document = Annotated[
     str,
-    Field(min_length=1, max_length=512 * 1024, json_schema_extra={"pattern": DOCUMENT_PATTERN}),
+    Field(min_length=1, max_length=400 * 1024, json_schema_extra={"pattern": DOCUMENT_PATTERN}),
     AfterValidator(_document),
 ]
+# A time as RFC 3339 text (``2026-11-27T09:00:00Z``); numbers are not taken for epochs.
+DateTimeText = Annotated[
+    str, Field(min_length=1, max_length=64, json_schema_extra={"format": "date-time"})
+]
+
+
+def parse_time(value: str | None, field: str) -> datetime | None:
+    """An RFC 3339 date-time with its offset, or InvalidInput naming the field."""
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None or "T" not in value.upper():
+        raise InvalidInput(
+            f"{field} must be an RFC 3339 date-time such as 2026-11-27T09:00:00Z", field=field
+        )
+    return moment
 
 
 # ------------------------------------------------------------------ problems (RFC 9457)
@@ -162,6 +182,7 @@ TITLES = {
     404: "Not found",
     409: "Conflict",
     412: "Precondition failed",
+    413: "Request too large",
     422: "Invalid input",
     428: "Precondition required",
     429: "Too many requests",
@@ -271,10 +292,26 @@ class SekishoApi(NinjaAPI):
         schema = super().get_openapi_schema(**kwargs)
         components = schema.setdefault("components", {})
         components.setdefault("schemas", {})["Problem"] = PROBLEM_SCHEMA
+        by_id = {
+            operation["operationId"]: operation
+            for methods in schema.get("paths", {}).values()
+            for operation in methods.values()
+        }
+        for source, (code, key, targets) in LINKS.items():
+            response = by_id[source]["responses"].get(code)
+            if response is None:
+                continue
+            response["links"] = {
+                target: {"operationId": target, "parameters": {key: f"$response.body#/{field}"}}
+                for target, field in targets
+            }
         for methods in schema.get("paths", {}).values():
             for operation in methods.values():
                 responses = operation.setdefault("responses", {})
-                for status in (400, 401, 403, 404, 409, 412, 422, 428, 429):
+                statuses = [400, 401, 403, 404, 409, 412, 422, 428, 429]
+                if "requestBody" in operation:
+                    statuses.append(413)
+                for status in statuses:
                     responses.setdefault(
                         str(status),
                         {
@@ -288,6 +325,55 @@ class SekishoApi(NinjaAPI):
 
 
 PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
+
+# OpenAPI links (3.1 §4.8.20): what a created resource can be used for next. Clients and
+# Schemathesis' stateful tests follow them (create a user, then read, update, delete it).
+LINKS: dict[str, tuple[str, str, list[tuple[str, str]]]] = {
+    "create_user": (
+        "201",
+        "username",
+        [
+            (op, "username")
+            for op in (
+                "get_user",
+                "update_user",
+                "delete_user",
+                "disable_user",
+                "enable_user",
+                "unlock_user",
+                "reset_user_mfa",
+                "set_user_password",
+                "list_user_devices",
+                "list_user_sessions",
+                "revoke_user_sessions",
+            )
+        ],
+    ),
+    "create_group": (
+        "201",
+        "name",
+        [(op, "name") for op in ("get_group", "update_group", "delete_group")],
+    ),
+    "create_application": (
+        "201",
+        "name",
+        [
+            (op, "name")
+            for op in (
+                "get_application",
+                "update_application",
+                "delete_application",
+                "list_assignments",
+            )
+        ],
+    ),
+    "put_policy": ("201", "name", [(op, "name") for op in ("get_policy", "delete_policy")]),
+    "add_radius_server": (
+        "201",
+        "name",
+        [(op, "name") for op in ("get_radius_server", "remove_radius_server")],
+    ),
+}
 PROBLEM_SCHEMA: dict[str, Any] = {
     "type": "object",
     "description": "An RFC 9457 problem document.",

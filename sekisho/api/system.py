@@ -1,7 +1,6 @@
 """MFA settings, RADIUS servers, signing keys, IdP settings, the audit trail and the dashboard."""
 
 from collections.abc import Iterator
-from datetime import datetime
 from typing import Any, Literal
 
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
@@ -13,12 +12,14 @@ from sekisho.admin import radius as admin_radius
 from sekisho.admin.roles import Permission
 from sekisho.api import schemas
 from sekisho.api.core import (
+    DateTimeText,
     ShortText,
     check_if_match,
     decode_cursor,
     encode_cursor,
     etag_of,
     operation,
+    parse_time,
     principal_of,
 )
 from sekisho.mfa import radius_admin
@@ -227,7 +228,12 @@ def _filter(
     user: str, event: str, result: str | None, source_ip: str, since: Any, until: Any
 ) -> auditlog.AuditFilter:
     return auditlog.AuditFilter(
-        user=user, event=event, result=result or "", source_ip=source_ip, since=since, until=until
+        user=user,
+        event=event,
+        result=result or "",
+        source_ip=source_ip,
+        since=parse_time(since, "since"),
+        until=parse_time(until, "until"),
     ).validate()
 
 
@@ -238,8 +244,8 @@ def list_audit_events(
     event: ShortText = "",
     result: Literal["Success", "Failure"] | None = None,
     source_ip: ShortText = "",
-    since: datetime | None = None,
-    until: datetime | None = None,
+    since: DateTimeText | None = None,
+    until: DateTimeText | None = None,
     limit: QueryEx[int, P(ge=1, le=500)] = 50,
     cursor: ShortText | None = None,
 ) -> dict[str, Any]:
@@ -285,8 +291,8 @@ def export_audit_events(
     event: ShortText = "",
     result: Literal["Success", "Failure"] | None = None,
     source_ip: ShortText = "",
-    since: datetime | None = None,
-    until: datetime | None = None,
+    since: DateTimeText | None = None,
+    until: DateTimeText | None = None,
 ) -> StreamingHttpResponse:
     """Export the filtered records, oldest first: CloudTrail JSON (``{"Records": […]}``) or CSV."""
     flt = _filter(user, event, result, source_ip, since, until)
