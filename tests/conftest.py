@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -23,6 +24,16 @@ PASSWORD = "correct horse battery staple"
 # hypothesis' default 200 ms without anything being wrong (the properties still hold).
 hypothesis_settings.register_profile("sekisho", deadline=None)
 hypothesis_settings.load_profile("sekisho")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Skip the heavy tests marked ``once`` in a pass that another pass repeats."""
+    if os.environ.get("SEKISHO_SKIP_ONCE") != "1":
+        return
+    skip = pytest.mark.skip(reason="heavy: runs in the PostgreSQL pass (SEKISHO_SKIP_ONCE)")
+    for item in items:
+        if item.get_closest_marker("once") is not None:
+            item.add_marker(skip)
 
 
 @pytest.fixture(scope="session", autouse=True)

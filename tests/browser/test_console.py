@@ -25,6 +25,7 @@ from tests.radius.conftest import (
     FreeRadius,
     freeradius,  # noqa: F401 - the session's FreeRADIUS
 )
+from tests.served.client import seed_directory
 from tests.servers import Instance, served_instance
 
 if TYPE_CHECKING:
@@ -93,7 +94,7 @@ def site(
 ) -> Iterator[Instance]:
     """A served instance with the demo's data, an administrator and a real FreeRADIUS."""
     with served_instance(Path(tmp_path_factory.mktemp("console"))) as instance:
-        instance.cli("demo", "--no-serve")
+        token = instance.cli("api-token", "create", "seed", "--role", "admin").strip()
         instance.cli(
             "user",
             "create",
@@ -106,9 +107,6 @@ def site(
             stdin=PASSWORD + "\n",
         )
         instance.cli("user", "grant-role", ADMIN, "admin")
-        instance.cli("group", "create", "agents", "--description", "Contact-center agents")
-        instance.cli("group", "add-member", "agents", "agent1")
-        instance.cli("app", "assign", "amazon-connect", "--user", ADMIN)
         instance.cli(
             "radius",
             "add",
@@ -125,6 +123,7 @@ def site(
         )
         instance.cli("api-token", "create", "terraform", "--role", "auditor")
         instance.start(workers=2)
+        seed_directory(instance.nodes[0].url, token, admin=ADMIN)
         yield instance
 
 
@@ -178,6 +177,7 @@ def as_admin(browser: Browser, admin_state: Path) -> Iterator[tuple[BrowserConte
         context.close()
 
 
+@pytest.mark.once
 @pytest.mark.parametrize("locale,lang", [("en-US", "en"), ("ja-JP", "ja")])
 def test_every_screen_in_both_languages_and_at_375_px(
     site: Instance, as_admin, locale: str, lang: str, shots_dir: Path

@@ -186,3 +186,48 @@ class _SourceAddressAdapter(requests.adapters.HTTPAdapter):
     def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
         kwargs["source_address"] = self._source
         super().init_poolmanager(*args, **kwargs)
+
+
+def seed_directory(instance_url: str, token: str, *, admin: str | None = None) -> None:
+    """Through the API: agent1 (a known password), the group agents, an Amazon Connect app
+    assigned to agent1 (and to ``admin``); what console and API tests look at."""
+    session = requests.Session()
+    session.trust_env = False  # loopback only
+    session.headers["Authorization"] = f"Bearer {token}"
+    api = instance_url + "/api/v1"
+    steps: list[tuple[str, str, dict[str, Any] | None]] = [
+        (
+            "POST",
+            "/users",
+            {
+                "username": "agent1",
+                "email": "agent1@example.com",
+                "display_name": "Agent One",
+                "password": "agent one's everyday passphrase",
+                "temporary": False,
+            },
+        ),
+        ("POST", "/groups", {"name": "agents", "description": "Contact-center agents"}),
+        ("PUT", "/groups/agents/members/agent1", None),
+        (
+            "POST",
+            "/applications",
+            {
+                "kind": "amazon-connect",
+                "name": "amazon-connect",
+                "display_name": "Amazon Connect",
+                "region": "ap-northeast-1",
+                "instance_id": "aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee",
+                "account_id": "111122223333",
+                "role_name": "ConnectFederationRole",
+                "provider_name": "Sekisho",
+                "signin_url": instance_url + "/saml/inspector",
+            },
+        ),
+        ("PUT", "/applications/amazon-connect/assignments/users/agent1", None),
+    ]
+    if admin is not None:
+        steps.append(("PUT", f"/applications/amazon-connect/assignments/users/{admin}", None))
+    for method, path, body in steps:
+        response = session.request(method, api + path, json=body, timeout=30)
+        assert response.status_code < 300, (method, path, response.text[:500])
