@@ -56,7 +56,6 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "sekisho.web.middleware.SessionTimeoutMiddleware",
-    "sekisho.portal.middleware.TimeZoneMiddleware",
     "sekisho.web.middleware.SecurityHeadersMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]

@@ -18,6 +18,7 @@ from sekisho.admin import access
 from sekisho.admin.roles import ROLE_PERMISSIONS, Permission, Role, roles_of
 from sekisho.audit.records import AdminChannel
 from sekisho.directory.models import User
+from sekisho.portal.timezones import shown_in_zone_of
 from sekisho.web.errors import error_page
 from sekisho.web.http import request_context, signin_redirect, step_up_redirect
 from sekisho.web.session import AuthState, get_auth, reauth_age
@@ -105,7 +106,8 @@ def console_page(permission: Permission) -> Callable[[View], View]:
             refused = console.check(permission)
             if refused is not None:
                 return refused
-            return view(request, console, *args, **kwargs)
+            with shown_in_zone_of(user):
+                return view(request, console, *args, **kwargs)
 
         return wrapper
 

@@ -21,6 +21,7 @@ from sekisho.mfa import errors as mfa_errors
 from sekisho.mfa import services as mfa
 from sekisho.mfa import trust
 from sekisho.portal.mfa_views import error_message, label, method_step, recovery_codes_page
+from sekisho.portal.timezones import shown_in_zone_of
 from sekisho.portal.views import known_browser, mfa_context
 from sekisho.saml import services as saml
 from sekisho.web.errors import error_page
@@ -104,23 +105,25 @@ def _page(
     counts = {m.name: len([d for d in devices if d.method == m.name]) for m in allowed}
     recovery = mfa.recovery_method()
     current = trust.find(user, request.COOKIES.get(trust.COOKIE_NAME), now=now)
-    return render(
-        request,
-        "sekisho/security.html",
-        {
-            "user": user,
-            "devices": [(d, label(d.method)) for d in devices],
-            "can_add": [(m.name, label(m.name)) for m in allowed if counts[m.name] < m.max_devices],
-            "recovery_left": recovery.remaining(user) if recovery is not None else 0,
-            "trusted": trust.devices(user, now=now),
-            "this_browser": current.public_id if current is not None else None,
-            "notice": notice or request.session.pop(NOTICE_KEY, None),
-            "error": error,
-            "zones": time_zones(),
-            "idp_zone": idp_time_zone(),
-        },
-        status=status,
-    )
+    can_add = [(m.name, label(m.name)) for m in allowed if counts[m.name] < m.max_devices]
+    with shown_in_zone_of(user):
+        return render(
+            request,
+            "sekisho/security.html",
+            {
+                "user": user,
+                "devices": [(d, label(d.method)) for d in devices],
+                "can_add": can_add,
+                "recovery_left": recovery.remaining(user) if recovery is not None else 0,
+                "trusted": trust.devices(user, now=now),
+                "this_browser": current.public_id if current is not None else None,
+                "notice": notice or request.session.pop(NOTICE_KEY, None),
+                "error": error,
+                "zones": time_zones(),
+                "idp_zone": idp_time_zone(),
+            },
+            status=status,
+        )
 
 
 @require_http_methods(["GET", "HEAD", "POST"])

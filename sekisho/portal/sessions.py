@@ -21,16 +21,15 @@ from sekisho.web.session import AUTH_KEY, AuthState
 
 def record(session_key: str, user: User, auth: AuthState, context: RequestContext) -> None:
     """Remember a completed sign-in's session (its key, public id, origin)."""
-    SignedInSession.objects.update_or_create(
+    # A fresh key (login cycles it) and a fresh public id: one INSERT, nothing to update.
+    SignedInSession.objects.create(
         session_key=session_key,
-        defaults={
-            "session_id": auth.session_id,
-            "user": user,
-            "created_at": datetime.fromtimestamp(auth.auth_time, tz=UTC),
-            "source_ip": context.source_ip[:64],
-            "user_agent": context.user_agent[:512],
-            "mfa": auth.mfa,
-        },
+        session_id=auth.session_id,
+        user=user,
+        created_at=datetime.fromtimestamp(auth.auth_time, tz=UTC),
+        source_ip=context.source_ip[:64],
+        user_agent=context.user_agent[:512],
+        mfa=auth.mfa,
     )
 
 
