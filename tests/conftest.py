@@ -119,3 +119,24 @@ def sign_in_registering(client: Client, clock: FrozenClock, username: str = "ali
     done = client.post("/signin/continue")
     assert done.status_code == 302 and done["Location"] == "/apps", done.content[:500]
     return secret
+
+
+@pytest.fixture
+def own_keys(tmp_path, monkeypatch):
+    """Key files of this test alone (a rotation must not change the other tests' key)."""
+    import shutil
+
+    from sekisho.config import get_config
+    from sekisho.instance import SIGNING_CERT_FILE, SIGNING_KEY_FILE
+    from sekisho.saml import keyring
+    from sekisho.saml import services as saml
+
+    for name in (SIGNING_KEY_FILE, SIGNING_CERT_FILE):
+        shutil.copy2(get_config().data_dir / name, tmp_path / name)
+    files = keyring._FILES
+    monkeypatch.setattr(
+        keyring, "_paths", lambda kind: (tmp_path / files[kind][0], tmp_path / files[kind][1])
+    )
+    monkeypatch.setattr(
+        saml, "_key_paths", lambda: (tmp_path / SIGNING_KEY_FILE, tmp_path / SIGNING_CERT_FILE)
+    )

@@ -222,27 +222,6 @@ def test_audit_events_filter_and_export(admin_api: ApiClient, make_user) -> None
     assert b"eventTime,eventSource,eventName" in b"".join(as_csv.streaming_content)
 
 
-@pytest.fixture
-def own_keys(tmp_path, monkeypatch):
-    """Key files of this test alone (a rotation must not change the other tests' key)."""
-    import shutil
-
-    from sekisho.config import get_config
-    from sekisho.instance import SIGNING_CERT_FILE, SIGNING_KEY_FILE
-    from sekisho.saml import keyring
-    from sekisho.saml import services as saml
-
-    for name in (SIGNING_KEY_FILE, SIGNING_CERT_FILE):
-        shutil.copy2(get_config().data_dir / name, tmp_path / name)
-    files = keyring._FILES
-    monkeypatch.setattr(
-        keyring, "_paths", lambda kind: (tmp_path / files[kind][0], tmp_path / files[kind][1])
-    )
-    monkeypatch.setattr(
-        saml, "_key_paths", lambda: (tmp_path / SIGNING_KEY_FILE, tmp_path / SIGNING_CERT_FILE)
-    )
-
-
 def test_signing_keys_rotate_in_two_steps(admin_api: ApiClient, own_keys: None) -> None:
     from sekisho.saml.services import metadata_xml
 

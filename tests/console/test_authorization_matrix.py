@@ -135,7 +135,7 @@ def _fill(path: str) -> str:
     return path
 
 
-def test_every_role_against_every_api_operation(actor: Actor) -> None:
+def test_every_role_against_every_api_operation(actor: Actor, own_keys: None) -> None:
     issued = {
         role.value: tokens.create(
             f"matrix-{role.value}", role, expires_days=None, actor=actor
@@ -290,7 +290,7 @@ def test_the_console_table_names_every_page_and_permission() -> None:
 
 @pytest.mark.parametrize("role", [None, "admin", "helpdesk", "auditor"])
 def test_every_role_against_every_console_action(
-    role, console_as, connect_app, make_user, actor: Actor
+    role, console_as, connect_app, make_user, actor: Actor, own_keys: None
 ) -> None:
     from sekisho.directory import services as directory
 
