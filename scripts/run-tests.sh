@@ -8,7 +8,10 @@ DATABASES_TO_TEST=${SEKISHO_TEST_DATABASES:-sqlite postgresql}
 
 if [[ " $DATABASES_TO_TEST " == *" sqlite "* ]]; then
   echo "== test suite on SQLite =="
-  $PY -m pytest -q -p no:cacheprovider "$@"
+  # Tests marked "once" (heavy) run in the PostgreSQL pass when there is one.
+  skip_once=""
+  if [[ " $DATABASES_TO_TEST " == *" postgresql "* ]]; then skip_once=1; fi
+  SEKISHO_SKIP_ONCE=$skip_once $PY -m pytest -q -p no:cacheprovider "$@"
 fi
 if [[ " $DATABASES_TO_TEST " != *" postgresql "* ]]; then
   exit 0

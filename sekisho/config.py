@@ -107,6 +107,7 @@ class Config:
     # shibmd:Scope and the domain of scoped attributes (eppn, subject-id).
     scope: str = ""
     metadata: MetadataSettings = MetadataSettings()
+    api_rate_limit: int = 600
 
     @property
     def secure_transport(self) -> bool:
@@ -312,6 +313,20 @@ def parse_log_format(raw: str) -> str:
     return value
 
 
+API_RATE_LIMIT_MAX = 1_000_000
+
+
+def parse_api_rate_limit(raw: str) -> int:
+    """Requests per minute per API token (default 600), 1..1,000,000."""
+    value = raw.strip() or "600"
+    if not value.isdigit() or not 1 <= int(value) <= API_RATE_LIMIT_MAX:
+        raise ConfigError(
+            f"SEKISHO_API_RATE_LIMIT must be a number of requests per minute, "
+            f"1..{API_RATE_LIMIT_MAX}, got {raw.strip()[:40]!r}"
+        )
+    return int(value)
+
+
 def load_config(environ: Mapping[str, str] | None = None) -> Config:
     """Read the configuration from the environment, or raise ConfigError naming the problem."""
     env = os.environ if environ is None else environ
@@ -345,6 +360,7 @@ def load_config(environ: Mapping[str, str] | None = None) -> Config:
         password_hash=password_hash,
         scope=parse_scope(env.get("SEKISHO_SCOPE", ""), default=_scope_default(host)),
         metadata=parse_metadata_settings(env),
+        api_rate_limit=parse_api_rate_limit(env.get("SEKISHO_API_RATE_LIMIT", "")),
     )
 
 

@@ -31,6 +31,8 @@ INSTALLED_APPS = [
     "sekisho.ops",
     "sekisho.web",
     "sekisho.portal",
+    "sekisho.admin",
+    "sekisho.console",
     "sekisho.emulator",
 ]
 
@@ -151,6 +153,8 @@ SECURE_HSTS_SECONDS = 0
 DATA_UPLOAD_MAX_MEMORY_SIZE = 512 * 1024
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 100
 SEKISHO_MAX_BODY_BYTES = 512 * 1024
+# Requests per minute per API token (and per address without a valid token).
+SEKISHO_API_RATE_LIMIT = CONFIG.api_rate_limit
 
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", "English"), ("ja", "日本語")]

@@ -1,13 +1,15 @@
 """URL routes of Sekisho."""
 
-from django.urls import path
+from django.urls import include, path
+from django.views.generic import RedirectView
 from django.views.i18n import set_language
 
+from sekisho.api.routes import urls as api_urls
 from sekisho.emulator import console as aws_console
 from sekisho.emulator import emergency as aws_emergency
 from sekisho.emulator import views as emulator
 from sekisho.portal import mfa_views as mfa_pages
-from sekisho.portal import passkey, security
+from sekisho.portal import passkey, password, security
 from sekisho.portal import views as portal
 from sekisho.saml import views as saml
 
@@ -21,6 +23,7 @@ urlpatterns = [
     path("signin/mfa/register/<slug:method>", mfa_pages.register),
     path("signin/mfa/<slug:method>", mfa_pages.verify),
     path("signin/continue", mfa_pages.signin_continue),
+    path("signin/password", password.change_password),
     path("signout", portal.signout),
     path("apps", portal.apps),
     path("apps/<slug:name>/launch", portal.launch),
@@ -28,6 +31,9 @@ urlpatterns = [
     path("account/verify", security.reauthenticate),
     path("account/security/add/<slug:method>", security.add_device),
     path("i18n/setlang/", set_language, name="set_language"),
+    path("api/v1/", api_urls),
+    path("admin", RedirectView.as_view(url="/admin/", permanent=False)),
+    path("admin/", include("sekisho.console.urls")),
     path("saml/metadata", saml.metadata),
     path("saml/sso", saml.sso),
     path("saml/continue/<str:token>", saml.continue_sso),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -26,6 +27,16 @@ PASSWORD = "correct horse battery staple"
 # hypothesis' default 200 ms without anything being wrong (the properties still hold).
 hypothesis_settings.register_profile("sekisho", deadline=None)
 hypothesis_settings.load_profile("sekisho")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Skip the heavy tests marked ``once`` in a pass that another pass repeats."""
+    if os.environ.get("SEKISHO_SKIP_ONCE") != "1":
+        return
+    skip = pytest.mark.skip(reason="heavy: runs in the PostgreSQL pass (SEKISHO_SKIP_ONCE)")
+    for item in items:
+        if item.get_closest_marker("once") is not None:
+            item.add_marker(skip)
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -111,3 +122,20 @@ def sign_in_registering(client: Client, clock: FrozenClock, username: str = "ali
     done = client.post("/signin/continue")
     assert done.status_code == 302 and done["Location"] == "/apps", done.content[:500]
     return secret
+
+
+@pytest.fixture
+def own_keys(tmp_path, monkeypatch):
+    """Key files of this test alone (a rotation must not change the other tests' key)."""
+    import shutil
+
+    from sekisho.config import get_config
+    from sekisho.instance import SIGNING_CERT_FILE, SIGNING_KEY_FILE
+    from sekisho.saml import keyring
+
+    for name in (SIGNING_KEY_FILE, SIGNING_CERT_FILE):
+        shutil.copy2(get_config().data_dir / name, tmp_path / name)
+    files = keyring._FILES
+    monkeypatch.setattr(
+        keyring, "_paths", lambda kind: (tmp_path / files[kind][0], tmp_path / files[kind][1])
+    )

@@ -85,6 +85,17 @@ class AdminEventName(StrEnum):
     DETACH_POLICY = "DetachPolicy"
     STAGE_SIGNING_KEY = "StageSigningKey"
     SWITCH_SIGNING_KEY = "SwitchSigningKey"
+    # Administration (issue 12): roles, API tokens, sessions, bulk import, settings.
+    GRANT_ROLE = "GrantRole"
+    REVOKE_ROLE = "RevokeRole"
+    CREATE_API_TOKEN = "CreateApiToken"  # noqa: S105 - an event name, not a token
+    REVOKE_API_TOKEN = "RevokeApiToken"  # noqa: S105 - an event name, not a token
+    REVOKE_SESSIONS = "RevokeSessions"
+    DELETE_MFA_DEVICE = "DeleteMfaDevice"
+    IMPORT_USERS = "ImportUsers"
+    UPDATE_GROUP = "UpdateGroup"
+    UPDATE_SETTINGS = "UpdateSettings"
+    TEST_RADIUS_SERVER = "TestRadiusServer"
 
 
 class AdminChannel(Enum):
@@ -768,6 +779,44 @@ def policy_denied(
     )
 
 
+def password_updated(
+    *,
+    user_uid: str,
+    identity_store_arn: str,
+    workflow_id: str,
+    required: bool,
+    source_ip: str,
+    user_agent: str,
+    now: datetime,
+    request_id: str | None = None,
+    random: Random = SYSTEM_RANDOM,
+) -> AuditEvent:
+    """``UpdatePassword`` (signin.amazonaws.com): a person chose a new password of their own.
+
+    ``required`` (``additionalEventData.ChangeRequired``) says an administrator's
+    temporary password demanded it at sign-in. The password itself is never recorded.
+    """
+    return _event(
+        source=SIGNIN_SOURCE,
+        name="UpdatePassword",
+        event_type=AWS_SERVICE_EVENT,
+        identity=_user_identity(
+            user_uid=user_uid, identity_store_arn=identity_store_arn, session_id=None
+        ),
+        source_ip=source_ip,
+        user_agent=user_agent,
+        now=now,
+        request_id=request_id,
+        random=random,
+        read_only=False,
+        additional={
+            "AuthWorkflowID": workflow_id,
+            "ChangeRequired": "true" if required else "false",
+        },
+        details={"UpdatePassword": SUCCESS},
+    )
+
+
 def logout(
     *,
     user_uid: str | None,
@@ -859,6 +908,55 @@ def admin_change(
         resources=resources,
         error_code=error_code,
         error_message=error_message,
+    )
+
+
+def admin_access(
+    *,
+    actor: str,
+    channel: AdminChannel,
+    permission: str,
+    allowed: bool,
+    reason: str,
+    roles: Sequence[str],
+    read_only: bool,
+    resource: str | None = None,
+    source_ip: str,
+    user_agent: str,
+    now: datetime,
+    request_id: str | None = None,
+    random: Random = SYSTEM_RANDOM,
+) -> AuditEvent:
+    """``AdminAccess`` (Sekisho addition, ``sekisho.admin``): one console or API access decision.
+
+    Every request of the console and the API is decided once (role, step-up MFA, recent
+    re-authentication, token validity, rate limit) and recorded here, allowed or not;
+    a refusal carries ``errorCode`` ``AccessDenied`` and the stable ``Reason``.
+    """
+    if not actor:
+        raise AuditError("admin_access needs the acting administrator's name")
+    additional: dict[str, object] = {
+        "Permission": permission,
+        "Decision": "Allow" if allowed else "Deny",
+        "Reason": reason,
+        "Roles": list(roles),
+    }
+    if resource is not None:
+        additional["Resource"] = resource[:512]
+    return _event(
+        source=ADMIN_SOURCE,
+        name="AdminAccess",
+        event_type=AWS_API_CALL,
+        identity=admin_identity(actor=actor, channel=channel),
+        source_ip=source_ip,
+        user_agent=user_agent,
+        now=now,
+        request_id=request_id,
+        random=random,
+        read_only=read_only,
+        additional=additional,
+        error_code=None if allowed else "AccessDenied",
+        error_message=None if allowed else reason,
     )
 
 

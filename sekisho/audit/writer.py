@@ -35,10 +35,15 @@ class RequestContext:
 
 @dataclass(frozen=True)
 class Actor:
-    """Who performs an administrative change (for the audit trail)."""
+    """Who performs an administrative change (for the audit trail).
+
+    ``name`` says who and through which face (``cli:root``, ``console:alice``,
+    ``api:terraform``); ``channel`` is that face as CloudTrail's ``invokedBy``.
+    """
 
     name: str
     context: RequestContext
+    channel: records.AdminChannel = records.AdminChannel.CLI
 
 
 def account_id() -> str:
@@ -125,6 +130,7 @@ def admin_audit(actor: Actor, event_name: str, parameters: dict[str, object], cl
         records.admin_change(
             event_name=event_name,
             actor=actor.name,
+            channel=actor.channel,
             parameters=parameters,
             source_ip=actor.context.source_ip,
             user_agent=actor.context.user_agent,

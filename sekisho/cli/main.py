@@ -124,53 +124,33 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_user_create(args: argparse.Namespace) -> int:
-    from sekisho.directory import services
-    from sekisho.mfa.services import password_is_only_factor
+    from sekisho.admin import users
 
     password = _read_password(args)
-    user = services.create_user(
+    user = users.create_user(
         username=args.username,
         email=args.email,
         display_name=args.display_name,
         password=password,
-        password_only_factor=password_is_only_factor(),
+        temporary=args.temporary,
+        time_zone=args.time_zone or "",
         actor=_actor(),
     )
     print(f"created user {user.username} ({user.uid})")
     if password is None:
         print("no password set: use 'sekisho user set-password' before the user signs in")
+    elif args.temporary:
+        print("the password is temporary: it must be changed at the first sign-in")
     return EXIT_OK
 
 
-def _user_dict(user: Any) -> dict[str, Any]:
-    from sekisho.mfa.radius_admin import radius_username
-    from sekisho.mfa.services import devices
-    from sekisho.saml.assignments import applications_for
-
-    return {
-        "username": user.username,
-        "id": str(user.uid),
-        "email": user.email,
-        "display_name": user.display_name,
-        "status": user.status,
-        "groups": list(user.group_names()),
-        "mfa_devices": [
-            {"type": d.method, "name": d.name, "registered": d.created_at, "detail": d.detail}
-            for d in devices(user, usable=False)
-        ],
-        "radius_username": radius_username(user),
-        "applications": [a.name for a in applications_for(user)],
-        "created_at": user.created_at,
-        "last_sign_in": user.last_login,
-    }
-
-
 def cmd_user_list(args: argparse.Namespace) -> int:
+    from sekisho.admin import users as admin_users
     from sekisho.directory.models import User
 
     users = User.objects.order_by("username")
     if args.json:
-        _print_json([_user_dict(u) for u in users])
+        _print_json([admin_users.describe(u) for u in users])
         return EXIT_OK
     print(f"{'USERNAME':<24} {'STATUS':<9} {'EMAIL':<32} DISPLAY NAME")
     for u in users:
@@ -179,18 +159,18 @@ def cmd_user_list(args: argparse.Namespace) -> int:
 
 
 def cmd_user_show(args: argparse.Namespace) -> int:
-    from sekisho.directory.services import get_user
+    from sekisho.admin import users
 
-    _print_json(_user_dict(get_user(args.username)))
+    _print_json(users.describe(users.get_user(args.username)))
     return EXIT_OK
 
 
 def cmd_user_status(active: bool) -> Callable[[argparse.Namespace], int]:
     def run(args: argparse.Namespace) -> int:
-        from sekisho.directory import services
+        from sekisho.admin import users
 
-        user = services.get_user(args.username)
-        services.set_status(user, active=active, actor=_actor())
+        user = users.get_user(args.username)
+        users.set_status(user, active=active, actor=_actor())
         print(f"{'enabled' if active else 'disabled'} user {user.username}")
         return EXIT_OK
 
@@ -198,26 +178,25 @@ def cmd_user_status(active: bool) -> Callable[[argparse.Namespace], int]:
 
 
 def cmd_user_set_password(args: argparse.Namespace) -> int:
-    from sekisho.directory import services
-    from sekisho.mfa.services import password_is_only_factor
+    from sekisho.admin import users
 
-    user = services.get_user(args.username)
+    user = users.get_user(args.username)
     password = _read_password(args)
     if password is None:
         raise CliError("no password given: use --password-stdin or run in a terminal")
-    services.set_password(
-        user, password, password_only_factor=password_is_only_factor(), actor=_actor()
+    ended = users.set_password(user, password, temporary=args.temporary, actor=_actor())
+    print(
+        f"{'temporary ' if args.temporary else ''}password set for {user.username}"
+        + (f"; {ended} session(s) ended" if ended else "")
     )
-    print(f"password set for {user.username}")
     return EXIT_OK
 
 
 def cmd_user_reset_mfa(args: argparse.Namespace) -> int:
-    from sekisho.directory import services
-    from sekisho.mfa.services import reset_mfa
+    from sekisho.admin import users
 
-    user = services.get_user(args.username)
-    count = reset_mfa(user, actor=_actor())
+    user = users.get_user(args.username)
+    count = users.reset_mfa(user, actor=_actor())
     print(f"removed {count} MFA device(s) of {user.username}; they register again at next sign-in")
     return EXIT_OK
 
@@ -523,7 +502,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("username")
     p.add_argument("--email", required=True)
     p.add_argument("--display-name")
+    p.add_argument("--time-zone", help="IANA zone for the times this user sees (Asia/Tokyo)")
     p.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    p.add_argument(
+        "--temporary", action="store_true", help="the user must change it at the first sign-in"
+    )
     p.set_defaults(func=cmd_user_create)
     p = user.add_parser("list", help="list users")
     p.add_argument("--json", action="store_true")
@@ -537,9 +520,12 @@ def build_parser() -> argparse.ArgumentParser:
         p = user.add_parser(name, help=text)
         p.add_argument("username")
         p.set_defaults(func=func)
-    p = user.add_parser("set-password", help="set a user's password")
+    p = user.add_parser("set-password", help="set a user's password (their sessions end)")
     p.add_argument("username")
     p.add_argument("--password-stdin", action="store_true")
+    p.add_argument(
+        "--temporary", action="store_true", help="the user must change it at the next sign-in"
+    )
     p.set_defaults(func=cmd_user_set_password)
 
     group = sub.add_parser("group", help="manage groups").add_subparsers(
@@ -730,6 +716,10 @@ def build_parser() -> argparse.ArgumentParser:
     from sekisho.cli import backup
 
     backup.register(sub, _Parser)
+
+    from sekisho.cli import admin
+
+    admin.register(sub, _Parser, with_actor, user_actions=user, group_actions=group)
     return parser
 
 

@@ -9,41 +9,16 @@ from typing import Any
 
 from sekisho.errors import ConfigError
 
-_UUID_HEX = set("0123456789abcdef")
-
-
-def _aaguids(text: str) -> tuple[str, ...]:
-    """AAGUIDs separated by commas or spaces, each a UUID; empty text clears the list."""
-    found = []
-    for part in text.replace(",", " ").split():
-        value = part.strip().lower()
-        plain = value.replace("-", "")
-        if len(plain) != 32 or set(plain) - _UUID_HEX:
-            raise ConfigError(
-                f"--aaguids expects UUIDs (08987058-cadc-4b81-b6e1-30de50dcbe96), got {part!r}"
-            )
-        found.append(f"{plain[:8]}-{plain[8:12]}-{plain[12:16]}-{plain[16:20]}-{plain[20:]}")
-    return tuple(found)
-
 
 def _settings_dict() -> dict[str, Any]:
-    from sekisho.mfa.services import current_policy
+    from sekisho.admin.settings import mfa_settings
 
-    policy = current_policy()
-    return {
-        "mode": policy.mode.value,
-        "without_device": policy.without_device.value,
-        "methods": list(policy.methods),
-        "trust_days": policy.trust_days,
-        "known_networks": [str(net) for net in policy.known_networks],
-        "webauthn_user_verification": policy.user_verification,
-        "webauthn_aaguids": list(policy.aaguids),
-    }
+    return mfa_settings()
 
 
 def cmd_configure(args: argparse.Namespace, actor: Any) -> int:
     """Change only the settings given; print the result."""
-    from sekisho.mfa import methods, services
+    from sekisho.admin.settings import configure_mfa
 
     given = {
         key: getattr(args, key)
@@ -60,23 +35,7 @@ def cmd_configure(args: argparse.Namespace, actor: Any) -> int:
     }
     if not given:
         raise ConfigError("nothing to change: give at least one option (see --help)")
-    services.configure(
-        mode=methods.parse_mfa_mode(args.mode) if args.mode is not None else None,
-        without_device=(
-            methods.parse_without_device(args.without_device)
-            if args.without_device is not None
-            else None
-        ),
-        methods=methods.parse_methods(args.methods) if args.methods is not None else None,
-        trust_days=args.trust_days,
-        known_networks=(
-            methods.parse_networks(args.known_networks) if args.known_networks is not None else None
-        ),
-        user_verification=args.user_verification,
-        aaguids=_aaguids(args.aaguids) if args.aaguids is not None else None,
-        actor=actor,
-    )
-    print(json.dumps(_settings_dict(), indent=2))
+    print(json.dumps(configure_mfa(**given, actor=actor), indent=2))
     return 0
 
 

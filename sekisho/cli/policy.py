@@ -229,9 +229,8 @@ def run_batch(source: TextIO, out: TextIO) -> int:
 def _simulate_idp(args: argparse.Namespace) -> Any:
     import ipaddress
 
-    from sekisho.access import decisions as access
-    from sekisho.directory.services import get_user
-    from sekisho.saml import services as saml
+    from sekisho.admin import policies
+    from sekisho.admin.errors import InvalidInput, NotFound
 
     if not args.user or not args.source_ip:
         raise PolicyCliError("--idp needs --user and --source-ip")
@@ -239,18 +238,16 @@ def _simulate_idp(args: argparse.Namespace) -> Any:
         ipaddress.ip_address(args.source_ip)
     except ValueError:
         raise PolicyCliError(f"--source-ip must be an IP address, got {args.source_ip!r}") from None
-    user = get_user(args.user)
-    app = saml.get_app(args.app) if args.app else None
-    facts = access.AccessFacts(
-        source_ip=args.source_ip,
-        now=datetime.now(UTC),
-        secure_transport=True,
-        mfa_present=args.mfa,
-        mfa_method="TOTP" if args.mfa else None,
-    )
-    if app is None:
-        return access.decide(access.SIGN_IN, user, facts)
-    return access.decide(access.LAUNCH_APPLICATION, user, facts, application=app.name)
+    try:
+        return policies.simulate(
+            username=args.user,
+            source_ip=args.source_ip,
+            application=args.app,
+            mfa=args.mfa,
+            at=datetime.now(UTC),
+        )
+    except (InvalidInput, NotFound) as exc:
+        raise PolicyCliError(str(exc)) from None
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:

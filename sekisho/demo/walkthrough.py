@@ -7,9 +7,7 @@ AWS side through boto3 against /aws (the served endpoint; in this process with
 
 from __future__ import annotations
 
-import secrets
 import signal
-import string
 import subprocess
 import sys
 import time
@@ -17,6 +15,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable
 
+from sekisho.admin import users as admin_users
 from sekisho.audit.writer import Actor, RequestContext
 from sekisho.config import get_config
 from sekisho.demo import aws as demo_aws
@@ -25,7 +24,6 @@ from sekisho.directory import errors as directory_errors
 from sekisho.directory import services as directory
 from sekisho.directory.models import User
 from sekisho.mfa import radius_demo
-from sekisho.mfa.services import password_is_only_factor
 from sekisho.provisioning import services as provisioning
 from sekisho.saml import assignments
 from sekisho.saml import errors as saml_errors
@@ -37,12 +35,6 @@ DEMO_USER = "agent1"
 DEMO_APP = "amazon-connect"
 INSPECTOR_APP = "connect-inspector"
 STARTUP_SECONDS = 60.0
-
-
-def _one_time_password() -> str:
-    alphabet = string.ascii_letters + string.digits
-    # 16 random characters from 62: about 95 bits, well past any guessing budget.
-    return "-".join("".join(secrets.choice(alphabet) for _ in range(4)) for _ in range(4))
 
 
 def _existing_app(name: str) -> Application | None:
@@ -88,25 +80,31 @@ def _actor() -> Actor:
 
 
 def setup_idp() -> tuple[User, str]:
-    """Initialise Sekisho and (re)create the demo user with a fresh one-time password."""
+    """Initialise Sekisho and (re)create the demo user with a fresh temporary password.
+
+    The password is truly initial: agent1 must replace it at the first sign-in. Run again,
+    the demo starts agent1 over: a new temporary password, no MFA devices, no locks, no
+    sessions, so the walkthrough's first sign-in is a first sign-in again.
+    """
     actor = _actor()
     saml.init_instance(actor=actor, quiet=True)
-    password = _one_time_password()
-    only_factor = password_is_only_factor()
+    password = admin_users.temporary_password()
     try:
         user = directory.get_user(DEMO_USER)
     except directory_errors.UserNotFound:
-        user = directory.create_user(
+        user = admin_users.create_user(
             username=DEMO_USER,
             email="agent1@example.com",
             display_name="Agent One",
             password=password,
-            password_only_factor=only_factor,
+            temporary=True,
             actor=actor,
         )
     else:
-        directory.set_password(user, password, password_only_factor=only_factor, actor=actor)
-        directory.set_status(user, active=True, actor=actor)
+        admin_users.reset_mfa(user, actor=actor)
+        admin_users.set_password(user, password, temporary=True, actor=actor)
+        admin_users.set_status(user, active=True, actor=actor)
+        admin_users.unlock(user, actor=actor)
     return user, password
 
 
@@ -198,7 +196,7 @@ def run(*, host: str, port: int, serve: bool) -> int:
     user, password = setup_idp()
     username = user.username
     config = get_config()
-    radius_password = _one_time_password()
+    radius_password = admin_users.temporary_password()
     # The demo RADIUS server is a thread of this process: the server must run as a child
     # (not exec) so that it keeps answering while the demo serves.
     radius_server = radius_demo.configure_demo(
@@ -245,7 +243,9 @@ provider from Sekisho's metadata, the role, and the Connect user "{username}".
 
   1. Open {config.url("/signin")} in a browser.
   2. Sign in as   {username}
-     password     {password}   (new on every 'make demo')
+     password     {password}
+     This password is temporary: after the second factor, choose your own. Every
+     'make demo' starts {username} over (a new temporary password, no MFA devices).
   3. Choose your second factor (any of the three kinds Identity Center offers):
      "Security key or passkey": Touch ID, Windows Hello, a phone or a USB key; next
      time, "Sign in with a passkey" signs in without typing the username.
@@ -293,6 +293,11 @@ provider from Sekisho's metadata, the role, and the Connect user "{username}".
       export AWS_DEFAULT_REGION={demo_aws.REGION}
   (IAM is global: sign it for us-east-1, e.g. aws iam list-roles --region us-east-1.)
   The same AWS side in a real account: see README, "The AWS side in a real account".
+
+  8. The administration console (users, applications, policies, audit) at {config.url("/admin/")},
+     for administrators: .venv/bin/sekisho user grant-role {username} admin
+     and the REST API at {config.url("/api/v1/")} (OpenAPI: {config.url("/api/v1/openapi.json")}):
+       .venv/bin/sekisho api-token create automation --role admin
 
   Switch between English and Japanese with the language menu at the top of every page.
   See the assertion without a browser:

@@ -36,9 +36,17 @@ class InvalidGroupName(DirectoryError):
 
 
 class WeakPassword(DirectoryError):
-    """A new password fails the password policy (NIST SP 800-63B-4 §3.1.1.2)."""
+    """A new password fails the password policy (NIST SP 800-63B-4 §3.1.1.2).
+
+    ``problems`` holds every reason (``rules.PasswordProblem``: a code and its
+    parameters), so a page can translate each.
+    """
 
     code = "weak_password"
+
+    def __init__(self, message: str, *, problems: tuple[object, ...] = ()) -> None:
+        super().__init__(message)
+        self.problems = problems
 
 
 class UserNotFound(DirectoryError):
@@ -90,3 +98,15 @@ class UserDisabled(DirectoryError):
     """The user is disabled (for admin paths; sign-in reports SignInFailed instead)."""
 
     code = "user_disabled"
+
+
+class InvalidTimeZone(DirectoryError):
+    """A time zone is not an IANA zone name this system knows."""
+
+    code = "invalid_time_zone"
+
+
+class PasswordReused(DirectoryError):
+    """A new password equals the one it replaces."""
+
+    code = "password_reused"

@@ -43,6 +43,8 @@ class User(AbstractBaseUser):
     display_name = models.CharField(max_length=256)
     status = models.CharField(max_length=16, choices=STATUS_CHOICES, default=STATUS_ACTIVE)
     must_change_password = models.BooleanField(default=False)
+    # An IANA zone name ("Asia/Tokyo") for the times this person sees; empty: the IdP's.
+    time_zone = models.CharField(max_length=64, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
 
     USERNAME_FIELD = "username"
@@ -130,6 +132,20 @@ class Group(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class DirectorySettings(models.Model):
+    """Directory-wide settings (one row): the time zone pages show times in by default."""
+
+    singleton = models.BooleanField(default=True, unique=True)
+    time_zone = models.CharField(max_length=64, default="UTC")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    @classmethod
+    def current(cls) -> DirectorySettings:
+        """The settings row, created with the defaults on first use."""
+        row, _ = cls.objects.get_or_create(singleton=True)
+        return row
 
 
 class SignInThrottle(models.Model):

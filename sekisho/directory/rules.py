@@ -12,12 +12,14 @@ import re
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from sekisho.directory.errors import (
     DirectoryError,
     InvalidDisplayName,
     InvalidEmail,
     InvalidGroupName,
+    InvalidTimeZone,
     InvalidUsername,
 )
 
@@ -194,6 +196,18 @@ def validate_display_name(value: str) -> str:
     return _human_name(value, what="display name", limit=DISPLAY_NAME_MAX, error=InvalidDisplayName)
 
 
+GROUP_DESCRIPTION_MAX = 512
+
+
+def validate_group_description(value: str) -> str:
+    """Return a group description (empty allowed, at most 512 characters, no control characters)."""
+    if not value.strip():
+        return ""
+    return _human_name(
+        value, what="group description", limit=GROUP_DESCRIPTION_MAX, error=InvalidGroupName
+    )
+
+
 def validate_group_name(value: str) -> str:
     """Return a valid group name, or raise InvalidGroupName.
 
@@ -218,6 +232,37 @@ def validate_group_name(value: str) -> str:
             continue
         raise InvalidGroupName(f"a group name may contain only {allowed}; found {_describe(ch)}")
     return name
+
+
+@lru_cache(maxsize=1)
+def time_zones() -> tuple[str, ...]:
+    """Every IANA time zone name this system knows, sorted (for pickers and validation)."""
+    import zoneinfo
+
+    # "localtime" and the posix/right trees are files, not zones people choose.
+    return tuple(
+        sorted(
+            zone
+            for zone in zoneinfo.available_timezones()
+            if zone != "localtime" and not zone.startswith(("posix/", "right/"))
+        )
+    )
+
+
+def validate_time_zone(value: str, *, allow_empty: bool = False) -> str:
+    """Return an IANA time zone name ("Asia/Tokyo") exactly as known, or raise InvalidTimeZone.
+
+    ``allow_empty``: an empty value means "not set" (a user then sees the IdP's zone).
+    """
+    zone = value.strip()
+    if not zone and allow_empty:
+        return ""
+    if zone not in time_zones():
+        shown = zone[:64] if zone.isprintable() else repr(zone[:64])
+        raise InvalidTimeZone(
+            f"expected an IANA time zone name such as Asia/Tokyo or UTC, got {shown!r}"
+        )
+    return zone
 
 
 def _describe(ch: str) -> str:

@@ -405,6 +405,67 @@ def rename_device(user: User, method_name: str, device_id: str, name: str) -> bo
     return get_method(method_name).rename(user, device_id, clean)
 
 
+def _throttle_scopes(user: User) -> Q:
+    """The MFA throttles of this user (unknown browsers and each known browser)."""
+    return Q(scope=f"mfa:{user.uid}") | Q(scope__startswith=f"mfa-browser:{user.uid}:")
+
+
+def clear_throttles(user: User) -> int:
+    """Forget the user's wrong MFA answers and MFA locks (an administrator's unlock)."""
+    deleted, _ = SignInThrottle.objects.filter(_throttle_scopes(user)).delete()
+    return deleted
+
+
+def locked_until(user: User, *, now: datetime) -> datetime | None:
+    """Until when MFA answers are refused for this user (from unknown browsers), if locked."""
+    state = peek_throttle(f"mfa:{user.uid}")
+    verdict = throttle.check(state, now=now, policy=throttle.ACCOUNT_POLICY)
+    return state.locked_until if not verdict.allowed else None
+
+
+def remove_device_by_admin(
+    user: User, method_name: str, device_id: str, *, actor: Actor, clock: Clock = SYSTEM_CLOCK
+) -> bool:
+    """An administrator removes one of a user's devices (lost or stolen); audited.
+
+    Unlike the person's own removal, the last device may go: the person registers a new
+    one at the next sign-in, as after a reset. Trusted browsers stop being trusted.
+    """
+    if method_name not in SELECTABLE_METHODS or not _known(method_name):
+        return False
+    method = get_method(method_name)
+    named = next((d.name for d in method.devices(user) if d.id == device_id), None)
+    if named is None or not method.remove(user, device_id):
+        return False
+    trust.revoke_all(user, now=clock.now())
+    admin_audit(
+        actor,
+        "DeleteMfaDevice",
+        {"userName": user.username, "method": method_name, "deviceName": named},
+        clock,
+    )
+    return True
+
+
+def device_counts() -> dict[int, int]:
+    """How many confirmed devices each user has (user id -> count), in three queries."""
+    from collections import Counter
+
+    from django.db.models import Count
+
+    from sekisho.mfa.models import RadiusAccount, TotpDevice, WebAuthnCredential
+
+    counts: Counter[int] = Counter()
+    for query in (
+        TotpDevice.objects.filter(confirmed=True),
+        WebAuthnCredential.objects.all(),
+        RadiusAccount.objects.filter(confirmed_at__isnull=False),
+    ):
+        for row in query.values("user_id").annotate(n=Count("id")):
+            counts[int(row["user_id"])] += int(row["n"])
+    return dict(counts)
+
+
 def reset_mfa(user: User, *, actor: Actor, clock: Clock = SYSTEM_CLOCK) -> int:
     """Forget every MFA device, recovery code and trusted browser of a user (admin action)."""
     from sekisho.mfa.models import KnownAddress, TrustedDevice
@@ -415,9 +476,7 @@ def reset_mfa(user: User, *, actor: Actor, clock: Clock = SYSTEM_CLOCK) -> int:
             removed += get_method(name).remove_all(user)
     TrustedDevice.objects.filter(user=user).delete()
     KnownAddress.objects.filter(user=user).delete()
-    SignInThrottle.objects.filter(
-        Q(scope=f"mfa:{user.uid}") | Q(scope__startswith=f"mfa-browser:{user.uid}:")
-    ).delete()
+    SignInThrottle.objects.filter(_throttle_scopes(user)).delete()
     admin_audit(actor, "ResetMfa", {"userName": user.username, "devices": removed}, clock)
     return removed
 

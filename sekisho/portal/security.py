@@ -10,28 +10,38 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
+from sekisho.audit.records import AdminChannel
+from sekisho.audit.writer import Actor
+from sekisho.directory.errors import InvalidTimeZone
 from sekisho.directory.models import User
+from sekisho.directory.rules import time_zones
+from sekisho.directory.services import idp_time_zone, update_user
 from sekisho.directory.signin import check_password_sign_in
 from sekisho.mfa import errors as mfa_errors
 from sekisho.mfa import services as mfa
 from sekisho.mfa import trust
 from sekisho.portal.mfa_views import error_message, label, method_step, recovery_codes_page
+from sekisho.portal.timezones import shown_in_zone_of
 from sekisho.portal.views import known_browser, mfa_context
 from sekisho.saml import services as saml
 from sekisho.web.errors import error_page
 from sekisho.web.http import request_context, signed_in_required
-from sekisho.web.session import get_auth, safe_next
+from sekisho.web.session import (
+    REAUTH_SECONDS,
+    get_auth,
+    mark_reauthenticated,
+    reauth_age,
+    safe_next,
+)
 
-# Changing how one signs in needs a password typed within this many seconds, so a
-# browser left signed in cannot be used to add an attacker's device (GitHub's sudo mode).
-REAUTH_SECONDS = 10 * 60
-REAUTH_KEY = "reauth_at"
 NOTICE_KEY = "security_notice"
 
 
 def _fresh(request: HttpRequest) -> bool:
-    stamp = request.session.get(REAUTH_KEY)
-    return isinstance(stamp, int | float) and time.time() - stamp < REAUTH_SECONDS
+    # Changing how one signs in needs a password typed within REAUTH_SECONDS, so a
+    # browser left signed in cannot be used to add an attacker's device (sudo mode).
+    age = reauth_age(request, time.time())
+    return age is not None and age < REAUTH_SECONDS
 
 
 def _reauth_redirect(request: HttpRequest) -> HttpResponse:
@@ -50,8 +60,9 @@ def reauthenticate(request: HttpRequest) -> HttpResponse:
     """Type the password again before changing devices (throttled and audited like sign-in)."""
     user = _user(request)
     next_url = safe_next(request.POST.get("next") or request.GET.get("next"), "/account")
+    admin = next_url.startswith("/admin")
     if request.method != "POST":
-        return render(request, "sekisho/reauth.html", {"next": next_url})
+        return render(request, "sekisho/reauth.html", {"next": next_url, "admin": admin})
     password = request.POST.get("password", "")
     auth = get_auth(request)
     decision = check_password_sign_in(
@@ -70,9 +81,12 @@ def reauthenticate(request: HttpRequest) -> HttpResponse:
         )
         status = 429 if decision.reason == "locked" else 401
         return render(
-            request, "sekisho/reauth.html", {"next": next_url, "error": error}, status=status
+            request,
+            "sekisho/reauth.html",
+            {"next": next_url, "error": error, "admin": admin},
+            status=status,
         )
-    request.session[REAUTH_KEY] = time.time()
+    mark_reauthenticated(request, time.time())
     return redirect(next_url)
 
 
@@ -91,21 +105,25 @@ def _page(
     counts = {m.name: len([d for d in devices if d.method == m.name]) for m in allowed}
     recovery = mfa.recovery_method()
     current = trust.find(user, request.COOKIES.get(trust.COOKIE_NAME), now=now)
-    return render(
-        request,
-        "sekisho/security.html",
-        {
-            "user": user,
-            "devices": [(d, label(d.method)) for d in devices],
-            "can_add": [(m.name, label(m.name)) for m in allowed if counts[m.name] < m.max_devices],
-            "recovery_left": recovery.remaining(user) if recovery is not None else 0,
-            "trusted": trust.devices(user, now=now),
-            "this_browser": current.public_id if current is not None else None,
-            "notice": notice or request.session.pop(NOTICE_KEY, None),
-            "error": error,
-        },
-        status=status,
-    )
+    can_add = [(m.name, label(m.name)) for m in allowed if counts[m.name] < m.max_devices]
+    with shown_in_zone_of(user):
+        return render(
+            request,
+            "sekisho/security.html",
+            {
+                "user": user,
+                "devices": [(d, label(d.method)) for d in devices],
+                "can_add": can_add,
+                "recovery_left": recovery.remaining(user) if recovery is not None else 0,
+                "trusted": trust.devices(user, now=now),
+                "this_browser": current.public_id if current is not None else None,
+                "notice": notice or request.session.pop(NOTICE_KEY, None),
+                "error": error,
+                "zones": time_zones(),
+                "idp_zone": idp_time_zone(),
+            },
+            status=status,
+        )
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
@@ -140,6 +158,21 @@ def account(request: HttpRequest) -> HttpResponse:
             if not trust.revoke(user, device_id, now=now):
                 return error_page(request, status=404, code="not_found")
             return _page(request, user, notice=_("The browser is no longer trusted."))
+        if action == "time_zone":
+            try:
+                update_user(
+                    user,
+                    time_zone=request.POST.get("time_zone", "")[:64],
+                    actor=Actor(
+                        name=f"user:{user.username}",
+                        context=request_context(request),
+                        channel=AdminChannel.WEB,
+                    ),
+                )
+            except InvalidTimeZone:
+                error = _("Choose a time zone from the list.")
+                return _page(request, user, error=error, status=400)
+            return redirect("/account")
     except KeyError:
         return error_page(request, status=400, code="bad_request")
     except mfa_errors.MfaError as exc:

@@ -29,6 +29,8 @@ class SignInFlow:
     user_verified: bool = False
     # Why no second factor was asked (audit), when none was: see methods.skip_reason.
     mfa_skipped: str | None = None
+    # Every factor passed; only replacing a temporary password is left (/signin/password).
+    password_change: bool = False
 
 
 def get_flow(request: HttpRequest) -> SignInFlow | None:

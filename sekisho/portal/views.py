@@ -30,6 +30,7 @@ from sekisho.mfa.methods import (
     next_mfa_step,
     skip_reason,
 )
+from sekisho.portal import sessions
 from sekisho.portal.session import SignInFlow, clear_flow, put_flow
 from sekisho.saml import services as saml
 from sekisho.saml import slo as saml_slo
@@ -117,6 +118,12 @@ def complete_sign_in(request: HttpRequest, user: User, flow: SignInFlow) -> Http
     refused = _sign_in_allowed(request, user, flow, mfa_present=mfa_present)
     if refused is not None:
         return refused
+    if user.must_change_password and not flow.step_up:
+        # Every factor passed, but no session exists until the temporary password an
+        # administrator set is replaced by one only its owner knows.
+        flow.password_change = True
+        put_flow(request, flow)
+        return redirect("/signin/password")
     context = request_context(request)
     now = saml.clock().now()
     next_url = safe_next(flow.next_url)
@@ -125,6 +132,7 @@ def complete_sign_in(request: HttpRequest, user: User, flow: SignInFlow) -> Http
         current.methods = list(dict.fromkeys([*current.methods, *flow.factors]))
         current.mfa = current.mfa or mfa_present
         put_auth(request, current, touch=False)
+        sessions.update_mfa(request.session.session_key or "", current.mfa)
         auth = current
     else:
         login(request, user, backend="sekisho.directory.backends.DirectoryBackend")
@@ -137,6 +145,7 @@ def complete_sign_in(request: HttpRequest, user: User, flow: SignInFlow) -> Http
             session_index=SYSTEM_RANDOM.new_id(),
         )
         put_auth(request, auth)
+        sessions.record(request.session.session_key or "", user, auth, context)
     clear_flow(request)
     if mfa_present:
         trust.remember_address(user, context.source_ip, now=now)
@@ -319,6 +328,7 @@ def signout(request: HttpRequest) -> HttpResponse:
         operation = saml_slo.begin_portal_logout(
             user=user, portal_session_id=auth.session_id, context=request_context(request)
         )
+    sessions.forget(request.session.session_key)
     logout(request)
     if operation is not None:
         return redirect(f"/saml/logout/{operation.token}")

@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
-from cryptography.hazmat.primitives.asymmetric import rsa
 from django.core.management import call_command
 from django.db import IntegrityError, transaction
 from lxml import etree
@@ -24,12 +20,6 @@ from sekisho.crypto import SecretBox
 from sekisho.directory.models import User
 from sekisho.errors import ConfigError, SekishoError
 from sekisho.instance import (
-    NEXT_SIGNING_CERT_FILE,
-    NEXT_SIGNING_KEY_FILE,
-    PREVIOUS_SIGNING_CERT_FILE,
-    PREVIOUS_SIGNING_KEY_FILE,
-    SIGNING_CERT_FILE,
-    SIGNING_KEY_FILE,
     cached_master_key,
     ensure_data_dir,
     secure_data_dir,
@@ -41,11 +31,16 @@ from sekisho.saml.core import attributes as mapping
 from sekisho.saml.core import metadata as md
 from sekisho.saml.core import presets
 from sekisho.saml.core import xmlenc as enc
-from sekisho.saml.core.keys import SigningKey, certificate_pem, generate_signing_key
+from sekisho.saml.core.keys import certificate_pem, generate_signing_key
 from sekisho.saml.core.persistent import session_bound_id
 from sekisho.saml.core.response import build_response
 from sekisho.saml.core.urls import check_endpoint_url, is_loopback_host
 from sekisho.saml.core.xml import parse_xml
+from sekisho.saml.keyring import key_paths
+from sekisho.saml.keyring import next_signing_key as next_signing_key
+from sekisho.saml.keyring import signing_key as signing_key
+from sekisho.saml.keyring import stage_signing_key as stage_signing_key
+from sekisho.saml.keyring import switch_signing_key as switch_signing_key
 from sekisho.saml.models import Application, Assignment, SpSession
 
 NAME_ID_FORMATS = {
@@ -82,70 +77,6 @@ def set_clock(new: Clock) -> None:
 # ------------------------------------------------------------------ identity and keys
 
 
-def _key_paths(kind: str = "current") -> tuple[Path, Path]:
-    data = get_config().data_dir
-    key_file, cert_file = {
-        "current": (SIGNING_KEY_FILE, SIGNING_CERT_FILE),
-        "next": (NEXT_SIGNING_KEY_FILE, NEXT_SIGNING_CERT_FILE),
-        "previous": (PREVIOUS_SIGNING_KEY_FILE, PREVIOUS_SIGNING_CERT_FILE),
-    }[kind]
-    return data / key_file, data / cert_file
-
-
-# A rotation replaces the certificate, then the key: a read in between sees a pair that
-# does not belong together, so it reads again rather than keep that pair.
-_PAIR_RETRIES = 20
-
-
-@lru_cache(maxsize=8)
-def _load_signing_key(
-    key_path: str, cert_path: str, key_mtime: float, cert_mtime: float
-) -> SigningKey:
-    for _ in range(_PAIR_RETRIES):
-        try:
-            key_pem = Path(key_path).read_text()
-            cert_pem = Path(cert_path).read_text()
-        except OSError as exc:
-            raise ConfigError(
-                f"cannot read the signing key: {exc.strerror}: {exc.filename}"
-            ) from None
-        key = SigningKey(private_key_pem=key_pem, certificate_pem=cert_pem)
-        if _pair_matches(key):
-            return key
-        time.sleep(0.05)
-    raise ConfigError(f"{key_path} and {cert_path} hold a key and a certificate that differ")
-
-
-def _pair_matches(key: SigningKey) -> bool:
-    public = key.certificate.public_key()
-    return isinstance(public, rsa.RSAPublicKey) and (
-        public.public_numbers() == key.private_key.public_key().public_numbers()
-    )
-
-
-def _stored_key(kind: str) -> SigningKey | None:
-    key_path, cert_path = _key_paths(kind)
-    try:
-        mtimes = (key_path.stat().st_mtime, cert_path.stat().st_mtime)
-    except FileNotFoundError:
-        return None
-    return _load_signing_key(str(key_path), str(cert_path), *mtimes)
-
-
-def signing_key() -> SigningKey:
-    """The IdP's signing key and certificate from SEKISHO_DATA (reloaded when they change)."""
-    key = _stored_key("current")
-    if key is None:
-        key_path, _ = _key_paths()
-        raise ConfigError(f"no signing key in {key_path.parent}: run 'sekisho init' first")
-    return key
-
-
-def next_signing_key() -> SigningKey | None:
-    """The key a rotation has staged (published, not yet signing), if any."""
-    return _stored_key("next")
-
-
 def idp_identity() -> md.IdpIdentity:
     """Who this IdP is, as published in its metadata (with the next certificate, if staged)."""
     config = get_config()
@@ -175,71 +106,6 @@ def idp_identity() -> md.IdpIdentity:
             for c in settings.contacts
         ),
     )
-
-
-def _write_pair(kind: str, key: SigningKey) -> None:
-    """Write a key (owner-only) and its certificate, each by an atomic rename."""
-    key_path, cert_path = _key_paths(kind)
-    for path, text, mode in (
-        (cert_path, key.certificate_pem, 0o644),
-        (key_path, key.private_key_pem, 0o600),
-    ):
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.unlink(missing_ok=True)
-        if mode == 0o600:
-            write_private(tmp, text.encode())
-        else:
-            tmp.write_text(text)
-            tmp.chmod(mode)
-        tmp.replace(path)
-
-
-def stage_signing_key(*, actor: Actor) -> tuple[SigningKey, bool]:
-    """Step 1 of a rotation: make the next key and publish its certificate in the metadata.
-
-    The current key keeps signing; service providers that refresh the metadata (for AWS,
-    UpdateSAMLProvider) then trust both. Returns (the next key, whether it was made now).
-    """
-    staged = next_signing_key()
-    if staged is not None:
-        return staged, False
-    config = get_config()
-    key = generate_signing_key(common_name=config.host, now=_clock.now())
-    _write_pair("next", key)
-    admin_audit(
-        actor, "StageSigningKey", {"certificateSha256": key.certificate_sha256}, _clock
-    )
-    return key, True
-
-
-def switch_signing_key(*, actor: Actor) -> tuple[SigningKey, SigningKey]:
-    """Step 2 of a rotation: the staged key signs from now on; returns (old, new).
-
-    The old key is kept as the previous one (not published). Service providers should
-    have the metadata with both certificates before this; refresh them again afterwards
-    so they stop trusting the old key.
-
-    Raises:
-        SamlError: no key is staged (run step 1 first).
-    """
-    staged = next_signing_key()
-    if staged is None:
-        raise errors.SamlError(
-            "no next signing key is staged: run 'sekisho keys rotate' first",
-            code="no_staged_key",
-        )
-    old = signing_key()
-    _write_pair("previous", old)
-    _write_pair("current", staged)
-    for path in _key_paths("next"):
-        path.unlink(missing_ok=True)
-    admin_audit(
-        actor,
-        "SwitchSigningKey",
-        {"previousSha256": old.certificate_sha256, "certificateSha256": staged.certificate_sha256},
-        _clock,
-    )
-    return old, staged
 
 
 def metadata_xml() -> bytes:
@@ -275,7 +141,7 @@ def ensure_signing_key() -> bool:
     """Create the IdP's signing key and certificate unless present; True when created."""
     config = get_config()
     ensure_data_dir(config)
-    key_path, cert_path = _key_paths()
+    key_path, cert_path = key_paths()
     if key_path.exists():
         return False
     key = generate_signing_key(common_name=config.host, now=_clock.now())
@@ -875,6 +741,92 @@ def set_require_mfa(app: Application, required: bool, *, actor: Actor) -> None:
     admin_audit(
         actor, "UpdateApplication", {"application": app.name, "requireMfa": required}, _clock
     )
+
+
+MAX_ATTRIBUTE_MAPPINGS = 50
+NAME_ID_EXPRESSION_MAX = 256
+RELAY_STATE_MAX = 2048
+DISPLAY_NAME_MAX = 128
+
+
+def _display_name(value: str) -> str:
+    text = " ".join(value.split())
+    if not text or len(text) > DISPLAY_NAME_MAX or not text.isprintable():
+        raise errors.SamlError(
+            f"a display name is 1-{DISPLAY_NAME_MAX} printable characters, got {value[:140]!r}",
+            code="invalid_display_name",
+        )
+    return text
+
+
+def _relay_state(value: str) -> str:
+    if len(value) > RELAY_STATE_MAX or not value.isprintable():
+        raise errors.SamlError(
+            f"a relay state is at most {RELAY_STATE_MAX} printable characters",
+            code="invalid_relay_state",
+        )
+    return value
+
+
+def update_app(
+    app: Application,
+    *,
+    display_name: str | None = None,
+    relay_state: str | None = None,
+    name_id_expression: str | None = None,
+    attribute_mappings: list[mapping.AttributeMapping] | None = None,
+    sign_response: bool | None = None,
+    require_mfa: bool | None = None,
+    actor: Actor,
+) -> list[str]:
+    """Change an application's editable settings (only those given); returns what changed.
+
+    Raises:
+        SamlError: a value is invalid (the mapping errors name the attribute).
+    """
+    changed: dict[str, object] = {}
+    if display_name is not None and (value := _display_name(display_name)) != app.display_name:
+        app.display_name = value
+        changed["displayName"] = value
+    if relay_state is not None and (value := _relay_state(relay_state)) != app.relay_state:
+        app.relay_state = value
+        changed["relayState"] = value
+    if name_id_expression is not None and name_id_expression != app.name_id_expression:
+        if len(name_id_expression) > NAME_ID_EXPRESSION_MAX:
+            raise errors.MappingError(
+                f"the NameID mapping is at most {NAME_ID_EXPRESSION_MAX} characters"
+            )
+        if name_id_expression:
+            mapping.validate(name_id_expression)
+        elif app.name_id_format not in (md.NAMEID_PERSISTENT, md.NAMEID_TRANSIENT):
+            raise errors.MappingError("the NameID mapping must not be empty for this format")
+        app.name_id_expression = name_id_expression
+        changed["nameId"] = name_id_expression
+    if attribute_mappings is not None:
+        if len(attribute_mappings) > MAX_ATTRIBUTE_MAPPINGS:
+            raise errors.MappingError(
+                f"at most {MAX_ATTRIBUTE_MAPPINGS} attribute mappings, "
+                f"got {len(attribute_mappings)}"
+            )
+        names = [m.name for m in attribute_mappings]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise errors.MappingError(f"attribute {duplicates[0]!r} is mapped more than once")
+        as_json = _mappings_json(tuple(attribute_mappings))
+        if as_json != app.attribute_mappings:
+            app.attribute_mappings = as_json
+            changed["attributes"] = [m["name"] for m in as_json]
+    for field, flag, key in (
+        ("sign_response", sign_response, "signResponse"),
+        ("require_mfa", require_mfa, "requireMfa"),
+    ):
+        if flag is not None and getattr(app, field) != flag:
+            setattr(app, field, flag)
+            changed[key] = flag
+    if changed:
+        app.save()
+        admin_audit(actor, "UpdateApplication", {"application": app.name, **changed}, _clock)
+    return sorted(changed)
 
 
 def describe_app(app: Application) -> dict[str, Any]:

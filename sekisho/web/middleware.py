@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 
@@ -65,6 +66,21 @@ class BodySizeLimitMiddleware:
         except ValueError:
             length = -1
         if length < 0 or length > limit:
+            if request.path.startswith("/api/"):
+                # The REST API answers every error as an RFC 9457 problem document.
+                return HttpResponse(
+                    json.dumps(
+                        {
+                            "type": "urn:sekisho:problem:request_too_large",
+                            "title": "Request too large",
+                            "status": 413,
+                            "detail": f"the request body is larger than {limit} bytes",
+                            "code": "request_too_large",
+                        }
+                    ),
+                    status=413,
+                    content_type="application/problem+json",
+                )
             # LocaleMiddleware has not run yet: pick the caller's language here.
             with translation.override(translation.get_language_from_request(request)):
                 return error_page(request, status=413, code="request_too_large")

@@ -14,6 +14,11 @@ from django.conf import settings
 from django.http import HttpRequest
 
 AUTH_KEY = "auth"
+# When the person last typed their password again (``time.time()``): sensitive changes
+# (their own devices, an administrator's role grants, policies, keys) need it recent.
+REAUTH_KEY = "reauth_at"
+# How recent: GitHub's "sudo mode" window.
+REAUTH_SECONDS = 10 * 60
 
 
 @dataclass
@@ -69,3 +74,16 @@ def end_session(session_key: str) -> None:
         return
     engine = import_module(settings.SESSION_ENGINE)
     engine.SessionStore(session_key=session_key).delete()
+
+
+def mark_reauthenticated(request: HttpRequest, now: float) -> None:
+    """Record that the person just typed their password again."""
+    request.session[REAUTH_KEY] = now
+
+
+def reauth_age(request: HttpRequest, now: float) -> float | None:
+    """Seconds since the person last typed their password again in this session, or None."""
+    stamp = request.session.get(REAUTH_KEY)
+    if not isinstance(stamp, int | float) or isinstance(stamp, bool):
+        return None
+    return max(0.0, now - float(stamp))

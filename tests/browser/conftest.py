@@ -115,17 +115,46 @@ def demo_cli(root: Path, *argv: str) -> str:
     return done.stdout
 
 
+# What tests that are not about the first sign-in give agent1 instead of the temporary one.
+KNOWN_PASSWORD = "agent one's everyday passphrase"
+
+
 @contextmanager
-def run_demo(root: Path, log: Path) -> Iterator[DemoServer]:
+def run_demo(root: Path, log: Path, *, known_password: bool = False) -> Iterator[DemoServer]:
     """`sekisho demo` on a free loopback port with a fresh data directory in root.
 
     On PostgreSQL when the suite runs on PostgreSQL (a fresh database), else SQLite.
+    ``known_password``: agent1 gets KNOWN_PASSWORD (not temporary) through the CLI, as an
+    administrator would, so the test's sign-ins skip the first sign-in's password change.
     """
     with served_database() as database_url:
         if database_url is not None:
             (root / _DATABASE_FILE).write_text(database_url)
         with _run_demo(root, log) as server:
+            if known_password:
+                _set_password(root, KNOWN_PASSWORD)
+                server = server._replace(password=KNOWN_PASSWORD)
             yield server
+
+
+def _set_password(root: Path, password: str) -> None:
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "sekisho.cli.main",
+            "user",
+            "set-password",
+            "agent1",
+            "--password-stdin",
+        ],
+        env=demo_env(root),
+        input=password + "\n",
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
 
 
 @contextmanager

@@ -28,7 +28,7 @@ pytestmark = pytest.mark.browser
 @pytest.fixture
 def demo(tmp_path: Path) -> Iterator[DemoServer]:
     """A fresh demo in context-aware mode (the shared demo stays in 'every sign-in')."""
-    with run_demo(tmp_path, tmp_path / "demo.log") as server:
+    with run_demo(tmp_path, tmp_path / "demo.log", known_password=True) as server:
         demo_cli(tmp_path, "mfa", "configure", "--mode", "context-aware")
         yield server
 

@@ -44,6 +44,7 @@ ROLE_VALUE = (
 )
 JA_CATALOG = Path(__file__).resolve().parents[2] / "sekisho/locale/ja/LC_MESSAGES/django.mo"
 TIMEOUT_MS = 15_000
+NEW_PASSWORD = "agent one's own passphrase 2026"
 
 
 class ConsoleWatch:
@@ -127,6 +128,13 @@ def test_demo_walkthrough_reaches_the_inspector(
     page.wait_for_selector("#recovery-codes li")
     assert page.locator("#recovery-codes li").count() == 10
     page.click("form[action='/signin/continue'] button[type=submit]")
+
+    # The printed password was temporary: agent1 chooses their own before any session.
+    page.wait_for_url(f"{base_url}/signin/password")
+    page.screenshot(path=shots_dir / "2-new-password.png", full_page=True)
+    page.fill("#new_password", NEW_PASSWORD)
+    page.fill("#repeat_password", NEW_PASSWORD)
+    page.click("form[action='/signin/password'] button[type=submit]")
 
     # 3. "My applications" lists the demo app.
     page.wait_for_url(f"{base_url}/apps")

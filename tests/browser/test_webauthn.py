@@ -39,7 +39,7 @@ USB_KEY = {"protocol": "ctap2", "transport": "usb", "hasResidentKey": False}
 def demo(tmp_path: Path) -> Iterator[tuple[DemoServer, Path]]:
     """A fresh `sekisho demo` for one test (the shared one's agent1 already has TOTP)."""
     log = tmp_path / "demo.log"
-    with run_demo(tmp_path, log) as server:
+    with run_demo(tmp_path, log, known_password=True) as server:
         yield server, log
 
 

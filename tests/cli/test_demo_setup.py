@@ -22,6 +22,8 @@ def test_demo_sets_up_user_app_and_policy_example(capsys) -> None:
     assert password is not None
     user = User.objects.get(username="agent1")
     assert user.check_password(password.group(1))
+    # Truly initial: agent1 must choose their own at the first sign-in.
+    assert user.must_change_password
     app = Application.objects.get(name="amazon-connect")
     assert app.default_acs().endswith("/aws/saml")
     inspector = Application.objects.get(name="connect-inspector")
@@ -43,3 +45,6 @@ def test_demo_sets_up_user_app_and_policy_example(capsys) -> None:
     assert main(["demo", "--no-serve"]) == 0
     again = re.search(r"password\s+(\S+)", capsys.readouterr().out)
     assert again is not None and again.group(1) != password.group(1)
+    # Run again, agent1 starts over: a temporary password again, no MFA devices.
+    user.refresh_from_db()
+    assert user.must_change_password

@@ -97,7 +97,9 @@ class Browser:
         assert response.status_code == 302, response.text[:500]
         return str(response.headers["Location"])
 
-    def register_totp(self, *, now: datetime | None = None) -> tuple[str, list[str]]:
+    def register_totp(
+        self, *, now: datetime | None = None, new_password: str | None = None
+    ) -> tuple[str, list[str]]:
         """First-time TOTP registration; returns the secret and the recovery codes shown."""
         page = self.get("/signin/mfa/register/totp").text
         secret_match = _TOTP_SECRET.search(page)
@@ -107,13 +109,28 @@ class Browser:
         shown = self.post("/signin/mfa/register/totp", {"code": code, "device_name": "phone"})
         assert shown.status_code == 200 and "recovery-codes" in shown.text, shown.text[:800]
         codes = _RECOVERY.findall(shown.text)
-        self.finish()
+        self.finish(new_password)
         return secret, codes
 
-    def finish(self) -> None:
-        """'I saved them': the last step of a first sign-in."""
+    def finish(self, new_password: str | None = None) -> None:
+        """'I saved them': the last step of a first sign-in (after which a temporary
+        password is replaced by ``new_password``)."""
         done = self.post("/signin/continue")
-        assert done.status_code == 302 and done.headers["Location"] == "/apps", done.text[:500]
+        assert done.status_code == 302, done.text[:500]
+        if done.headers["Location"] == "/signin/password":
+            assert new_password is not None, "the password is temporary: give new_password"
+            done = self.change_password(new_password)
+        assert done.headers["Location"] == "/apps", done.text[:500]
+
+    def change_password(self, new_password: str) -> requests.Response:
+        """Replace a temporary password at the first sign-in; returns the redirect onwards."""
+        changed = self.post(
+            "/signin/password",
+            {"new_password": new_password, "repeat_password": new_password},
+            page="/signin/password",
+        )
+        assert changed.status_code == 302, changed.text[:800]
+        return changed
 
     def totp(self, secret: str, *, at: datetime | None = None) -> requests.Response:
         """Answer the TOTP step with the code of ``at`` (default now)."""
@@ -169,3 +186,48 @@ class _SourceAddressAdapter(requests.adapters.HTTPAdapter):
     def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
         kwargs["source_address"] = self._source
         super().init_poolmanager(*args, **kwargs)
+
+
+def seed_directory(instance_url: str, token: str, *, admin: str | None = None) -> None:
+    """Through the API: agent1 (a known password), the group agents, an Amazon Connect app
+    assigned to agent1 (and to ``admin``); what console and API tests look at."""
+    session = requests.Session()
+    session.trust_env = False  # loopback only
+    session.headers["Authorization"] = f"Bearer {token}"
+    api = instance_url + "/api/v1"
+    steps: list[tuple[str, str, dict[str, Any] | None]] = [
+        (
+            "POST",
+            "/users",
+            {
+                "username": "agent1",
+                "email": "agent1@example.com",
+                "display_name": "Agent One",
+                "password": "agent one's everyday passphrase",
+                "temporary": False,
+            },
+        ),
+        ("POST", "/groups", {"name": "agents", "description": "Contact-center agents"}),
+        ("PUT", "/groups/agents/members/agent1", None),
+        (
+            "POST",
+            "/applications",
+            {
+                "kind": "amazon-connect",
+                "name": "amazon-connect",
+                "display_name": "Amazon Connect",
+                "region": "ap-northeast-1",
+                "instance_id": "aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee",
+                "account_id": "111122223333",
+                "role_name": "ConnectFederationRole",
+                "provider_name": "Sekisho",
+                "signin_url": instance_url + "/saml/inspector",
+            },
+        ),
+        ("PUT", "/applications/amazon-connect/assignments/users/agent1", None),
+    ]
+    if admin is not None:
+        steps.append(("PUT", f"/applications/amazon-connect/assignments/users/{admin}", None))
+    for method, path, body in steps:
+        response = session.request(method, api + path, json=body, timeout=30)
+        assert response.status_code < 300, (method, path, response.text[:500])

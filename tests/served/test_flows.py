@@ -221,7 +221,7 @@ def test_launch_through_the_emulated_aws_side(instance: Instance) -> None:
     )
     client = browser(instance)
     assert client.password("agent1", password) == "/signin/mfa/register"
-    client.register_totp()
+    client.register_totp(new_password="agent one's own passphrase")
     launched = client.launch("amazon-connect")
     assert launched.status_code == 200, launched.text[:500]
     acs, fields = client.saml_post(launched.text)

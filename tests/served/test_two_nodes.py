@@ -127,7 +127,7 @@ def test_an_assertion_redeemed_at_a_is_refused_at_b(instance: Instance) -> None:
     )
     client = browser(instance, A)
     client.password("agent1", password)
-    client.register_totp()
+    client.register_totp(new_password="agent one's own passphrase")
     acs, fields = client.saml_post(client.launch("amazon-connect").text)
     assert acs == f"{instance.base_url}/aws/saml"
     assert client.submit("/aws/saml", fields).status_code == 303

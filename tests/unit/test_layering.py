@@ -18,6 +18,9 @@ PACKAGE = Path(__file__).resolve().parents[2] / "sekisho"
 LAYERS = [
     "cli",
     "demo",
+    "api",
+    "console",
+    "admin",
     "provisioning",
     "portal",
     "emulator",

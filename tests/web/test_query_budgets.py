@@ -27,8 +27,9 @@ BUDGETS = {
     "launch": 8,
     # the password step: throttles, audit, a new session, MFA settings and devices
     "password": 23,
-    # the TOTP step: devices, throttle, the code, audit, the new session, trusted addresses
-    "totp": 27,
+    # the TOTP step: devices, throttle, the code, audit, the new session, trusted addresses,
+    # and the signed-in session's index row (issue 12: sessions listed and ended by admins)
+    "totp": 28,
     "sso_receive": 5,
     "sso_answer": 11,  # with the SP session's upsert for single logout (issue 11)
 }

@@ -1,0 +1,1 @@
+"""Administration: roles, API tokens and the services the console, the API and the CLI share."""
