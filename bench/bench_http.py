@@ -75,7 +75,6 @@ ACS_REQUEST = {
     "https": "on",
     "http_host": "signin.aws.amazon.com",
     "script_name": "/saml",
-    "server_port": "443",
     "get_data": {},
     "post_data": {},
 }
@@ -494,6 +493,12 @@ class FlowClient:
         self.jar = dict(worker.cookies)
         self.requests = 0
 
+    def __enter__(self) -> FlowClient:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.http.close()
+
     def send(self, number: int, step: Step, variables: dict[str, str]) -> str:
         """One request; returns the body once the response passed the step's checks."""
         headers = {"Cookie": "; ".join(f"{k}={v}" for k, v in self.jar.items())} if self.jar else {}
@@ -526,13 +531,15 @@ class FlowClient:
             body = self.send(number, step, variables)
         return body
 
-    def unit(self, flow: Flow) -> tuple[str, str]:
+    def inputs(self) -> dict[str, str]:
+        """The next unit's own inputs (a TOTP feed may wait here for the next step)."""
+        return self.worker.feed.next() if self.worker.feed is not None else {}
+
+    def unit(self, flow: Flow, inputs: Mapping[str, str] | None = None) -> tuple[str, str]:
         """One unit of the flow; (the last body, the AuthnRequest ID if any)."""
         if flow.fresh_jar:
             self.jar = dict(self.worker.cookies)
-        variables = dict(self.worker.vars)
-        if self.worker.feed is not None:
-            variables.update(self.worker.feed.next())
+        variables = {**self.worker.vars, **(self.inputs() if inputs is None else inputs)}
         return self.run(flow.steps, variables), variables.get("request_id", "")
 
 
@@ -566,16 +573,27 @@ class _ClientTally:
 
 def run_python(base: str, flow: Flow, workers: list[Worker], duration: float) -> RawRun:
     """One thread and one FlowClient per worker, each looping over units until the deadline."""
-    clients = [FlowClient(base, w) for w in workers]
+    with contextlib.ExitStack() as stack:
+        clients = [stack.enter_context(FlowClient(base, w)) for w in workers]
+        return _run_threads(clients, flow, workers, duration)
+
+
+def _run_threads(
+    clients: list[FlowClient], flow: Flow, workers: list[Worker], duration: float
+) -> RawRun:
     tallies = [_ClientTally() for _ in clients]
     go = threading.Event()
     deadline = [0.0]
 
     def loop(client: FlowClient, tally: _ClientTally) -> None:
         go.wait()
-        while (started := time.perf_counter()) < deadline[0]:
+        while time.perf_counter() < deadline[0]:
+            inputs = client.inputs()  # untimed: waiting for a fresh TOTP step is no work
+            started = time.perf_counter()
+            if started >= deadline[0]:
+                break
             try:
-                tally.last = client.unit(flow)
+                tally.last = client.unit(flow, inputs)
                 tally.latencies.append(time.perf_counter() - started)
             except (FlowError, requests.RequestException) as exc:
                 tally.errors += 1
@@ -689,6 +707,19 @@ function init(args)
   end
 end
 
+-- A TOTP client whose users all had this 30-second step waits for the next one (wrk
+-- calls delay() before each request), as the Python client does: counted as starved.
+function delay()
+  if step ~= 1 or me.feed_kind ~= "totp" then return 0 end
+  local seconds = os.time()
+  local current = math.floor(seconds / 30)
+  for _, user in ipairs(totp_users) do
+    if user.last < current then return 0 end
+  end
+  starved = starved + 1
+  return ((current + 1) * 30 - seconds) * 1000 + 50
+end
+
 local function next_input()
   if me.feed_kind == "lines" then
     feed_pos = feed_pos + 1
@@ -701,8 +732,7 @@ local function next_input()
       feed_pos = feed_pos % #totp_users + 1
       if totp_users[feed_pos].last < current then user = totp_users[feed_pos]; break end
     end
-    if user == nil then  -- every user had this step: the server will refuse the code
-      starved = starved + 1
+    if user == nil then  -- only when the clock moved back: the server will refuse it
       user = totp_users[feed_pos]
     end
     user.last, used[user.index] = current, current
@@ -1112,7 +1142,7 @@ class PostgresCluster:
             connection.execute(f'CREATE DATABASE "{name}"')
         return f"postgresql://sekisho@127.0.0.1:{self.port}/{name}"
 
-    def postmaster_pid(self) -> list[int]:
+    def postmaster_pids(self) -> list[int]:
         """The postmaster, whose children are the backends serving Sekisho's workers."""
         pid_file = self.root / "data" / "postmaster.pid"
         with contextlib.suppress(OSError, ValueError, IndexError):
@@ -1142,9 +1172,12 @@ SP_METADATA = f"""<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:met
 """
 
 
-def provisioning(users: Sequence[str], metadata: Path) -> list[tuple[list[str], str | None]]:
-    """The `sekisho` commands that set up the apps, the group and the users."""
-    commands: list[tuple[list[str], str | None]] = [
+Command = tuple[list[str], str | None]  # a `sekisho` command line and its standard input
+
+
+def setup_commands(metadata: Path) -> list[Command]:
+    """The `sekisho` commands that set up MFA, the group and the two apps assigned to it."""
+    return [
         (["mfa", "configure", "--mode", "disabled"], None),
         (["group", "create", "agents"], None),
         (
@@ -1184,14 +1217,14 @@ def provisioning(users: Sequence[str], metadata: Path) -> list[tuple[list[str], 
         (["app", "assign", CONNECT_APP, "--group", "agents"], None),
         (["app", "assign", SP_APP, "--group", "agents"], None),
     ]
+
+
+def user_commands(users: Sequence[str]) -> list[Command]:
+    """`sekisho user create` (password on stdin) and membership of the apps' group."""
+    commands: list[Command] = []
     for name in users:
-        commands.append(
-            (
-                ["user", "create", name, "--email", f"{name}@example.com", "--password-stdin"],
-                PASSWORD + "\n",
-            )
-        )
-        commands.append((["group", "add-member", "agents", name], None))
+        create = ["user", "create", name, "--email", f"{name}@example.com", "--password-stdin"]
+        commands += [(create, PASSWORD + "\n"), (["group", "add-member", "agents", name], None)]
     return commands
 
 
@@ -1199,12 +1232,19 @@ class SekishoInstallation:
     """Sekisho as an operator has it: a data directory, perhaps PostgreSQL, the `sekisho`
     CLI, and one `sekisho serve --workers 4` process."""
 
-    def __init__(self, key: str, label: str, root: Path, database: PostgresCluster | None) -> None:
+    def __init__(
+        self,
+        key: str,
+        label: str,
+        root: Path,
+        database_url: str | None = None,
+        database_pids: Callable[[], list[int]] = list,
+    ) -> None:
         self.key = key
         self.label = label
         self.root = root
-        self.database = database
-        self.database_url = database.create_database("bench") if database else None
+        self.database_url = database_url
+        self.database_pids = database_pids
         self.port = free_port()
         self.password_hash = FLOOR
         self.mfa_mode = ""
@@ -1254,7 +1294,7 @@ class SekishoInstallation:
             raise BenchError(f"sekisho {' '.join(args)}: {done.stderr.strip()}")
         return done.stdout
 
-    def cli_batch(self, commands: Sequence[tuple[list[str], str | None]]) -> None:
+    def cli_batch(self, commands: Sequence[Command]) -> None:
         """Many `sekisho` commands in one interpreter (`--cli-batch`: the CLI's own main())."""
         lines = "".join(
             json.dumps({"argv": argv, "stdin": stdin}) + "\n" for argv, stdin in commands
@@ -1276,7 +1316,7 @@ class SekishoInstallation:
         self.cli("init", "--quiet")
         metadata = self.root / "sp-metadata.xml"
         metadata.write_text(SP_METADATA)
-        self.cli_batch(provisioning(users, metadata))
+        self.cli_batch(setup_commands(metadata) + user_commands(users))
         self.mfa_mode = "disabled"
 
     def set_mfa(self, mode: str) -> None:
@@ -1285,8 +1325,8 @@ class SekishoInstallation:
             self.cli("mfa", "configure", "--mode", mode)
             self.mfa_mode = mode
 
-    def start(self) -> None:
-        """`sekisho serve --workers 4` on 127.0.0.1, waiting until /readyz answers."""
+    def start(self, workers: int = SERVER_WORKERS) -> None:
+        """`sekisho serve --workers N` on 127.0.0.1, waiting until /readyz answers."""
         log = (self.root / "serve.log").open("ab")
         self.proc = subprocess.Popen(
             [
@@ -1299,7 +1339,7 @@ class SekishoInstallation:
                 "--port",
                 str(self.port),
                 "--workers",
-                str(SERVER_WORKERS),
+                str(workers),
             ],
             env=self.env(),
             cwd=self.root,
@@ -1325,8 +1365,7 @@ class SekishoInstallation:
 
     def cpu_roots(self) -> list[int]:
         """The server's process tree, and PostgreSQL's: the database works for it."""
-        roots = [self.proc.pid] if self.proc else []
-        return roots + (self.database.postmaster_pid() if self.database else [])
+        return ([self.proc.pid] if self.proc else []) + self.database_pids()
 
 
 class SimpleSamlPhp:
@@ -1462,9 +1501,9 @@ def ssp_target(ssp: SimpleSamlPhp) -> Target:
 
 def sign_in(target: Target, variables: dict[str, str]) -> dict[str, str]:
     """A signed-in browser's cookies: one unit of the target's sign-in flow (untimed)."""
-    client = FlowClient(target.base, Worker(vars=dict(variables)))
-    client.unit(target.flows["signin"])
-    return client.jar
+    with FlowClient(target.base, Worker(vars=dict(variables))) as client:
+        client.unit(target.flows["signin"])
+        return client.jar
 
 
 def prepare_workers(target: Target, scenario: Scenario, concurrency: int) -> list[Worker]:
@@ -1485,14 +1524,14 @@ def prepare_workers(target: Target, scenario: Scenario, concurrency: int) -> lis
 
 def register_totp_user(target: Target, index: int, name: str) -> TotpUser:
     """A first sign-in that registers an authenticator app, through the pages (untimed)."""
-    client = FlowClient(target.base, Worker(vars={"user": name, "password": PASSWORD}))
-    variables = dict(client.worker.vars)
+    variables = {"user": name, "password": PASSWORD}
     start, finish = SEKISHO_TOTP_REGISTRATION
-    client.run(start, variables)
-    secret = variables["secret"].replace(" ", "")
-    step = time_step(time.time())
-    variables["code"] = totp_code(secret, step)
-    client.run(finish, variables)
+    with FlowClient(target.base, Worker(vars=dict(variables))) as client:
+        client.run(start, variables)
+        secret = variables["secret"].replace(" ", "")
+        step = time_step(time.time())
+        variables["code"] = totp_code(secret, step)
+        client.run(finish, variables)
     return TotpUser(index=index, name=name, secret=secret, last_step=step)
 
 
@@ -1563,14 +1602,24 @@ def measure(target: Target, case: Case, duration: float, scratch: Path) -> dict[
     }
 
 
+def first_units(base: str, flow: Flow, workers: list[Worker]) -> None:
+    """One unit per worker, all at once, to the end."""
+
+    def one(worker: Worker) -> None:
+        with FlowClient(base, worker) as client:
+            client.unit(flow)
+
+    with ThreadPoolExecutor(len(workers)) as pool:
+        list(pool.map(one, workers))
+
+
 def warm_up(target: Target, case: Case, seconds: float, scratch: Path) -> None:
     """Untimed units first: one per client to the end (a stored password whose argon2id
     parameters changed is rehashed then), then ``seconds`` of the case's client and flow."""
     flow = target.flows[case.scenario.flow]
     workers = prepare_workers(target, case.scenario, case.concurrency)
     try:
-        with ThreadPoolExecutor(len(workers)) as pool:
-            list(pool.map(lambda w: FlowClient(target.base, w).unit(flow), workers))
+        first_units(target.base, flow, workers)
     except (FlowError, requests.RequestException) as exc:
         raise BenchError(f"{target.label}, {case.name}: the first unit failed: {exc}") from exc
     if case.client == "wrk":
@@ -1599,9 +1648,14 @@ class Settings:
     keep: bool
 
 
+# Running order, so that a hard cap cuts what the issue's goals need least: c=4 before c=1,
+# then the goals (SSO, equal parameters, Keycloak's, the default's cost), then the rest.
+PRIORITY = ("sso", "signin", "keycloak", "default", "sp-sso", "totp")
+
+
 def plan(scenarios: Sequence[str], clients: Sequence[str], quick: bool) -> tuple[Case, ...]:
-    """The cases in running order: grouped by argon2id parameters, then by MFA mode."""
-    cases = []
+    """The cases in running order (``PRIORITY``); the table sorts them back by scenario."""
+    cases: list[Case] = []
     for scenario in SCENARIOS:
         if scenario.key not in scenarios:
             continue
@@ -1612,10 +1666,7 @@ def plan(scenarios: Sequence[str], clients: Sequence[str], quick: bool) -> tuple
                 for client in scenario.clients
                 if client in clients
             )
-    order = [FLOOR, KEYCLOAK, DEFAULT]
-    return tuple(
-        sorted(cases, key=lambda c: (order.index(c.scenario.argon2), c.scenario.mfa == "always"))
-    )
+    return tuple(sorted(cases, key=lambda c: (c.concurrency != 4, PRIORITY.index(c.scenario.key))))
 
 
 class Bench:
@@ -1658,9 +1709,7 @@ class Bench:
     def start_servers(self) -> None:
         """Everything the cases need, set up and serving."""
         wanted = self.settings.servers
-        totp = any(c.scenario.key == "totp" for c in self.settings.cases)
-        totp_names = [f"totp{i:04d}" for i in range(self.settings.totp_users)] if totp else []
-        users = [f"agent{i}" for i in range(1, AGENTS + 1)] + totp_names
+        users = [f"agent{i}" for i in range(1, AGENTS + 1)]
         cluster: PostgresCluster | None = None
         if "postgresql" in wanted:
             cluster = PostgresCluster(PG_PORT)
@@ -1669,21 +1718,21 @@ class Bench:
                 f"PostgreSQL {cluster.bin.parent.name} on 127.0.0.1:{PG_PORT} (default durability)"
             )
             cluster.start()
-        for key, label, database in (
-            ("sqlite", "Sekisho SQLite", None),
-            ("postgresql", "Sekisho PostgreSQL", cluster),
-        ):
+        for key, label in (("sqlite", "Sekisho SQLite"), ("postgresql", "Sekisho PostgreSQL")):
             if key not in wanted:
                 continue
-            installation = SekishoInstallation(f"sekisho-{key}", label, self.work / key, database)
+            installation = SekishoInstallation(f"sekisho-{key}", label, self.work / key)
+            if key == "postgresql" and cluster is not None:
+                installation.database_url = cluster.create_database("bench")
+                installation.database_pids = cluster.postmaster_pids
             self.stack.callback(installation.stop)
-            self.log(f"{label}: sekisho init, {len(users)} users, apps (sekisho CLI)")
-            installation.set_up(users)
-            installation.start()
             self.installations.append(installation)
+        self.log(f"Sekisho: sekisho init, {len(users)} users, apps (sekisho CLI), then serve")
+        with ThreadPoolExecutor(2) as pool:  # one CLI process each: both cores at work
+            list(pool.map(lambda installation: installation.set_up(users), self.installations))
+        for installation in self.installations:
+            installation.start()
             self.targets[installation.key] = sekisho_target(installation)
-        if totp_names:
-            self.register_totp(totp_names)
         if "ssp" in wanted:
             ssp = SimpleSamlPhp(self.settings.peer, self.settings.ssp_root)
             self.log(
@@ -1694,8 +1743,16 @@ class Bench:
             ssp.start()
             self.targets[ssp.key] = ssp_target(ssp)
 
-    def register_totp(self, names: Sequence[str]) -> None:
-        """Authenticator apps for the TOTP users, through the real registration pages."""
+    def add_totp_users(self) -> None:
+        """Users with an authenticator app, made when the TOTP case starts: created with the
+        CLI, then each one's first sign-in registers the app through the real pages."""
+        names = [f"totp{i:04d}" for i in range(self.settings.totp_users)]
+        commands = user_commands(names)
+        self.log(f"Sekisho: {len(names)} more users (sekisho CLI)")
+        with ThreadPoolExecutor(2) as pool:
+            list(
+                pool.map(lambda installation: installation.cli_batch(commands), self.installations)
+            )
         for installation in self.installations:
             installation.set_mfa("always")
             started = time.monotonic()
@@ -1712,6 +1769,9 @@ class Bench:
                 self.log(f"{installation.label}: restart, SEKISHO_PASSWORD_HASH={scenario.argon2}")
                 installation.restart(scenario.argon2)
             installation.set_mfa(scenario.mfa)
+        sekisho = [self.targets[installation.key] for installation in self.installations]
+        if scenario.flow == "signin_totp" and sekisho and not sekisho[0].totp_users:
+            self.add_totp_users()
 
     def case_targets(self, case: Case) -> list[Target]:
         """Sekisho SQLite, Sekisho PostgreSQL, SimpleSAMLphp: those running and taking part."""
@@ -1827,6 +1887,16 @@ def summarize(records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
                 "starved": sum(int(r.get("starved", 0)) for r in runs),
             }
         )
+    scenarios = [s.key for s in SCENARIOS]
+    servers = ["sekisho-sqlite", "sekisho-postgresql", "ssp"]
+    rows.sort(
+        key=lambda r: (
+            scenarios.index(r["scenario"]),
+            r["concurrency"],
+            r["client"] != "wrk",
+            servers.index(r["server"]) if r["server"] in servers else len(servers),
+        )
+    )
     peers = {row["case"]: row for row in rows if row["server"] == "ssp"}
     for row in rows:
         peer = peers.get(row["case"])
@@ -1956,8 +2026,13 @@ def machine_facts(settings: Settings) -> dict[str, Any]:
 
 def cli_batch() -> int:
     """`sekisho` commands from stdin (JSON lines of argv and stdin), in this one process."""
-    from sekisho.cli.main import main as sekisho
+    import functools
 
+    from sekisho.cli import main as cli
+
+    # The CLI's own main() for every command; only its parser is built once, not per user.
+    cli.build_parser = functools.cache(cli.build_parser)
+    sekisho = cli.main
     for line in sys.stdin.read().splitlines():
         command = json.loads(line)
         sys.stdin = io.StringIO(command["stdin"] or "")
