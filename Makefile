@@ -10,11 +10,12 @@ AWSCLI_VENV := .venv-awscli
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Debian packages the test suite drives: a browser, xmlsec1 for pysaml2 and the
 # interop checks, PostgreSQL for the second database run, FreeRADIUS for RADIUS MFA,
-# nginx and openssl for the TLS front of docs/deploy (tests/deploy), and the SAML
+# nginx and openssl for the TLS front of docs/deploy (tests/deploy), wrk for the HTTP
+# benchmark's load client (tests/served/test_bench_http.py), and the SAML
 # service providers people run (tests/peers): Shibboleth SP 3 on Apache (mod_shib) and
 # SimpleSAMLphp on Apache's mod_php (php-xml: SimpleSAMLphp needs DOM, and Debian's
 # simplesamlphp package does not depend on it).
-DEBIAN_TEST_PACKAGES := chromium xmlsec1 postgresql freeradius nginx openssl apache2 \
+DEBIAN_TEST_PACKAGES := chromium xmlsec1 postgresql freeradius nginx openssl wrk apache2 \
 	libapache2-mod-shib simplesamlphp libapache2-mod-php php-xml
 DEBIAN_BASE_PACKAGES := python3-venv
 
