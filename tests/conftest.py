@@ -135,7 +135,13 @@ def own_keys(tmp_path, monkeypatch):
 
     for name in (SIGNING_KEY_FILE, SIGNING_CERT_FILE):
         shutil.copy2(get_config().data_dir / name, tmp_path / name)
+    from sekisho.saml import services as saml_services
+
     files = keyring._FILES
-    monkeypatch.setattr(
-        keyring, "_paths", lambda kind: (tmp_path / files[kind][0], tmp_path / files[kind][1])
-    )
+
+    def key_paths(kind: str = "current"):
+        return tmp_path / files[kind][0], tmp_path / files[kind][1]
+
+    # saml.services imports key_paths by name (ensure_signing_key): patch both.
+    monkeypatch.setattr(keyring, "key_paths", key_paths)
+    monkeypatch.setattr(saml_services, "key_paths", key_paths)
