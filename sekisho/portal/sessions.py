@@ -112,14 +112,18 @@ def active_sessions(*, now: datetime, user: User | None = None) -> list[ActiveSe
 
 
 def revoke(session_id: str) -> User | None:
-    """End one session by its public id; returns its user, or None when there was none."""
+    """End one session by its public id; returns its user, or None when there was none.
+
+    A session that ended elsewhere (single logout deletes Django's row by its key, expiry)
+    leaves its index row behind: that row goes, and nothing is reported as ended.
+    """
     with transaction.atomic():
         row = SignedInSession.objects.select_related("user").filter(session_id=session_id).first()
         if row is None:
             return None
-        Session.objects.filter(session_key=row.session_key).delete()
+        ended, _ = Session.objects.filter(session_key=row.session_key).delete()
         row.delete()
-    return row.user
+    return row.user if ended else None
 
 
 def revoke_all(user: User) -> int:

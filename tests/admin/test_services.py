@@ -10,7 +10,7 @@ from django.test import Client
 
 from sekisho.admin import access, dashboard, roles, tokens
 from sekisho.admin import users as admin_users
-from sekisho.admin.errors import InvalidToken, RateLimited
+from sekisho.admin.errors import InvalidToken, NotFound, RateLimited
 from sekisho.admin.models import ApiToken
 from sekisho.admin.roles import ROLE_PERMISSIONS, Permission, Role
 from sekisho.audit.models import AuditRecord
@@ -166,6 +166,33 @@ def test_sessions_are_listed_and_ended(make_user, actor: Actor, clock: FrozenClo
     admin_users.revoke_session(found[0].session_id, actor=actor)
     assert browser.get("/apps").status_code == 302  # signed out: the session row is gone
     assert not SignedInSession.objects.exists() and not admin_users.active_sessions(user)
+
+
+def test_a_session_ended_by_single_logout_is_not_listed_or_revoked_again(
+    make_user, actor: Actor, clock: FrozenClock
+) -> None:
+    from sekisho.web.session import end_session
+
+    make_user("alice")
+    browser = Client()
+    sign_in_registering(browser, clock, "alice")
+    user = admin_users.get_user("alice")
+    (found,) = admin_users.active_sessions(user)
+    # Single logout ends Django's session by its key (saml.slo), leaving the index row.
+    end_session(SignedInSession.objects.get().session_key)
+    assert not Session.objects.exists() and SignedInSession.objects.exists()
+    with pytest.raises(NotFound):
+        admin_users.revoke_session(found.session_id, actor=actor)
+    assert not AuditRecord.objects.filter(event_name="RevokeSessions").exists()
+    assert not SignedInSession.objects.exists()  # the stale row went with it
+    # Listing never shows such a row either (and forgets it).
+    SignedInSession.objects.create(
+        session_key=found.session_id + "k",
+        session_id=found.session_id,
+        user=user,
+        created_at=found.created_at,
+    )
+    assert admin_users.active_sessions(user) == [] and not SignedInSession.objects.exists()
 
 
 def test_disabling_ends_sessions_and_a_temporary_password_too(
