@@ -101,14 +101,94 @@ def preview(app: Application, username: str, *, mfa: bool = True) -> str:
         raise InvalidInput(str(exc), field="user") from None
 
 
-def metadata_source(*, document: bytes | None, url: str | None) -> dict[str, bytes | str | None]:
+def metadata_source(
+    *, document: bytes | None, url: str | None, certificate: str | None = None
+) -> dict[str, bytes | str | None]:
     """An SP's metadata as an uploaded document or a URL (exactly one), as create_saml_app takes it.
 
     A URL is fetched by the application service itself (its endpoint rules, size and time
-    limits), which also records it so that ``app refresh`` can fetch it again.
+    limits), which also records it so that ``app refresh`` can fetch it again. A
+    ``certificate`` (PEM) makes the metadata's signature mandatory, now and at every refresh.
     """
     if bool(document) == bool(url):
         raise InvalidInput(
             "give the SP's metadata as a file or as a URL (one of them)", field="metadata"
         )
-    return {"metadata": document or None, "metadata_url": url or None}
+    return {
+        "metadata": document or None,
+        "metadata_url": url or None,
+        "metadata_certificate": (certificate or "").strip() or None,
+    }
+
+
+NAME_ID_FORMATS = tuple(saml.NAME_ID_FORMATS)
+ENCRYPT_MODES = saml.ENCRYPT_MODES
+ENCRYPTION_ALGORITHMS = ("auto", *saml.ENCRYPTION_ALGORITHMS)
+
+
+def _one_of(value: str | None, choices: Sequence[str], field: str) -> None:
+    if value is not None and value not in choices:
+        raise InvalidInput(
+            f"{field} must be one of {', '.join(choices)}, got {value[:40]!r}", field=field
+        )
+
+
+def update_saml_settings(
+    app: Application,
+    *,
+    name_id_format: str | None = None,
+    allowed_name_id_formats: Sequence[str] | None = None,
+    name_id: str | None = None,
+    encrypt_assertions: str | None = None,
+    encryption_algorithm: str | None = None,
+    actor: Actor,
+) -> Application:
+    """The NameID and encryption settings of `app settings` (only those given change).
+
+    The rules are the application service's (saml.services.update_app_settings); this
+    only names the field a refusal is about, for the console and the API.
+    """
+    _one_of(name_id_format, NAME_ID_FORMATS, "name_id_format")
+    for index, fmt in enumerate(allowed_name_id_formats or ()):
+        _one_of(fmt, NAME_ID_FORMATS, f"allowed_name_id_formats[{index}]")
+    if allowed_name_id_formats is not None and not allowed_name_id_formats:
+        raise InvalidInput(
+            "allowed_name_id_formats needs at least one format", field="allowed_name_id_formats"
+        )
+    _one_of(encrypt_assertions, ENCRYPT_MODES, "encrypt_assertions")
+    _one_of(encryption_algorithm, ENCRYPTION_ALGORITHMS, "encryption_algorithm")
+    if name_id is not None and len(name_id) > mapping.MAX_EXPRESSION_LENGTH:
+        raise InvalidInput(
+            f"name_id is at most {mapping.MAX_EXPRESSION_LENGTH} characters", field="name_id"
+        )
+    try:
+        return saml.update_app_settings(
+            app,
+            actor=actor,
+            name_id_format=name_id_format,
+            name_id_formats=list(allowed_name_id_formats)
+            if allowed_name_id_formats is not None
+            else None,
+            name_id=name_id,
+            encrypt_assertions=encrypt_assertions,
+            encryption_algorithm=encryption_algorithm,
+        )
+    except saml_errors.EncryptionUnavailable as exc:
+        app.refresh_from_db()
+        raise InvalidInput(str(exc), field="encrypt_assertions") from None
+    except saml_errors.SamlError as exc:
+        app.refresh_from_db()
+        raise InvalidInput(str(exc), field="name_id") from None
+
+
+def refresh_metadata(app: Application, *, actor: Actor) -> Application:
+    """Fetch the SP's metadata again from its URL (`app refresh`); on failure keep the old.
+
+    A failure is recorded on the application and audited by the application service,
+    then raised (MetadataError) with the reason.
+    """
+    try:
+        saml.refresh_app_metadata(app, actor=actor)
+    finally:
+        app.refresh_from_db()  # the new metadata, or the reason it was refused
+    return app

@@ -148,9 +148,16 @@ def remove_group_member(request: HttpRequest, name: str, username: str) -> Statu
 
 def _app(app: Application) -> dict[str, Any]:
     data = saml.describe_app(app)
-    data["name_id"] = {k: str(v) for k, v in data["name_id"].items()}
+    name_id = data["name_id"]
+    data["name_id"] = {
+        "format": str(name_id["format"]),
+        "value": str(name_id["value"]),
+        "allowed_formats": [str(f) for f in name_id["allowed_formats"]],
+    }
     data["attributes"] = [{k: str(v) for k, v in a.items()} for a in data["attributes"]]
     data["acs"] = [dict(e) for e in data["acs"]]
+    data["single_logout"] = [dict(e) for e in data["single_logout"]]
+    data["encryption"]["sp_methods"] = [str(m) for m in data["encryption"]["sp_methods"]]
     data["preset"] = dict(data["preset"])
     return data
 
@@ -187,6 +194,7 @@ def _create_saml(body: schemas.SamlCreate, actor: Any) -> Application:
     source = applications.metadata_source(
         document=body.metadata_xml.encode("utf-8") if body.metadata_xml else None,
         url=body.metadata_url,
+        certificate=body.metadata_certificate,
     )
     mappings = applications.parse_mappings(
         [(a.name, a.value, a.name_format) for a in body.attributes]
@@ -203,6 +211,7 @@ def _create_saml(body: schemas.SamlCreate, actor: Any) -> Application:
             relay_state=body.relay_state,
             sign_response=body.sign_response,
             require_signed_requests=body.require_signed_requests,
+            encrypt_assertions=body.encrypt_assertions,
             actor=actor,
         )
         if mappings:
@@ -234,26 +243,52 @@ def update_application(
     response: HttpResponse,
     if_match: HeaderEx[str | None, P(alias="If-Match")] = None,
 ) -> dict[str, Any]:
-    """Change the display name, relay state, NameID, attribute mappings or flags (If-Match)."""
+    """Change the display name, relay state, NameID, attribute mappings, encryption or flags.
+
+    Needs If-Match; the changes are made together or not at all.
+    """
     app = applications.get_app(name)
     check_if_match(if_match, etag_of(_app(app)))
-    applications.update(
-        app,
-        display_name=body.display_name,
-        relay_state=body.relay_state,
-        name_id=body.name_id,
-        attributes=(
-            [(a.name, a.value, a.name_format) for a in body.attributes]
-            if body.attributes is not None
-            else None
-        ),
-        sign_response=body.sign_response,
-        require_mfa=body.require_mfa,
-        actor=principal_of(request).actor(),
-    )
+    actor = principal_of(request).actor()
+    saml_settings = {
+        "name_id_format": body.name_id_format,
+        "allowed_name_id_formats": body.allowed_name_id_formats,
+        "encrypt_assertions": body.encrypt_assertions,
+        "encryption_algorithm": body.encryption_algorithm,
+    }
+    with transaction.atomic():
+        if any(v is not None for v in saml_settings.values()):
+            applications.update_saml_settings(app, actor=actor, **saml_settings)  # type: ignore[arg-type]
+        applications.update(
+            app,
+            display_name=body.display_name,
+            relay_state=body.relay_state,
+            name_id=body.name_id,
+            attributes=(
+                [(a.name, a.value, a.name_format) for a in body.attributes]
+                if body.attributes is not None
+                else None
+            ),
+            sign_response=body.sign_response,
+            require_mfa=body.require_mfa,
+            actor=actor,
+        )
     data = _app(app)
     response["ETag"] = etag_of(data)
     return data
+
+
+@operation(
+    router,
+    "POST",
+    "/applications/{name}/refresh",
+    Permission.APPS_WRITE,
+    response={200: schemas.Application},
+)
+def refresh_application_metadata(request: HttpRequest, name: str) -> dict[str, Any]:
+    """Fetch the SP's metadata again from its URL (`app refresh`); a failure keeps the old."""
+    app = applications.get_app(name)
+    return _app(applications.refresh_metadata(app, actor=principal_of(request).actor()))
 
 
 @operation(router, "DELETE", "/applications/{name}", Permission.APPS_DELETE, response={204: None})

@@ -205,6 +205,38 @@ class AttributeMappingIn(Schema):
     name_format: NameFormat = "basic"
 
 
+NameIdFormat = Literal["unspecified", "emailAddress", "persistent", "transient"]
+EncryptMode = Literal["auto", "always", "never"]
+EncryptionAlgorithm = Literal["auto", "aes256-gcm", "aes128-gcm", "aes256-cbc", "aes128-cbc"]
+
+
+class NameIdSettings(Schema):
+    """The NameID an assertion carries: its format (a URN), value mapping, formats allowed."""
+
+    format: str
+    value: str
+    allowed_formats: list[str]
+
+
+class EncryptionSettings(Schema):
+    """Whether assertions are encrypted: the mode, the algorithm, what the SP's metadata offers."""
+
+    mode: str
+    algorithm: str
+    sp_key: bool
+    sp_methods: list[str]
+
+
+class MetadataSource(Schema):
+    """Where the SP's metadata came from: a URL (refreshable) or a document (url empty)."""
+
+    url: str
+    signature_required: bool
+    valid_until: datetime | None
+    refreshed_at: datetime | None
+    refresh_error: str
+
+
 class Application(Schema):
     """A SAML service provider."""
 
@@ -214,11 +246,14 @@ class Application(Schema):
     entity_id: str
     acs: list[dict[str, Any]]
     relay_state: str
-    name_id: dict[str, str]
+    name_id: NameIdSettings
     attributes: list[dict[str, str]]
     sign_response: bool
     require_mfa: bool
     require_signed_requests: bool
+    encryption: EncryptionSettings
+    single_logout: list[dict[str, Any]]
+    metadata: MetadataSource
     preset: dict[str, Any]
     assigned_users: list[str]
     assigned_groups: list[str]
@@ -271,16 +306,17 @@ class SamlCreate(Schema):
     display_name: ShortText | None = None
     metadata_xml: Document | None = None
     metadata_url: LongText | None = None
+    # PEM: the metadata must carry a valid signature by it (now and at every refresh).
+    metadata_certificate: Document | None = None
     entity_id: LongText | None = None
     # None: the first format the SP's metadata declares that Sekisho issues.
-    name_id_format: Literal["unspecified", "emailAddress", "persistent", "transient"] | None = (
-        None
-    )
+    name_id_format: NameIdFormat | None = None
     name_id: ShortText | None = None
     attributes: list[AttributeMappingIn] = Field(default_factory=list, max_length=50)
     relay_state: LongText = ""
     sign_response: bool = False
     require_signed_requests: bool = False
+    encrypt_assertions: EncryptMode = "auto"
 
 
 ApplicationCreate = Annotated[
@@ -297,6 +333,13 @@ class ApplicationPatch(Schema):
     attributes: list[AttributeMappingIn] | None = Field(default=None, max_length=50)
     sign_response: bool | None = None
     require_mfa: bool | None = None
+    name_id_format: NameIdFormat | None = None
+    # Formats a NameIDPolicy may ask for besides the default and persistent/transient.
+    allowed_name_id_formats: list[NameIdFormat] | None = Field(
+        default=None, min_length=1, max_length=4
+    )
+    encrypt_assertions: EncryptMode | None = None
+    encryption_algorithm: EncryptionAlgorithm | None = None
 
 
 class Assignments(Schema):

@@ -158,8 +158,11 @@ def app_new(request: HttpRequest, console: Console) -> HttpResponse:
             upload = request.FILES.get("metadata")
             document = upload.read(1024 * 1024 + 1) if upload is not None else None
             source = applications.metadata_source(
-                document=document, url=field(console, "metadata_url", 2048).strip() or None
+                document=document,
+                url=field(console, "metadata_url", 2048).strip() or None,
+                certificate=field(console, "metadata_certificate", 16384),
             )
+            encrypt = request.POST.get("encrypt_assertions") or "auto"
             app = saml.create_saml_app(
                 name=field(console, "name", 64),
                 display_name=field(console, "display_name", 128) or None,
@@ -173,6 +176,7 @@ def app_new(request: HttpRequest, console: Console) -> HttpResponse:
                 relay_state=field(console, "relay_state", 2048),
                 sign_response=request.POST.get("sign_response") == "on",
                 require_signed_requests=request.POST.get("require_signed_requests") == "on",
+                encrypt_assertions=encrypt if encrypt in applications.ENCRYPT_MODES else "auto",
                 actor=actor,
                 **source,  # type: ignore[arg-type]
             )
@@ -180,6 +184,12 @@ def app_new(request: HttpRequest, console: Console) -> HttpResponse:
         return page(console, "app_new.html", context, section="apps", error=exc)
     console.notice(_("The application was added."))
     return redirect(f"/admin/apps/{app.name}")
+
+
+def _short_format(app: Application) -> str:
+    """The short name (unspecified, emailAddress, ...) of the app's NameID format."""
+    names = {urn: short for short, urn in saml.NAME_ID_FORMATS.items()}
+    return names.get(app.name_id_format, "")
 
 
 def _mapping_rows(request: HttpRequest) -> list[tuple[str, str, str]]:
@@ -196,6 +206,8 @@ def _mapping_rows(request: HttpRequest) -> list[tuple[str, str, str]]:
 
 APP_ACTIONS = {
     "settings": Permission.APPS_WRITE,
+    "saml_settings": Permission.APPS_WRITE,
+    "refresh": Permission.APPS_WRITE,
     "mappings": Permission.APPS_WRITE,
     "assign": Permission.ASSIGNMENTS_WRITE,
     "unassign": Permission.ASSIGNMENTS_WRITE,
@@ -220,6 +232,16 @@ def app_detail(request: HttpRequest, console: Console, name: str) -> HttpRespons
         "assigned_groups": sorted(a.group.name for a in rows if a.group),
         "groups": Group.objects.order_by("name").values_list("name", flat=True),
         "metadata_url": saml.idp_identity().entity_id,
+        "name_id_formats": applications.NAME_ID_FORMATS,
+        "name_id_format": _short_format(app),
+        "allowed_formats": [
+            short for short, urn in saml.NAME_ID_FORMATS.items() if urn in app.name_id_formats
+        ],
+        "encryption_algorithms": applications.ENCRYPTION_ALGORITHMS,
+        "encryption_algorithm": next(
+            (k for k, v in saml.ENCRYPTION_ALGORITHMS.items() if v == app.encryption_algorithm),
+            "auto",
+        ),
     }
     if request.method != "POST":
         return page(console, "app.html", context, section="apps")
@@ -242,6 +264,26 @@ def app_detail(request: HttpRequest, console: Console, name: str) -> HttpRespons
                 actor=actor,
             )
             console.notice(_("The application was updated."))
+        elif action == "saml_settings":
+            chosen = field(console, "name_id_format", 16) or _short_format(app)
+            algorithm = field(console, "encryption_algorithm", 16)
+            applications.update_saml_settings(
+                app,
+                # Unchanged format: keep the NameID value mapping the administrator wrote.
+                name_id_format=chosen if chosen != _short_format(app) else None,
+                # None ticked: only the default format (and, always, the opaque ones).
+                allowed_name_id_formats=[
+                    f[:16] for f in request.POST.getlist("allowed_name_id_formats")[:8]
+                ]
+                or [chosen],
+                encrypt_assertions=field(console, "encrypt_assertions", 8),
+                encryption_algorithm=algorithm,
+                actor=actor,
+            )
+            console.notice(_("The NameID and encryption settings were saved."))
+        elif action == "refresh":
+            applications.refresh_metadata(app, actor=actor)
+            console.notice(_("The SP's metadata was fetched again."))
         elif action == "mappings":
             applications.update(
                 app,
@@ -280,6 +322,8 @@ def app_detail(request: HttpRequest, console: Console, name: str) -> HttpRespons
                 {"name": n, "value": v, "name_format": f} for n, v, f in _mapping_rows(request)
             ]
             context["name_id"] = field(console, "name_id", 256)
+        if action == "refresh":
+            context["info"] = saml.describe_app(app)  # with the reason it was refused
         return page(console, "app.html", context, section="apps", error=exc)
     return redirect(f"/admin/apps/{app.name}")
 
