@@ -232,3 +232,45 @@ def test_dashboard_counts_the_audit_trail(
     assert dict(figures.sources) == {"127.0.0.1": 2}
     assert figures.launches == [("connect", 1, 0)]
     assert sum(h.success for h in figures.hours) == 1 and len(figures.hours) == 24
+
+
+def test_dashboard_refusals_by_reason_policy_mfa_lockout(
+    make_user, clock: FrozenClock, connect_app, actor: Actor
+) -> None:
+    """Refusals are grouped as an administrator reads them (issue 12's dashboard)."""
+    import json
+
+    from sekisho.access import policies
+    from sekisho.access.policies import Target
+    from sekisho.saml import assignments
+
+    user = make_user("agent1")
+    assignments.assign(connect_app, user=user, actor=actor)
+    browser = Client()
+    sign_in_registering(browser, clock, "agent1")
+    # MFA: the password right, the code wrong.
+    other = Client()
+    assert other.post("/signin", {"username": "agent1", "password": PASSWORD}).status_code == 302
+    other.post("/signin/mfa/totp", {"code": "000000"})
+    # Policy: launching Connect is denied by an explicit Deny at the IdP.
+    deny = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Deny", "Action": "sekisho:LaunchApplication", "Resource": "*"},
+        ],
+    }
+    policies.put_policy("NoLaunch", json.dumps(deny), actor=actor)
+    policies.attach("NoLaunch", Target.idp(), actor=actor)
+    browser.post("/apps/connect/launch")
+    # Lockout: wrong passwords until this browser is locked out, then one more try.
+    make_user("bob")
+    attacker = Client()
+    for _ in range(6):
+        attacker.post("/signin", {"username": "bob", "password": "not the password at all"})
+    figures = dashboard.figures(clock=clock)
+    refusals = dict(figures.refusals)
+    assert refusals.get("mfa", 0) >= 1, refusals
+    assert refusals.get("policy", 0) >= 1, refusals
+    assert refusals.get("lockout", 0) >= 1, refusals
+    assert refusals.get("password", 0) >= 1, refusals
+    assert figures.launches == [("connect", 0, 1)]
