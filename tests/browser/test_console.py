@@ -48,6 +48,7 @@ SCREENS = [
     ("/admin/groups/agents", "#members"),
     ("/admin/apps", "#apps"),
     ("/admin/apps/amazon-connect", "#mapping-editor"),
+    ("/admin/apps/amazon-connect", "#saml-settings"),
     ("/admin/new-app", "#create-app"),
     ("/admin/new-app?kind=saml", "#metadata_url"),
     ("/admin/new-app?kind=aws-console", "#account_id"),
