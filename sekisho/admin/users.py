@@ -21,9 +21,10 @@ from sekisho.clock import SYSTEM_CLOCK, Clock
 from sekisho.directory import errors as directory_errors
 from sekisho.directory import services as directory
 from sekisho.directory.models import Group, User
+from sekisho.errors import ConfigError
 from sekisho.mfa import services as mfa
 from sekisho.mfa.methods import Device
-from sekisho.mfa.radius_admin import radius_username
+from sekisho.mfa.radius_admin import radius_username, set_radius_username
 from sekisho.portal import sessions
 from sekisho.saml.assignments import applications_for
 
@@ -284,3 +285,19 @@ def search(
     more = len(page) > limit
     page = page[:limit]
     return page, (page[-1].username if more and page else None)
+
+
+def update_radius_username(user: User, name: str, *, actor: Actor) -> bool:
+    """`user set-radius-username`: the User-Name sent to RADIUS for this user.
+
+    Empty, or the Sekisho username itself, goes back to the Sekisho username. Returns
+    whether anything changed (an unchanged name is not audited).
+    """
+    name = name.strip()
+    if name == radius_username(user):
+        return False
+    try:
+        set_radius_username(user, "" if name == user.username else name, actor=actor)
+    except ConfigError as exc:
+        raise InvalidInput(str(exc), field="radius_username") from None
+    return True

@@ -91,6 +91,8 @@ class UserPatch(Schema):
     email: Email | None = None
     display_name: ShortText | None = None
     time_zone: ShortText | None = None
+    # The User-Name sent to RADIUS; empty (or the username) sends the username again.
+    radius_username: ShortText | None = None
 
 
 class PasswordSet(Schema):

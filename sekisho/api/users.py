@@ -2,6 +2,7 @@
 
 from typing import Any
 
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from ninja import HeaderEx, P, QueryEx, Router
 from ninja.responses import Status
@@ -111,16 +112,20 @@ def update_user(
     response: HttpResponse,
     if_match: HeaderEx[str | None, P(alias="If-Match")] = None,
 ) -> dict[str, Any]:
-    """Change a user's email, display name or time zone (If-Match required)."""
+    """Change a user's email, display name, time zone or RADIUS username (If-Match required)."""
     user = admin_users.get_user(username)
     check_if_match(if_match, etag_of(admin_users.describe(user)))
-    directory.update_user(
-        user,
-        email=body.email,
-        display_name=body.display_name,
-        time_zone=body.time_zone,
-        actor=principal_of(request).actor(),
-    )
+    actor = principal_of(request).actor()
+    with transaction.atomic():
+        directory.update_user(
+            user,
+            email=body.email,
+            display_name=body.display_name,
+            time_zone=body.time_zone,
+            actor=actor,
+        )
+        if body.radius_username is not None:
+            admin_users.update_radius_username(user, body.radius_username, actor=actor)
     return _with_etag(response, _user(username))
 
 

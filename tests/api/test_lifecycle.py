@@ -83,3 +83,24 @@ def test_api_users_groups_memberships_devices_sessions_and_mfa_settings(
     assert stale.status_code == 412
     bad = admin_api.patch("/mfa/settings", {"trust_days": 0}, headers={"if-match": changed["ETag"]})
     assert bad.status_code == 422 and "trust_days" in _body(bad)["errors"][0]["field"]
+
+
+def test_api_sets_the_radius_username_as_the_cli_does(admin_api: ApiClient, make_user) -> None:
+    make_user("agent1")
+    etag = admin_api.get("/users/agent1")["ETag"]
+    changed = admin_api.patch(
+        "/users/agent1", {"radius_username": "A0001"}, headers={"if-match": etag}
+    )
+    assert changed.status_code == 200, changed.content
+    assert _body(changed)["radius_username"] == "A0001"
+    bad = admin_api.patch(
+        "/users/agent1",
+        {"radius_username": "a\\b" * 100, "display_name": "Not saved"},
+        headers={"if-match": changed["ETag"]},
+    )
+    assert bad.status_code == 422 and _body(bad)["errors"][0]["field"] == "radius_username"
+    assert _body(admin_api.get("/users/agent1"))["display_name"] != "Not saved"
+    back = admin_api.patch(
+        "/users/agent1", {"radius_username": ""}, headers={"if-match": changed["ETag"]}
+    )
+    assert _body(back)["radius_username"] == "agent1"

@@ -93,3 +93,25 @@ def test_console_signed_metadata_url_refresh_and_settings(
     assert Application.objects.get(name="sp").encrypt_assertions == "auto"
     japanese = admin.get("/admin/apps/sp")
     assert "SP のメタデータを再取得".encode() in japanese.content
+
+
+def test_console_sets_the_radius_username_as_the_cli_does(console_as, make_user) -> None:
+    from sekisho.mfa.radius_admin import radius_username
+
+    user = make_user("agent1")
+    admin = console_as("admin")
+    form = {
+        "action": "update",
+        "email": "agent1@example.com",
+        "display_name": "Agent One",
+        "time_zone": "",
+        "radius_username": "A0001",
+    }
+    done = admin.post("/admin/users/agent1", form, page="/admin/users/agent1")
+    assert done.status_code == 302, done.content[:300]
+    assert radius_username(user) == "A0001"
+    assert b'value="A0001"' in admin.get("/admin/users/agent1").content
+    admin.post("/admin/users/agent1", {**form, "radius_username": ""}, page="/admin/users/agent1")
+    assert radius_username(user) == "agent1"
+    admin.client.defaults["HTTP_ACCEPT_LANGUAGE"] = "ja"
+    assert "RADIUS のユーザー名".encode() in admin.get("/admin/users/agent1").content

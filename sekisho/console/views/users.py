@@ -7,6 +7,7 @@ import binascii
 from typing import Any
 from urllib.parse import urlencode
 
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.utils.translation import gettext as _
@@ -176,13 +177,18 @@ def _act(console: Console, user: Any, action: str, context: dict[str, Any]) -> A
     """Do one action of the user page; returns the notice, or a page to show instead."""
     actor = console.actor
     if action == "update":
-        directory.update_user(
-            user,
-            email=field(console, "email", 254),
-            display_name=field(console, "display_name", 256),
-            time_zone=field(console, "time_zone", 64),
-            actor=actor,
-        )
+        with transaction.atomic():
+            directory.update_user(
+                user,
+                email=field(console, "email", 254),
+                display_name=field(console, "display_name", 256),
+                time_zone=field(console, "time_zone", 64),
+                actor=actor,
+            )
+            if "radius_username" in console.request.POST:
+                admin_users.update_radius_username(
+                    user, field(console, "radius_username", 256), actor=actor
+                )
         return _("The user was updated.")
     if action in ("disable", "enable"):
         admin_users.set_status(user, active=action == "enable", actor=actor)
