@@ -1,5 +1,6 @@
-"""The console's side of `app create-saml --metadata-url/--metadata-cert/--encrypt`,
-`app refresh` and `app settings` (issue 12: the console does everything the CLI does)."""
+"""The console does what the CLI does (issue 12): `app create-saml --metadata-url
+--metadata-cert --encrypt`, `app refresh`, `app settings`, `user set-radius-username`;
+and every page keeps the strict CSP with no script for core actions."""
 
 from __future__ import annotations
 
@@ -115,3 +116,28 @@ def test_console_sets_the_radius_username_as_the_cli_does(console_as, make_user)
     assert radius_username(user) == "agent1"
     admin.client.defaults["HTTP_ACCEPT_LANGUAGE"] = "ja"
     assert "RADIUS のユーザー名".encode() in admin.get("/admin/users/agent1").content
+
+
+def test_every_console_page_keeps_the_strict_csp_and_needs_no_script(
+    console_as, connect_app, make_user, actor
+) -> None:
+    """Core actions are plain forms: no script, no inline style or handler, strict CSP."""
+    import re
+
+    from sekisho.directory import services as directory
+    from tests.console.test_authorization_matrix import CONSOLE_ACTIONS
+
+    make_user("target")
+    directory.create_group("team", actor=actor)
+    admin = console_as("admin")
+    inline = re.compile(rb"<script|\sstyle=|\son[a-z]+=", re.IGNORECASE)
+    for method, path, _form, _permission in CONSOLE_ACTIONS:
+        if method != "GET":
+            continue
+        response = admin.get(path)
+        assert response.status_code == 200, path
+        policy = response["Content-Security-Policy"]
+        assert "script-src 'self'" in policy and "style-src 'self'" in policy, path
+        assert "unsafe-inline" not in policy and "unsafe-eval" not in policy, path
+        if response["Content-Type"].startswith("text/html"):
+            assert not inline.search(response.content), (path, inline.search(response.content))
