@@ -104,3 +104,23 @@ def test_api_sets_the_radius_username_as_the_cli_does(admin_api: ApiClient, make
         "/users/agent1", {"radius_username": ""}, headers={"if-match": changed["ETag"]}
     )
     assert _body(back)["radius_username"] == "agent1"
+
+
+def test_api_previews_the_assertion_a_launch_would_send(
+    admin_api: ApiClient, make_user, connect_app, actor
+) -> None:
+    """Decoded and indented, so the signature no longer verifies (it cannot be replayed)."""
+    from sekisho.saml import assignments
+    from sekisho.saml.core.xml import parse_xml
+    from sekisho.saml.services import idp_identity
+
+    user = make_user("agent1")
+    assignments.assign(connect_app, user=user, actor=actor)
+    shown = admin_api.get("/applications/connect/preview", query={"user": "agent1"})
+    assert shown.status_code == 200, shown.content
+    xml = _body(shown)["xml"]
+    assert "\n  " in xml and "RoleSessionName" in xml and ">agent1<" in xml
+    assert "urn:amazon:webservices" in xml and idp_identity().entity_id in xml
+    parse_xml(xml.encode())  # well-formed
+    missing = admin_api.get("/applications/connect/preview", query={"user": "nobody"})
+    assert missing.status_code == 404
