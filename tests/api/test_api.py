@@ -236,3 +236,32 @@ def test_signing_keys_rotate_in_two_steps(admin_api: ApiClient, own_keys: None) 
     assert [k["role"] for k in switched] == ["current", "previous"]
     assert switched[0]["sha256"] == staged[1]["sha256"]
     assert metadata_xml().count(b"<ds:X509Certificate>") == 1
+
+
+def test_audit_events_filter_by_user_address_and_time(
+    admin_api: ApiClient, make_user, clock
+) -> None:
+    """Each of the audit filters narrows the trail (issue 12: user, address, time)."""
+    from datetime import timedelta
+
+    from django.test import Client
+
+    make_user("alice")
+    make_user("bob")
+    Client(REMOTE_ADDR="192.0.2.10").post("/signin", {"username": "alice", "password": "wrong"})
+    clock.advance(2 * 3600)
+    middle = clock.now()
+    Client(REMOTE_ADDR="192.0.2.20").post("/signin", {"username": "bob", "password": "wrong"})
+
+    def names(**query: str) -> list[tuple[str, str]]:
+        items = _body(admin_api.get("/audit/events", query={"event": "CredentialVerification", **query}))
+        return [(e["sourceIPAddress"], e["eventName"]) for e in items["items"]]
+
+    assert names(user="alice") == [("192.0.2.10", "CredentialVerification")]
+    assert names(user="bob") == [("192.0.2.20", "CredentialVerification")]
+    assert names(source_ip="192.0.2.20") == [("192.0.2.20", "CredentialVerification")]
+    hour_ago = (middle - timedelta(hours=1)).isoformat()
+    assert names(since=hour_ago) == [("192.0.2.20", "CredentialVerification")]
+    assert names(until=hour_ago) == [("192.0.2.10", "CredentialVerification")]
+    backwards = admin_api.get("/audit/events", query={"since": middle.isoformat(), "until": hour_ago})
+    assert backwards.status_code == 422 and _body(backwards)["errors"][0]["field"] == "since"
