@@ -254,7 +254,9 @@ def test_audit_events_filter_by_user_address_and_time(
     Client(REMOTE_ADDR="192.0.2.20").post("/signin", {"username": "bob", "password": "wrong"})
 
     def names(**query: str) -> list[tuple[str, str]]:
-        items = _body(admin_api.get("/audit/events", query={"event": "CredentialVerification", **query}))
+        items = _body(
+            admin_api.get("/audit/events", query={"event": "CredentialVerification", **query})
+        )
         return [(e["sourceIPAddress"], e["eventName"]) for e in items["items"]]
 
     assert names(user="alice") == [("192.0.2.10", "CredentialVerification")]
@@ -263,5 +265,7 @@ def test_audit_events_filter_by_user_address_and_time(
     hour_ago = (middle - timedelta(hours=1)).isoformat()
     assert names(since=hour_ago) == [("192.0.2.20", "CredentialVerification")]
     assert names(until=hour_ago) == [("192.0.2.10", "CredentialVerification")]
-    backwards = admin_api.get("/audit/events", query={"since": middle.isoformat(), "until": hour_ago})
+    backwards = admin_api.get(
+        "/audit/events", query={"since": middle.isoformat(), "until": hour_ago}
+    )
     assert backwards.status_code == 422 and _body(backwards)["errors"][0]["field"] == "since"
