@@ -46,6 +46,7 @@ urlpatterns = [
     path("aws/connect/<str:instance_id>/emergency", aws_emergency.login),
     path("aws/connect/<str:instance_id>/emergency/users", aws_emergency.users),
     path("aws/connect/instance/<str:name>", aws_console.connect_instance),
+    path("aws/connect/<str:name>/connect/logout", aws_console.connect_logout),
     path("aws/connect/<str:name>/", aws_console.connect_instance),
     path("aws/connect/<str:name>/<path:rest>", aws_console.connect_instance),
     path("aws", emulator.aws_endpoint),

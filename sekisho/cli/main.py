@@ -257,6 +257,7 @@ def cmd_app_create_connect(args: argparse.Namespace) -> int:
         session_duration=args.session_duration,
         signin_url=args.signin_url,
         console_url=args.console_url,
+        logout_url=args.logout_url,
         actor=_actor(),
     )
     print(f"created application {app.name} (Amazon Connect); relay state {app.relay_state}")
@@ -568,6 +569,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--session-duration", type=int, help="seconds, 900..43200")
     p.add_argument("--signin-url", help="override https://<region>.signin.aws.amazon.com/saml")
     p.add_argument("--console-url", help="override https://<region>.console.aws.amazon.com")
+    p.add_argument(
+        "--logout-url",
+        help="the instance's logout URL (https://<alias>.my.connect.aws/connect/logout), "
+        "requested when a person signs out of Sekisho",
+    )
     p.set_defaults(func=cmd_app_create_connect)
 
     p = app.add_parser("create-aws-console", help="add the AWS Management Console")

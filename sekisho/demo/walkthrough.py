@@ -45,12 +45,20 @@ def _existing_app(name: str) -> Application | None:
 
 
 def _connect_app(
-    *, name: str, display_name: str, side: demo_aws.AwsSide, signin_url: str, actor: Actor
+    *,
+    name: str,
+    display_name: str,
+    side: demo_aws.AwsSide,
+    signin_url: str,
+    actor: Actor,
+    logout_url: str | None = None,
 ) -> Application:
     """The Amazon Connect app for this instance, recreated if an older demo left another."""
     app = _existing_app(name)
     if app is not None and (
-        app.preset.get("instance_id") != side.instance_id or app.default_acs() != signin_url
+        app.preset.get("instance_id") != side.instance_id
+        or app.default_acs() != signin_url
+        or (app.preset.get("logout_url") or None) != logout_url
     ):
         saml.delete_app(app, actor=actor)
         app = None
@@ -68,6 +76,7 @@ def _connect_app(
             session_duration=43200,
             signin_url=signin_url,
             console_url=None,
+            logout_url=logout_url,
             actor=actor,
         )
     return app
@@ -125,6 +134,8 @@ def setup_aws(
         display_name="Amazon Connect",
         side=side,
         signin_url=config.url("/aws/saml"),
+        # The emulated instance's logout, which Sekisho's sign-out requests (no SAML SLO).
+        logout_url=config.url(f"/aws/connect/{demo_aws.INSTANCE_ALIAS}/connect/logout"),
         actor=actor,
     )
     # The same assertion into Sekisho's inspector, to read what AWS receives.

@@ -402,6 +402,21 @@ def connect_federate(request: HttpRequest, instance_id: str) -> HttpResponse:
 
 
 @require_GET
+def connect_logout(request: HttpRequest, name: str) -> HttpResponse:
+    """``GET /aws/connect/<alias>/connect/logout``: the instance's logout ends the session.
+
+    Connect's own logout endpoint (what the CCP and Connect Streams request); here it ends
+    the emulated console session the federation rides on, whichever page requested it.
+    """
+    session_id = request.COOKIES.get(COOKIE)
+    if session_id:
+        ConsoleSession.objects.filter(session_id_sha256=_digest(session_id)).delete()
+    out = HttpResponse(status=204)
+    out.delete_cookie(COOKIE, path=COOKIE_PATH, samesite="Lax")
+    return out
+
+
+@require_GET
 def connect_instance(request: HttpRequest, name: str, rest: str = "") -> HttpResponse:
     """The instance's own URL without federating: Connect has no SP-initiated sign-in."""
     return _session_expired(request)

@@ -264,8 +264,12 @@ def create_amazon_connect_app(
     signin_url: str | None,
     console_url: str | None,
     actor: Actor,
+    logout_url: str | None = None,
 ) -> Application:
-    """Add an Amazon Connect instance from the preset (ACS, audience, relay state, Role)."""
+    """Add an Amazon Connect instance from the preset (ACS, audience, relay state, Role).
+
+    ``logout_url`` is the instance's logout endpoint, requested by Sekisho's sign-out.
+    """
     definition = presets.amazon_connect(
         name=name,
         region=region,
@@ -278,6 +282,7 @@ def create_amazon_connect_app(
         session_duration=session_duration,
         signin_url=signin_url,
         console_url=console_url,
+        logout_url=logout_url,
     )
     return _save_app(_from_definition(name, display_name, definition), actor)
 
@@ -324,6 +329,7 @@ def reconfigure_amazon_connect_app(
         signin_url=params.get("signin_url") or None,
         console_url=params.get("console_url") or None,
         role_path=params.get("role_path") or "/",
+        logout_url=params.get("logout_url") or None,
     )
     updated = _from_definition(app.name, app.display_name, definition)
     app.acs_endpoints = updated.acs_endpoints

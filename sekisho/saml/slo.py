@@ -72,6 +72,18 @@ def slo_endpoint(app: Application) -> dict[str, str] | None:
     return None
 
 
+def app_logout_url(app: Application) -> str:
+    """An SP's own logout URL for when it has no SAML single logout (Amazon Connect's
+    ``/connect/logout``), checked as every endpoint is; empty when none or unusable."""
+    url = str(app.preset.get("logout_url") or "") if isinstance(app.preset, dict) else ""
+    if not url:
+        return ""
+    try:
+        return check_endpoint_url(url, what=f"{app.name} logout URL").url
+    except errors.EndpointRejected:
+        return ""
+
+
 def slo_urls() -> tuple[str, ...]:
     """This IdP's SingleLogoutService URLs (what a message's Destination must name)."""
     identity = services.idp_identity()
@@ -230,13 +242,15 @@ def _begin(
             app = row.application
             if origin is not None and app.pk == origin.pk:
                 continue
+            supported = slo_endpoint(app) is not None
             steps.append(
                 {
                     "session": row.pk,
                     "app": app.pk,
                     "name": app.display_name,
-                    "state": PENDING if slo_endpoint(app) else UNSUPPORTED,
+                    "state": PENDING if supported else UNSUPPORTED,
                     "request_id": "",
+                    "logout_url": "" if supported else app_logout_url(app),
                 }
             )
         SpSession.objects.filter(pk__in=[row.pk for row in rows]).update(ended_at=now)
@@ -396,9 +410,31 @@ def results(op: LogoutOperation) -> tuple[list[str], list[tuple[str, str]]]:
         state = step.get("state")
         if state == DONE:
             ended.append(name)
+        elif state == UNSUPPORTED and step.get("logout_url"):
+            # Requested by the browser, cross-site and unanswered: never confirmed.
+            not_ended.append((name, "logout_url"))
         else:
             not_ended.append((name, reasons.get(str(state), "no_answer")))
     return ended, not_ended
+
+
+def logout_urls(op: LogoutOperation) -> list[str]:
+    """The logout URLs of this logout's SPs without single logout, for the browser to request.
+
+    Amazon Connect has no SAML single logout, but its instance ends the agent's session
+    at ``/connect/logout`` when the browser requests it with the instance's cookies
+    (what Connect Streams' own logout does); each URL is checked again before use.
+    """
+    urls: list[str] = []
+    for step in op.steps:
+        url = str(step.get("logout_url") or "")
+        if step.get("state") != UNSUPPORTED or not url:
+            continue
+        try:
+            urls.append(check_endpoint_url(url, what="logout URL").url)
+        except errors.EndpointRejected:
+            continue
+    return list(dict.fromkeys(urls))
 
 
 def _outbound(

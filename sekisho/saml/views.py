@@ -429,7 +429,9 @@ def logout_continue(request: HttpRequest, token: str) -> HttpResponse:
     if outbound is None:
         op.refresh_from_db()
         ended, not_ended = slo.results(op)
-        return render_signed_out(request, ended=ended, not_ended=not_ended)
+        return render_signed_out(
+            request, ended=ended, not_ended=not_ended, logout_urls=slo.logout_urls(op)
+        )
     if outbound.post is not None:
         return render_outcome(request, outbound.post)
     return redirect(outbound.redirect_url)

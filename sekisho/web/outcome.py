@@ -6,7 +6,9 @@ Launches (Responses), single logout requests and responses all leave through her
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import Protocol
+from urllib.parse import urlsplit
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -15,7 +17,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from sekisho.web.errors import error_page
-from sekisho.web.middleware import source_ip
+from sekisho.web.middleware import SecurityHeadersMiddleware, source_ip
 
 
 class PostOutcome(Protocol):
@@ -110,14 +112,31 @@ NOT_ENDED_REASONS: dict[str, Promise] = {
     "no_slo": gettext_lazy("it does not support single sign-out."),
     "failed": gettext_lazy("signing out of it failed."),
     "no_answer": gettext_lazy("it did not confirm that you were signed out."),
+    "logout_url": gettext_lazy(
+        "it has no single sign-out; Sekisho asked it to end your session, but it cannot "
+        "confirm that it did."
+    ),
 }
 
 
 def render_signed_out(
-    request: HttpRequest, *, ended: list[str], not_ended: list[tuple[str, str]]
+    request: HttpRequest,
+    *,
+    ended: list[str],
+    not_ended: list[tuple[str, str]],
+    logout_urls: Sequence[str] = (),
 ) -> HttpResponse:
-    """The end of a sign-out: which applications ended their session, and which may not have."""
-    return render(
+    """The end of a sign-out: which applications ended their session, and which may not have.
+
+    ``logout_urls`` (checked by the saml context) are the logout endpoints of
+    applications without single logout (Amazon Connect's ``/connect/logout``): the page
+    requests each one as an image, which sends that site's cookies where the browser
+    allows it, so the site can end its session; nothing comes back to confirm it.
+    """
+    # Only URLs whose origin may reach a header (as the saml context checked them).
+    urls = [url for url in logout_urls if _ORIGIN.fullmatch(_origin_of(url))]
+    origins = list(dict.fromkeys(_origin_of(url) for url in urls))
+    response = render(
         request,
         "sekisho/signed_out.html",
         {
@@ -126,5 +145,16 @@ def render_signed_out(
                 (name, NOT_ENDED_REASONS.get(code, NOT_ENDED_REASONS["no_answer"]))
                 for name, code in not_ended
             ],
+            "logout_urls": urls,
         },
     )
+    if origins:
+        response.headers["Content-Security-Policy"] = SecurityHeadersMiddleware.CSP.replace(
+            "img-src 'self' data:;", f"img-src 'self' data: {' '.join(origins)};"
+        )
+    return response
+
+
+def _origin_of(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"

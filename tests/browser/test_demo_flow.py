@@ -201,6 +201,7 @@ def test_demo_walkthrough_reaches_the_inspector(
     page.locator("button.tile", has_text="Amazon Connect").filter(has_not_text="inspector").click()
     page.wait_for_url(f"{base_url}/aws/connect/federate/**")
     assert page.locator("h1").text_content() == "Access denied"
+    federate_url = page.url  # the console session is alive; Connect refuses the user
 
     # 8. Opening the instance without federating: "Session Expired" (no SP-initiated sign-in).
     direct = re.search(r"Opening (\S+) directly", demo_printout)
@@ -213,6 +214,21 @@ def test_demo_walkthrough_reaches_the_inspector(
         assert "Session Expired" in (other.locator("h1").text_content() or "")
     finally:
         fresh.close()
+
+    # 9. Signing out of Sekisho: Amazon Connect has no single logout, so the signed-out
+    #    page requests the instance's own /connect/logout, which ends the agent's session
+    #    (the federation page now says "Session Expired", not "Access denied").
+    page.goto(f"{base_url}/apps")
+    page.click("form[action='/signout'] button")
+    page.wait_for_selector("#signed-out")
+    beacon = page.locator("img.logout-beacon")
+    assert beacon.count() == 1
+    assert (beacon.get_attribute("src") or "").endswith("/connect/logout")
+    not_ended = " ".join(page.locator("#slo-not-ended li").all_text_contents())
+    assert "Amazon Connect: it has no single sign-out" in not_ended, not_ended
+    page.wait_for_function("() => [...document.images].every(i => i.complete)", timeout=TIMEOUT_MS)
+    page.goto(federate_url)
+    assert "Session Expired" in (page.locator("h1").text_content() or "")
 
 
 def _run_script(path: str, *args: str) -> None:

@@ -231,3 +231,14 @@ def test_aws_bootstrap_prints_a_root_key(capsys) -> None:
     assert keys["AccessKeyId"].startswith("AKIA") and len(keys["SecretAccessKey"]) == 40
     code, _, err = run(capsys, "aws", "bootstrap", "--account-id", "12")
     assert code == 1 and "12-digit" in err and "unexpected" not in err
+
+
+def test_connect_logout_url(capsys) -> None:
+    """`--logout-url`: the instance logout Sekisho's sign-out requests (no SAML SLO)."""
+    url = "https://agents.my.connect.aws/connect/logout"
+    code, _, _ = run(capsys, *CONNECT, "--logout-url", url)
+    assert code == 0
+    code, out, _ = run(capsys, "app", "show", "connect")
+    assert json.loads(out)["preset"]["logout_url"] == url
+    code, _, err = run(capsys, *CONNECT[:2], "other", *CONNECT[3:], "--logout-url", "/logout")
+    assert code == 1 and err.count("\n") == 1 and "logout_url: expected an https://" in err

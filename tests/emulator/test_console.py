@@ -268,6 +268,21 @@ def test_an_expired_console_session_is_session_expired(seed: Seed, frozen: Froze
     assert expired.status_code == 401 and "Session Expired" in _text(expired)
 
 
+def test_the_instance_logout_ends_the_agent_session(seed: Seed) -> None:
+    """``<instance>/connect/logout``, which Sekisho's sign-out requests (issue 11)."""
+    browser = _browser()
+    signed_in = _sign_in(seed, browser)
+    assert browser.get(signed_in["Location"]).status_code == 200
+    out = browser.get("/aws/connect/sekisho-test/connect/logout")
+    assert out.status_code == 204
+    assert out.cookies[COOKIE].value == "" and out.cookies[COOKIE]["path"] == "/aws"
+    assert not ConsoleSession.objects.exists()
+    browser.cookies[COOKIE] = signed_in.cookies[COOKIE].value  # a kept cookie is no good
+    expired = browser.get(signed_in["Location"])
+    assert expired.status_code == 401 and "Session Expired" in _text(expired)
+    assert _browser().get("/aws/connect/sekisho-test/connect/logout").status_code == 204
+
+
 @pytest.mark.parametrize(
     "path",
     ["/aws/connect/sekisho-test/", "/aws/connect/{id}/", "/aws/connect/instance/{id}"],

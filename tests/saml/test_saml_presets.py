@@ -88,6 +88,12 @@ def test_connect_acs_variants() -> None:
     )
 
 
+def test_connect_logout_url() -> None:
+    assert dict(connect().parameters)["logout_url"] == ""
+    app = connect(logout_url="https://agents.my.connect.aws/connect/logout")
+    assert dict(app.parameters)["logout_url"] == "https://agents.my.connect.aws/connect/logout"
+
+
 def test_connect_session_duration() -> None:
     app = connect(session_duration=43200)
     assert app.session_duration == 43200
@@ -123,6 +129,9 @@ def test_connect_session_duration() -> None:
         ({"signin_url": "http://signin.example/saml"}, "https://"),
         ({"signin_url": "ftp://x/saml"}, "https://"),
         ({"console_url": "https://console/?q=1"}, "without query"),
+        ({"logout_url": "javascript:alert(1)"}, "logout_url: expected an https://"),
+        ({"logout_url": "http://agents.example/connect/logout"}, "plain http"),
+        ({"logout_url": "https://a.my.connect.aws/x\nSet-Cookie: y"}, "control characters"),
     ],
 )
 def test_connect_validation(overrides: dict[str, Any], message: str) -> None:

@@ -15,6 +15,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import xmlsec
 from django.test import Client
+from django.utils import translation
 from lxml import etree
 
 from sekisho.audit.models import AuditRecord
@@ -29,6 +30,7 @@ from sekisho.saml.core.dsig import verify_element, verify_redirect_signature
 from sekisho.saml.core.keys import SigningKey
 from sekisho.saml.errors import MetadataError
 from sekisho.saml.models import Application, SpSession
+from sekisho.web.outcome import NOT_ENDED_REASONS
 from tests.conftest import password_step, sign_in_registering
 from tests.web.saml_helpers import (
     POST,
@@ -520,6 +522,62 @@ def test_portal_sign_out_walks_every_sp_and_names_the_ones_it_could_not_end(
     assert client.get("/apps")["Location"].startswith("/signin")
     # The logout is over: its token is no good any more.
     assert client.get(f"/saml/logout/{token}").status_code == 400
+
+
+CONNECT_LOGOUT = "https://agents.my.connect.aws/connect/logout"
+
+
+def test_portal_sign_out_requests_amazon_connects_own_logout(
+    client: Client, make_user, actor, clock: FrozenClock
+) -> None:
+    """Connect has no SAML single logout: the signed-out page requests its /connect/logout."""
+    app = saml.create_amazon_connect_app(
+        name="agents",
+        display_name="Amazon Connect",
+        region="ap-northeast-1",
+        instance_id="aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee",
+        account_id="111122223333",
+        role_name="ConnectFederationRole",
+        provider_name="Sekisho",
+        destination="ccp",
+        acs="global",
+        session_duration=3600,
+        signin_url="http://localhost:8000/saml/inspector",
+        console_url=None,
+        logout_url=CONNECT_LOGOUT,
+        actor=actor,
+    )
+    assignments.assign(app, user=make_user("alice"), actor=actor)
+    sign_in_registering(client, clock, "alice")
+    assert client.post("/apps/agents/launch").status_code == 200
+    out = client.post("/signout")
+    page = client.get(out["Location"])
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert f'<img class="logout-beacon" src="{CONNECT_LOGOUT}"' in text
+    assert "img-src 'self' data: https://agents.my.connect.aws;" in page["Content-Security-Policy"]
+    assert "form-action 'self'" in page["Content-Security-Policy"]
+    assert (
+        "<strong>Amazon Connect</strong>: it has no single sign-out; Sekisho asked it to end "
+        "your session, but it cannot confirm that it did."
+    ) in text
+    assert client.get("/apps")["Location"].startswith("/signin")
+    with translation.override("ja"):
+        assert str(NOT_ENDED_REASONS["logout_url"]).startswith("シングルサインアウトに対応")
+
+
+def test_a_stored_bad_connect_logout_url_is_never_requested(
+    client: Client, make_user, actor, clock: FrozenClock, connect_app
+) -> None:
+    app = Application.objects.get(name="connect")
+    app.preset = {**app.preset, "logout_url": "javascript:alert(1)"}
+    app.save()
+    assignments.assign(app, user=make_user("alice"), actor=actor)
+    sign_in_registering(client, clock, "alice")
+    assert client.post("/apps/connect/launch").status_code == 200
+    text = client.get(client.post("/signout")["Location"]).content.decode()
+    assert "logout-beacon" not in text and "javascript" not in text
+    assert "<strong>Amazon Connect</strong>: it does not support single sign-out." in text
 
 
 def test_portal_sign_out_without_sps_is_the_plain_one(

@@ -124,6 +124,7 @@ def amazon_connect(
     signin_url: str | None = None,
     console_url: str | None = None,
     role_path: str = "/",
+    logout_url: str | None = None,
 ) -> AppDefinition:
     """Define Amazon Connect federation via AWS sign-in (Connect Admin Guide, SAML setup).
 
@@ -136,6 +137,10 @@ def amazon_connect(
     ``SAML:aud = https://signin.aws.amazon.com/saml``; ``"regional"`` posts to
     ``https://<region>.signin.aws.amazon.com/saml``, which AWS recommends for Connect but
     then the role's trust policy must list that URL in ``SAML:aud`` too.
+
+    Connect has no SAML single logout; ``logout_url`` is the instance's own logout
+    endpoint (``https://<alias>.my.connect.aws/connect/logout``, Connect Streams
+    documentation), which Sekisho's sign-out page requests to end the agent's session.
 
     Raises:
         PresetError: a parameter AWS would refuse, with the reason.
@@ -159,6 +164,8 @@ def amazon_connect(
         relay_state += "?destination=" + quote(destination_path, safe="")
     acs_url = _acs_url(acs, region, signin_url)
     duration = _session_duration(session_duration)
+    if logout_url:
+        _check_url(logout_url, what="logout_url")
     params = {
         "region": region,
         "instance_id": instance_id,
@@ -171,6 +178,7 @@ def amazon_connect(
         "session_duration": str(duration) if duration else "",
         "signin_url": signin_url or "",
         "console_url": console_url or "",
+        "logout_url": logout_url or "",
     }
     return AppDefinition(
         kind=KIND_AMAZON_CONNECT,
