@@ -304,6 +304,11 @@ def continue_sso(request: HttpRequest, token: str) -> HttpResponse:
     user = request.user
     assert isinstance(user, User)
     if not auth.mfa and _needs_step_up(app, pending):
+        if pending.is_passive:
+            # IsPassive (saml-core §3.4.1): a step-up would take over the screen.
+            return _finish_with_status(
+                request, pending, errors.NoPassive("MFA is needed and IsPassive is set")
+            )
         # The app (or its RequestedAuthnContext) needs MFA this session has not had yet:
         # ask for it now and come back here, as Identity Center and Keycloak step up.
         return step_up_redirect(request.get_full_path())

@@ -126,6 +126,42 @@ def test_an_mfa_class_asked_of_a_password_session_steps_up(
     assert step_up.status_code == 302 and step_up["Location"].startswith("/signin/mfa")
 
 
+def _status_of(root: etree._Element) -> list[str]:
+    return [
+        str(c.get("Value")) for c in root.iter("{urn:oasis:names:tc:SAML:2.0:protocol}StatusCode")
+    ]
+
+
+def test_nothing_that_fits_answers_no_authn_context(
+    client: Client, make_user, actor, clock: FrozenClock
+) -> None:
+    """A class Sekisho cannot truthfully assert: the SP hears NoAuthnContext, at its ACS."""
+    app = _app(actor, rich_sp_metadata())
+    assignments.assign(app, user=make_user("alice"), actor=actor)
+    sign_in_registering(client, clock, "alice")
+    smartcard = "urn:oasis:names:tc:SAML:2.0:ac:classes:Smartcard"
+    root = _sso(client, clock, requested_context=smartcard)
+    assert _status_of(root) == [
+        "urn:oasis:names:tc:SAML:2.0:status:Responder",
+        "urn:oasis:names:tc:SAML:2.0:status:NoAuthnContext",
+    ]
+    assert root.find(".//saml:Assertion", NS) is None
+    assert not AuditRecord.objects.filter(event_name="Federate", outcome="Success").exists()
+
+
+def test_a_passive_request_needing_mfa_answers_no_passive(
+    client: Client, make_user, actor, clock: FrozenClock
+) -> None:
+    """IsPassive forbids the step-up page: NoPassive, not a prompt (saml-core §3.4.1)."""
+    app = _app(actor, rich_sp_metadata())
+    assignments.assign(app, user=make_user("alice"), actor=actor)
+    mfa.configure(mode=MfaMode.DISABLED)
+    assert password_step(client, "alice") == "/apps"
+    root = _sso(client, clock, requested_context=REFEDS_MFA, is_passive=True)
+    assert _status_of(root)[-1] == "urn:oasis:names:tc:SAML:2.0:status:NoPassive"
+    assert root.find(".//saml:Assertion", NS) is None
+
+
 # ---------------------------------------------------------------- 2. NameID format
 
 
