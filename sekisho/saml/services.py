@@ -1166,6 +1166,14 @@ def launch(
             refusal, reason = "app_cannot_launch", problem
     target = acs_url or app.default_acs()
     checked_origin = ""
+    if not refusal and app.metadata_valid_until is not None and app.metadata_valid_until <= now:
+        # saml-metadata §2.1 (validUntil): expired metadata vouches for nothing any more,
+        # neither its endpoints nor its keys; a refresh that failed kept it, not renewed it.
+        refusal, reason = (
+            "app_cannot_launch",
+            f"the SP metadata of {app.name} expired at {app.metadata_valid_until.isoformat()}; "
+            f"refresh it (sekisho app refresh {app.name})",
+        )
     if not refusal and not target:
         refusal, reason = "app_cannot_launch", "the application has no ACS"
     elif not refusal:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import zlib
+from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -356,6 +357,29 @@ def test_a_stored_bad_acs_is_refused_and_audited_not_a_500(
     assert record.record["errorCode"] == "app_cannot_launch"
     assert "ACS" in record.record["errorMessage"]
     assert not AuditRecord.objects.filter(event_name="Federate", outcome="Success").exists()
+
+
+def test_expired_sp_metadata_vouches_for_nothing(
+    client: Client, make_user, actor, clock: FrozenClock
+) -> None:
+    """validUntil is honoured after registration too: a refresh that failed kept the
+    metadata, it did not make it valid again (saml-metadata §2.1)."""
+    until = clock.now() + timedelta(hours=1)
+    metadata = rich_sp_metadata().replace(
+        b"entityID=", f'validUntil="{until.strftime("%Y-%m-%dT%H:%M:%SZ")}" entityID='.encode(), 1
+    )
+    app = _app(actor, metadata)
+    assert app.metadata_valid_until == until
+    assignments.assign(app, user=make_user("alice"), actor=actor)
+    sign_in_registering(client, clock, "alice")
+    assert client.post("/apps/sp/launch").status_code == 200
+    Application.objects.filter(pk=app.pk).update(metadata_valid_until=clock.now())
+    refused = client.post("/apps/sp/launch")
+    assert refused.status_code == 403 and b"SAMLResponse" not in refused.content
+    record = AuditRecord.objects.filter(event_name="Federate").last()
+    assert record is not None and record.outcome == "Failure"
+    assert "metadata of sp expired" in record.record["errorMessage"]
+    assert "sekisho app refresh sp" in record.record["errorMessage"]
 
 
 # ---------------------------------------------------------------- 6. single logout
