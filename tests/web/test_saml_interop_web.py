@@ -487,6 +487,42 @@ def test_sp_initiated_logout_by_post_answers_by_post(
     assert client.get("/apps")["Location"].startswith("/signin")
 
 
+def test_portal_sign_out_by_post_sends_a_signed_logout_request(
+    client: Client, make_user, actor, clock: FrozenClock, sp_key: SigningKey
+) -> None:
+    """IdP-initiated over HTTP-POST: a signed LogoutRequest posted, the SP's POST answer."""
+    app = _app(actor, rich_sp_metadata(signing=sp_key, slo_bindings=(POST,)))
+    assignments.assign(app, user=make_user("alice"), actor=actor)
+    sign_in_registering(client, clock, "alice")
+    subject, index = _issued(_sso(client, clock))
+    out = client.post("/signout")
+    token = out["Location"].rsplit("/", 1)[1]
+    page = client.get(out["Location"])
+    fields = posted(page.content)
+    assert fields["action"] == SP_SLO and fields["RelayState"] == token
+    assert "form-action https://sp.example.test;" in page["Content-Security-Policy"]
+    request_xml = base64.b64decode(fields["SAMLRequest"])
+    verify_element(
+        etree.fromstring(request_xml), trusted_certificates=[saml.signing_key().certificate_pem]
+    )
+    request = slo.parse_logout_message(request_xml)
+    assert isinstance(request, slo.LogoutRequest)
+    assert request.name_id.value == subject.value and request.session_indexes == (index,)
+    answer = slo.build_logout_response(
+        issuer=SP_ENTITY,
+        destination=IDP_SLO,
+        in_response_to=request.id,
+        status="urn:oasis:names:tc:SAML:2.0:status:Success",
+        now=clock.now(),
+        new_id=lambda: "_lr1",
+    )
+    signed = base64.b64encode(slo.serialize(answer, key=sp_key)).decode()
+    back = Client().post("/saml/slo", {"SAMLResponse": signed, "RelayState": token})
+    assert back.status_code == 302
+    done = client.get(back["Location"])
+    assert '<ul id="slo-ended"><li>SP sp</li></ul>' in done.content.decode()
+
+
 def test_unsigned_logout_from_an_sp_with_a_key_is_refused(
     client: Client, make_user, actor, clock: FrozenClock, sp_key: SigningKey
 ) -> None:
