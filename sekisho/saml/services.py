@@ -1169,10 +1169,15 @@ def launch(
     if not refusal and app.metadata_valid_until is not None and app.metadata_valid_until <= now:
         # saml-metadata §2.1 (validUntil): expired metadata vouches for nothing any more,
         # neither its endpoints nor its keys; a refresh that failed kept it, not renewed it.
+        remedy = (
+            f"refresh it (sekisho app refresh {app.name})"
+            if app.metadata_url
+            else "re-create the application from current metadata"
+        )
         refusal, reason = (
             "app_cannot_launch",
-            f"the SP metadata of {app.name} expired at {app.metadata_valid_until.isoformat()}; "
-            f"refresh it (sekisho app refresh {app.name})",
+            f"the SP metadata of {app.name} expired at "
+            f"{app.metadata_valid_until.isoformat()}; {remedy}",
         )
     if not refusal and not target:
         refusal, reason = "app_cannot_launch", "the application has no ACS"

@@ -379,7 +379,11 @@ def test_expired_sp_metadata_vouches_for_nothing(
     record = AuditRecord.objects.filter(event_name="Federate").last()
     assert record is not None and record.outcome == "Failure"
     assert "metadata of sp expired" in record.record["errorMessage"]
-    assert "sekisho app refresh sp" in record.record["errorMessage"]
+    assert "re-create the application" in record.record["errorMessage"]
+    Application.objects.filter(pk=app.pk).update(metadata_url="https://sp.example.test/md")
+    client.post("/apps/sp/launch")
+    record = AuditRecord.objects.filter(event_name="Federate").last()
+    assert record is not None and "sekisho app refresh sp" in record.record["errorMessage"]
 
 
 # ---------------------------------------------------------------- 6. single logout
