@@ -283,6 +283,8 @@ class ConnectCreate(Schema):
     session_duration: int | None = Field(default=None, ge=900, le=43200)
     signin_url: LongText | None = None
     console_url: LongText | None = None
+    # The instance's /connect/logout, requested by Sekisho's sign-out (no SAML SLO).
+    logout_url: LongText | None = None
 
 
 class ConsoleCreate(Schema):

@@ -13,6 +13,7 @@ from sekisho.audit.models import AuditRecord
 from sekisho.audit.writer import Actor
 from sekisho.directory.models import User
 from sekisho.mfa.models import RadiusServer
+from sekisho.saml.models import Application
 from tests.api.conftest import ApiClient
 
 pytestmark = pytest.mark.django_db
@@ -269,3 +270,22 @@ def test_audit_events_filter_by_user_address_and_time(
         "/audit/events", query={"since": middle.isoformat(), "until": hour_ago}
     )
     assert backwards.status_code == 422 and _body(backwards)["errors"][0]["field"] == "since"
+
+
+def test_amazon_connect_logout_url(admin_api: ApiClient) -> None:
+    """The instance logout Sekisho's sign-out requests; checked as every endpoint is."""
+    connect = {
+        "kind": "amazon-connect",
+        "name": "connect",
+        "region": "ap-northeast-1",
+        "instance_id": "aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee",
+        "account_id": "111122223333",
+        "role_name": "ConnectRole",
+        "provider_name": "Sekisho",
+    }
+    bad = admin_api.post("/applications", {**connect, "logout_url": "javascript:alert(1)"})
+    assert bad.status_code in (400, 422) and b"logout_url" in bad.content
+    url = "https://agents.my.connect.aws/connect/logout"
+    created = admin_api.post("/applications", {**connect, "logout_url": url})
+    assert created.status_code == 201, created.content
+    assert Application.objects.get(name="connect").preset["logout_url"] == url

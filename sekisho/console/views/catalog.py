@@ -139,6 +139,7 @@ def app_new(request: HttpRequest, console: Console) -> HttpResponse:
                 session_duration=duration,
                 signin_url=field(console, "signin_url", 2048) or None,
                 console_url=field(console, "console_url", 2048) or None,
+                logout_url=field(console, "logout_url", 2048).strip() or None,
                 actor=actor,
             )
         elif kind == "aws-console":
