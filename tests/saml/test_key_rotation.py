@@ -11,7 +11,7 @@ from lxml import etree
 from sekisho.audit.writer import Actor
 from sekisho.config import get_config
 from sekisho.errors import ConfigError
-from sekisho.saml import errors
+from sekisho.saml import errors, keyring
 from sekisho.saml import services as saml
 from sekisho.saml.core.xml import DS
 
@@ -22,7 +22,9 @@ pytestmark = pytest.mark.django_db
 def own_keys(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A data directory of this test's own (the session's signing key stays untouched)."""
     config = dataclasses.replace(get_config(), data_dir=tmp_path)
+    # The key files are found by the keyring (issue 11 moved them there), created by services.
     monkeypatch.setattr(saml, "get_config", lambda: config)
+    monkeypatch.setattr(keyring, "get_config", lambda: config)
     saml.ensure_signing_key()
     return tmp_path
 
@@ -64,6 +66,6 @@ def test_a_key_and_certificate_that_differ_are_refused(
     staged, _ = saml.stage_signing_key(actor=actor)
     # The certificate of another key next to the current private key: never used as a pair.
     (own_keys / "idp-signing.crt").write_text(staged.certificate_pem)
-    monkeypatch.setattr(saml, "_PAIR_RETRIES", 1)
+    monkeypatch.setattr(keyring, "_PAIR_RETRIES", 1)
     with pytest.raises(ConfigError, match="hold a key and a certificate that differ"):
         saml.signing_key()
