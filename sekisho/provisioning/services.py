@@ -591,6 +591,15 @@ def doctor(
                         f"policy {name} of role {conf.role_name} cannot be evaluated here: {why}",
                     )
                 )
+        if not ranges:
+            # A federation policy named otherwise (setup-connect --policy-name, or made by
+            # hand): the ranges of whichever attached policy grants GetFederationToken.
+            for _, document in readable:
+                try:
+                    found = docs.admitted_ranges(document)
+                except ProvisioningError:  # not JSON: reported above as not evaluable
+                    continue
+                ranges += [r for r in found if r not in ranges]
         session = users[0].username if users else "sekisho-doctor"
         userid = f"{role.role_id}:{session}"
         for cidr in ranges or ["0.0.0.0/0"]:
