@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from sekisho.audit.writer import Actor
+from sekisho.directory.models import User
 from sekisho.policy import (
     PolicyError,
     PolicyKind,
@@ -333,6 +334,24 @@ def _names(display_name: str, username: str) -> tuple[str, str]:
     return given.strip() or username, family.strip() or username
 
 
+def _connect_username(app: Application, user: User) -> tuple[str, str | None]:
+    """The Connect username federation looks for (the RoleSessionName the app asserts for
+    ``user``, case included) and why it cannot be one, or None."""
+    name = saml.role_session_name(app, user)
+    if not name:
+        return "", (
+            f"the application asserts no RoleSessionName for user {user.username} "
+            "(its RoleSessionName mapping has no value for them)"
+        )
+    problem = role_session_name_problem(name)
+    if problem is None and not CONNECT_SAML_USERNAME.fullmatch(name):
+        problem = (
+            "not a valid Amazon Connect username for SAML instances "
+            "(up to 64 of letters, digits and _-.@)"
+        )
+    return name, problem
+
+
 def sync_users(
     app_name: str,
     aws: Aws,
@@ -354,17 +373,12 @@ def sync_users(
     wanted: list[plans.Person] = []
     invalid: dict[str, str] = {}
     for user in assignments.assigned_users(app):
-        problem = role_session_name_problem(user.username)
-        if problem is None and not CONNECT_SAML_USERNAME.fullmatch(user.username):
-            problem = (
-                "not a valid Amazon Connect username for SAML instances "
-                "(up to 64 of letters, digits and _-.@)"
-            )
+        session_name, problem = _connect_username(app, user)
         if problem is not None:
-            invalid[user.username] = problem
+            invalid[session_name or user.username] = problem
             continue
-        first, last = _names(user.display_name, user.username)
-        wanted.append(plans.Person(user.username, first, last))
+        first, last = _names(user.display_name, session_name)
+        wanted.append(plans.Person(session_name, first, last))
     by_name = aws.profile_ids(instance, "list_security_profiles", "SecurityProfileSummaryList")
     unknown = [name for name in security_profiles if name not in by_name]
     if unknown:
@@ -564,7 +578,12 @@ def doctor(
     )
 
     # The role's policies allow GetFederationToken on user/${aws:userid} from the ranges.
-    users = list(assignments.assigned_users(app))
+    # Connect matches a session by the RoleSessionName the assertion carries.
+    users = [
+        name
+        for user in assignments.assigned_users(app)
+        if (name := _connect_username(app, user)[0])
+    ]
     if role is not None and instance is not None:
         name = policy_name or default_policy_name(app.name)
         federation = aws.policy(plans.policy_arn(account, region, name))
@@ -600,7 +619,7 @@ def doctor(
                 except ProvisioningError:  # not JSON: reported above as not evaluable
                     continue
                 ranges += [r for r in found if r not in ranges]
-        session = users[0].username if users else "sekisho-doctor"
+        session = users[0] if users else "sekisho-doctor"
         userid = f"{role.role_id}:{session}"
         for cidr in ranges or ["0.0.0.0/0"]:
             source = _inside(cidr)
@@ -624,14 +643,14 @@ def doctor(
     # Each assigned user exists in Connect under their exact RoleSessionName.
     if instance is not None:
         connect_names = {p.username for p in aws.connect_users(instance.instance_id)}
-        for user in users:
+        for username in users:
             lookalike = next(
-                (n for n in connect_names if n.lower() == user.username.lower()), None
+                (n for n in connect_names if n.lower() == username.lower()), None
             )
             check(
-                user.username in connect_names,
-                f"Connect user {user.username} exists",
-                f"Access denied (Amazon Connect): no Connect user is named {user.username!r}"
+                username in connect_names,
+                f"Connect user {username} exists",
+                f"Access denied (Amazon Connect): no Connect user is named {username!r}"
                 + (
                     f"; {lookalike!r} differs in case, and usernames must equal the "
                     "RoleSessionName exactly"

@@ -334,7 +334,16 @@ def reconfigure_amazon_connect_app(
     updated = _from_definition(app.name, app.display_name, definition)
     app.acs_endpoints = updated.acs_endpoints
     app.relay_state = updated.relay_state
-    app.attribute_mappings = updated.attribute_mappings
+    # Only the Role attribute names the account; every other mapping (an edited
+    # RoleSessionName, attributes an administrator added) stays as it was.
+    (role,) = [m for m in updated.attribute_mappings if m["name"] == presets.AWS_ROLE]
+    current = list(app.attribute_mappings)
+    names = [m.get("name") for m in current]
+    if presets.AWS_ROLE in names:
+        current[names.index(presets.AWS_ROLE)] = role
+    else:
+        current.insert(0, role)
+    app.attribute_mappings = current
     app.preset = updated.preset
     app.save(update_fields=["acs_endpoints", "relay_state", "attribute_mappings", "preset"])
     admin_audit(actor, "UpdateApplication", {"application": app.name, "changes": changes}, _clock)
@@ -890,6 +899,16 @@ def user_attributes(user: User) -> mapping.UserAttributes:
         groups=user.group_names(),
         scope=get_config().scope,
     )
+
+
+def role_session_name(app: Application, user: User) -> str | None:
+    """The RoleSessionName an AWS application asserts for ``user`` (its mapping evaluated,
+    ``${user:username}`` unless edited), or None when it would send none."""
+    for item in app.attribute_mappings:
+        if item.get("name") == presets.AWS_ROLE_SESSION_NAME:
+            values = mapping.evaluate(str(item.get("value", "")), user_attributes(user))
+            return values[0] if values else None
+    return None
 
 
 def _name_format(value: object) -> mapping.NameFormat:

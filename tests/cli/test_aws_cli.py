@@ -23,7 +23,10 @@ from sekisho.emulator import accounts
 from sekisho.provisioning.aws import Aws
 from sekisho.provisioning.services import connect_app
 from sekisho.saml import services as saml
+from sekisho.saml.core import attributes as mapping
 from sekisho.saml.core.keys import generate_signing_key
+from sekisho.saml.core.presets import AWS_ROLE as ROLE
+from sekisho.saml.core.presets import AWS_ROLE_SESSION_NAME as ROLE_SESSION_NAME
 from tests.emulator.test_iam_service import DjangoAws
 
 pytestmark = pytest.mark.django_db
@@ -307,3 +310,70 @@ def test_the_managed_policies_a_connect_administrator_attaches(cli: Cli, name: s
     assert policy["AttachmentCount"] == 1 and policy["Path"] == "/"
     document = iam.get_policy_version(PolicyArn=arn, VersionId=policy["DefaultVersionId"])
     assert document["PolicyVersion"]["Document"]["Statement"]
+
+
+def test_connect_users_are_named_as_the_assertion_names_them(cli: Cli, actor: Any) -> None:
+    # An administrator may map RoleSessionName to something else than the username (the
+    # console's and the API's attribute-mapping editor): Connect matches the session by the
+    # value the assertion carries, so that is the name sync-users makes and doctor checks.
+    instance_id = cli.saml_instance("mapped-floor")
+    cli.app("mapped", PLACEHOLDER, "--signin-url", "http://localhost:8000/aws/saml",
+            account="000000000000")  # fmt: skip
+    cli.user("agent1", "Agent One")
+    cli("app", "assign", "mapped", "--user", "agent1")
+    app = saml.get_app("mapped")
+    edited = [
+        mapping.AttributeMapping(
+            m["name"],
+            "${user:email}" if m["name"] == ROLE_SESSION_NAME else m["value"],
+            m["name_format"],
+        )
+        for m in app.attribute_mappings
+    ]
+    edited.append(mapping.AttributeMapping("Department", "floor-1"))
+    saml.update_app(app, attribute_mappings=edited, actor=actor)
+    cli(
+        "aws", "setup-connect", "mapped", "--allowed-ips", "127.0.0.1/32",
+        "--instance-id", instance_id,
+    )  # fmt: skip
+    # Pointing the app at the real account changed its Role attribute, nothing else.
+    mappings = {m["name"]: m["value"] for m in saml.get_app("mapped").attribute_mappings}
+    assert mappings[ROLE_SESSION_NAME] == "${user:email}"
+    assert mappings["Department"] == "floor-1"
+    assert mappings[ROLE].startswith(f"arn:aws:iam::{ACCOUNT}:role/mapped-role,")
+
+    synced = cli("aws", "sync-users", "mapped")
+    assert "+ create user agent1@example.com (Agent One)" in synced
+    assert "Every link of the chain holds." in cli("aws", "doctor", "mapped")
+    # The session the assertion opens is that Connect user's.
+    assertion = cli("saml", "preview", "--app", "mapped", "--user", "agent1").strip()
+    credentials = cli.client("sts").assume_role_with_saml(
+        RoleArn=f"arn:aws:iam::{ACCOUNT}:role/mapped-role",
+        PrincipalArn=f"arn:aws:iam::{ACCOUNT}:saml-provider/mapped-idp",
+        SAMLAssertion=assertion,
+    )["Credentials"]
+    agent = cli.django.boto(
+        "connect",
+        credentials["AccessKeyId"],
+        credentials["SecretAccessKey"],
+        credentials["SessionToken"],
+        region=REGION,
+    )
+    assert agent.get_federation_token(InstanceId=instance_id)["UserId"]
+    # A user the mapping gives no value (no family name) cannot be a Connect user: said.
+    cli.user("cher", "Cher")
+    cli("app", "assign", "mapped", "--user", "cher")
+    app = saml.get_app("mapped")
+    family = [
+        mapping.AttributeMapping(
+            m["name"],
+            "${user:familyName}" if m["name"] == ROLE_SESSION_NAME else m["value"],
+            m["name_format"],
+        )
+        for m in app.attribute_mappings
+    ]
+    saml.update_app(app, attribute_mappings=family, actor=actor)
+    report = cli("aws", "sync-users", "mapped")
+    assert "+ create user One (Agent One)" in report
+    assert "the application asserts no RoleSessionName for user cher" in report
+    assert "not assigned, kept (--delete-missing deletes them): agent1@example.com" in report
