@@ -47,6 +47,10 @@ def cmd_keys_rotate(args: argparse.Namespace, actor: Any) -> int:
     from sekisho.saml import services as saml
 
     if args.finish:
+        if saml.next_signing_key() is not None:
+            # IAM must trust the next key before it signs (the first step may have run
+            # without --app): a provider that cannot be updated stops the switch.
+            _update_providers(args)
         old, new = saml.switch_signing_key(actor=actor)
         _out(
             f"The key with certificate {new.certificate_sha256[:16]}… signs from now on; "

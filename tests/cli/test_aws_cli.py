@@ -10,8 +10,10 @@ region ``--region`` or the application names. The same commands run against a re
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import io
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,9 +21,11 @@ import pytest
 from sekisho.cli import aws as cli_aws
 from sekisho.cli import keys as cli_keys
 from sekisho.cli.main import main
+from sekisho.config import get_config
 from sekisho.emulator import accounts
 from sekisho.provisioning.aws import Aws
 from sekisho.provisioning.services import connect_app
+from sekisho.saml import keyring
 from sekisho.saml import services as saml
 from sekisho.saml.core import attributes as mapping
 from sekisho.saml.core.keys import generate_signing_key
@@ -377,3 +381,46 @@ def test_connect_users_are_named_as_the_assertion_names_them(cli: Cli, actor: An
     assert "+ create user One (Agent One)" in report
     assert "the application asserts no RoleSessionName for user cher" in report
     assert "not assigned, kept (--delete-missing deletes them): agent1@example.com" in report
+
+
+@pytest.fixture
+def own_keys(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Signing keys of this test's own (the session's stay untouched)."""
+    config = dataclasses.replace(get_config(), data_dir=tmp_path)
+    monkeypatch.setattr(keyring, "get_config", lambda: config)
+    monkeypatch.setattr(saml, "get_config", lambda: config)
+    saml.ensure_signing_key()
+    return tmp_path
+
+
+def test_keys_rotate_finish_gives_iam_the_next_key_before_it_signs(
+    cli: Cli, own_keys: Path
+) -> None:
+    instance_id = cli.saml_instance("rotating-floor")
+    cli.app("rotating", instance_id)
+    cli.app("orphan", instance_id)
+    cli("aws", "setup-connect", "rotating", "--allowed-ips", "127.0.0.1/32")
+    first = saml.signing_key()
+    # The first step without --app: IAM's provider still knows only the current key.
+    assert "Give every service provider the new metadata first" in cli("keys", "rotate")
+    staged = saml.next_signing_key()
+    assert staged is not None
+    provider_arn = f"arn:aws:iam::{ACCOUNT}:saml-provider/rotating-idp"
+    iam = cli.client("iam")
+
+    def published() -> str:
+        return str(iam.get_saml_provider(SAMLProviderArn=provider_arn)["SAMLMetadataDocument"])
+
+    assert staged.certificate_b64 not in published()
+    # A provider that cannot be updated stops the switch: the current key keeps signing.
+    refused = cli("keys", "rotate", "--finish", "--app", "orphan", code=1)
+    assert "IAM has no SAML provider" in refused
+    assert saml.signing_key() == first and saml.next_signing_key() == staged
+    # Finishing with --app gives IAM both certificates first, then only the new one.
+    finished = cli("keys", "rotate", "--finish", "--app", "rotating")
+    assert finished.count("~ update SAML provider rotating-idp (rotating)") == 2
+    assert finished.index("~ update SAML provider") < finished.index("signs from now on")
+    assert saml.signing_key() == staged
+    assert staged.certificate_b64 in published()
+    assert first.certificate_b64 not in published()
+    assert "Every link of the chain holds." in cli("aws", "doctor", "rotating")
