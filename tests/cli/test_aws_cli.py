@@ -23,7 +23,8 @@ from sekisho.cli import keys as cli_keys
 from sekisho.cli.main import main
 from sekisho.config import get_config
 from sekisho.emulator import accounts
-from sekisho.provisioning.aws import Aws
+from sekisho.provisioning.aws import Aws, AwsTarget
+from sekisho.provisioning.errors import AwsCallFailed
 from sekisho.provisioning.services import connect_app
 from sekisho.saml import keyring
 from sekisho.saml import services as saml
@@ -31,7 +32,7 @@ from sekisho.saml.core import attributes as mapping
 from sekisho.saml.core.keys import generate_signing_key
 from sekisho.saml.core.presets import AWS_ROLE as ROLE
 from sekisho.saml.core.presets import AWS_ROLE_SESSION_NAME as ROLE_SESSION_NAME
-from tests.emulator.test_iam_service import DjangoAws
+from tests.emulator.test_iam_service import ENDPOINT, DjangoAws
 
 pytestmark = pytest.mark.django_db
 
@@ -424,3 +425,24 @@ def test_keys_rotate_finish_gives_iam_the_next_key_before_it_signs(
     assert staged.certificate_b64 in published()
     assert first.certificate_b64 not in published()
     assert "Every link of the chain holds." in cli("aws", "doctor", "rotating")
+
+
+def test_profile_comes_from_boto3s_credential_chain(
+    cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # --profile: the named profile of the shared credentials file, nothing of Sekisho's.
+    credentials = tmp_path / "credentials"
+    credentials.write_text(
+        f"[admin]\naws_access_key_id = {cli.key_id}\naws_secret_access_key = {cli.secret}\n"
+    )
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(credentials))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
+    aws = Aws.open(AwsTarget(region=REGION, profile="admin", endpoint_url=ENDPOINT))
+    for client in (aws.iam, aws.sts, aws.connect):
+        client.meta.events.register("before-send.*", cli.django.before_send)
+    assert aws.account_id() == ACCOUNT
+    assert aws.iam.meta.region_name == "us-east-1" and aws.connect.meta.region_name == REGION
+    with pytest.raises(AwsCallFailed, match="nobody"):
+        Aws.open(AwsTarget(region=REGION, profile="nobody", endpoint_url=ENDPOINT))
