@@ -35,7 +35,6 @@ from sekisho.portal.session import SignInFlow, clear_flow, put_flow
 from sekisho.saml import services as saml
 from sekisho.saml import slo as saml_slo
 from sekisho.saml.assignments import applications_for
-from sekisho.saml.models import Application
 from sekisho.web.errors import error_page
 from sekisho.web.http import request_context, signed_in_required, step_up_redirect
 from sekisho.web.middleware import source_ip
@@ -355,7 +354,7 @@ def launch(request: HttpRequest, name: str) -> HttpResponse:
     user = request.user
     auth = get_auth(request)
     assert isinstance(user, User) and auth is not None
-    app = Application.objects.filter(name=name).first()
+    app = saml.find_app(name)
     if app is None:
         return error_page(request, status=404, code="not_found")
     if app.require_mfa and not auth.mfa:
