@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.core.management import call_command
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from lxml import etree
 
 from sekisho.access import decisions as access
@@ -128,7 +128,6 @@ def metadata_xml() -> bytes:
 
 def require_initialized() -> None:
     """Raise a one-line error unless `sekisho init` has run (keys and database present)."""
-    from django.db import connection
     from django.db.migrations.executor import MigrationExecutor
 
     signing_key()
@@ -1133,32 +1132,32 @@ def _record_sp_session(
     overwrites it with the same SessionIndex (derived, not stored first), so no read
     is needed on the launch path.
     """
-    row = SpSession(
-        application=app,
-        user=user,
-        portal_session_id=session_id,
-        session_key=session_key,
-        session_index=session_index,
-        name_id=issued.name_id,
-        name_id_format=issued.name_id_format,
-        sp_name_qualifier=issued.sp_name_qualifier,
-        created_at=_clock.now(),
-        ended_at=None,
-    )
-    SpSession.objects.bulk_create(
-        [row],
-        update_conflicts=True,
-        unique_fields=["application", "portal_session_id"],
-        update_fields=[
-            "user",
-            "session_key",
-            "session_index",
-            "name_id",
-            "name_id_format",
-            "sp_name_qualifier",
-            "ended_at",
-        ],
-    )
+    # Plain SQL: the ORM's compilation of this upsert cost three times its run (py-spy of
+    # a served launch). Both SQLite (3.24+) and PostgreSQL take ON CONFLICT ... DO UPDATE.
+    table = SpSession._meta.db_table
+    created = connection.ops.adapt_datetimefield_value(_clock.now())
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (application_id, user_id, portal_session_id, session_key,"  # noqa: S608 - the model's table; values are parameters
+            " session_index, name_id, name_id_format, sp_name_qualifier, created_at, ended_at)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, NULL)"
+            " ON CONFLICT (application_id, portal_session_id) DO UPDATE SET"
+            " user_id = excluded.user_id, session_key = excluded.session_key,"
+            " session_index = excluded.session_index, name_id = excluded.name_id,"
+            " name_id_format = excluded.name_id_format,"
+            " sp_name_qualifier = excluded.sp_name_qualifier, ended_at = NULL",
+            [
+                app.pk,
+                user.pk,
+                session_id,
+                session_key,
+                session_index,
+                issued.name_id,
+                issued.name_id_format,
+                issued.sp_name_qualifier,
+                created,
+            ],
+        )
 
 
 def launch(
