@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TypedDict
 
 from sekisho.admin.errors import InvalidInput, NotFound
 from sekisho.admin.users import get_user
@@ -17,7 +18,7 @@ NAME_FORMATS = ("basic", "uri", "unspecified")
 
 def get_app(name: str) -> Application:
     """The application with this name, or NotFound."""
-    app = Application.objects.filter(name=name).first()
+    app = saml.find_app(name)
     if app is None:
         raise NotFound(f"no application named {name[:70]!r}")
     return app
@@ -101,9 +102,17 @@ def preview(app: Application, username: str, *, mfa: bool = True) -> str:
         raise InvalidInput(str(exc), field="user") from None
 
 
+class MetadataSource(TypedDict):
+    """Where an SP's metadata comes from, as ``saml.services.create_saml_app`` takes it."""
+
+    metadata: bytes | None
+    metadata_url: str | None
+    metadata_certificate: str | None
+
+
 def metadata_source(
     *, document: bytes | None, url: str | None, certificate: str | None = None
-) -> dict[str, bytes | str | None]:
+) -> MetadataSource:
     """An SP's metadata as an uploaded document or a URL (exactly one), as create_saml_app takes it.
 
     A URL is fetched by the application service itself (its endpoint rules, size and time
@@ -114,11 +123,11 @@ def metadata_source(
         raise InvalidInput(
             "give the SP's metadata as a file or as a URL (one of them)", field="metadata"
         )
-    return {
-        "metadata": document or None,
-        "metadata_url": url or None,
-        "metadata_certificate": (certificate or "").strip() or None,
-    }
+    return MetadataSource(
+        metadata=document or None,
+        metadata_url=url or None,
+        metadata_certificate=(certificate or "").strip() or None,
+    )
 
 
 NAME_ID_FORMATS = tuple(saml.NAME_ID_FORMATS)

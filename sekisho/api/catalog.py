@@ -203,7 +203,7 @@ def _create_saml(body: schemas.SamlCreate, actor: Any) -> Application:
         app = saml.create_saml_app(
             name=body.name,
             display_name=body.display_name,
-            **source,  # type: ignore[arg-type]
+            **source,
             entity_id=body.entity_id,
             name_id_format=body.name_id_format,
             name_id=body.name_id,

@@ -179,7 +179,7 @@ def app_new(request: HttpRequest, console: Console) -> HttpResponse:
                 require_signed_requests=request.POST.get("require_signed_requests") == "on",
                 encrypt_assertions=encrypt if encrypt in applications.ENCRYPT_MODES else "auto",
                 actor=actor,
-                **source,  # type: ignore[arg-type]
+                **source,
             )
     except SekishoError as exc:
         return page(console, "app_new.html", context, section="apps", error=exc)
