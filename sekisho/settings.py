@@ -52,6 +52,8 @@ MIDDLEWARE = [
     "sekisho.web.middleware.RequestMemoMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
+    # A control character in the path names nothing: 404 before any view looks it up.
+    "sekisho.web.middleware.PathCharactersMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",

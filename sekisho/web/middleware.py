@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Callable
 
@@ -49,6 +50,23 @@ class RequestMemoMiddleware:
             return self.get_response(request)
 
 
+def _api_problem(status: int, code: str, title: str, detail: str) -> HttpResponse:
+    """An RFC 9457 problem document: the REST API answers every error as one."""
+    return HttpResponse(
+        json.dumps(
+            {
+                "type": f"urn:sekisho:problem:{code}",
+                "title": title,
+                "status": status,
+                "detail": detail,
+                "code": code,
+            }
+        ),
+        status=status,
+        content_type="application/problem+json",
+    )
+
+
 class BodySizeLimitMiddleware:
     """Refuse oversized bodies (413) and bodies that never arrived (408) with a clear page."""
 
@@ -67,24 +85,40 @@ class BodySizeLimitMiddleware:
             length = -1
         if length < 0 or length > limit:
             if request.path.startswith("/api/"):
-                # The REST API answers every error as an RFC 9457 problem document.
-                return HttpResponse(
-                    json.dumps(
-                        {
-                            "type": "urn:sekisho:problem:request_too_large",
-                            "title": "Request too large",
-                            "status": 413,
-                            "detail": f"the request body is larger than {limit} bytes",
-                            "code": "request_too_large",
-                        }
-                    ),
-                    status=413,
-                    content_type="application/problem+json",
+                return _api_problem(
+                    413,
+                    "request_too_large",
+                    "Request too large",
+                    f"the request body is larger than {limit} bytes",
                 )
             # LocaleMiddleware has not run yet: pick the caller's language here.
             with translation.override(translation.get_language_from_request(request)):
                 return error_page(request, status=413, code="request_too_large")
         return self.get_response(request)
+
+
+_CONTROL_CHARACTER = re.compile(r"[\x00-\x1f\x7f]")
+
+
+class PathCharactersMiddleware:
+    """A path with a control character names nothing: the ordinary 404, before any lookup.
+
+    No stored name may hold one, and PostgreSQL refuses a NUL in a query, so without this
+    a ``%00`` in ``/api/v1/users/{name}`` (or applications, groups, policies) became a 500.
+    One rule for every page and the API; the emulator under /aws answers such paths
+    itself, in AWS's error shapes.
+    """
+
+    def __init__(self, get_response: Handler) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        path = request.path
+        if _CONTROL_CHARACTER.search(path) is None or path.startswith("/aws"):
+            return self.get_response(request)
+        if path.startswith("/api/"):
+            return _api_problem(404, "not_found", "Not found", "not found")
+        return error_page(request, status=404, code="not_found")
 
 
 class StrictTransportSecurityMiddleware:

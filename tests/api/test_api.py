@@ -289,3 +289,12 @@ def test_amazon_connect_logout_url(admin_api: ApiClient) -> None:
     created = admin_api.post("/applications", {**connect, "logout_url": url})
     assert created.status_code == 201, created.content
     assert Application.objects.get(name="connect").preset["logout_url"] == url
+
+
+@pytest.mark.parametrize("path", ["/applications/a%00b", "/users/a%00b", "/groups/a%0Ab"])
+def test_a_control_character_in_a_path_names_nothing(admin_api: ApiClient, path: str) -> None:
+    """On PostgreSQL a NUL in a lookup was a 500: the path is refused before any lookup."""
+    answer = admin_api.get(path)
+    assert answer.status_code == 404
+    assert answer["Content-Type"] == "application/problem+json"
+    assert _body(answer)["code"] == "not_found"

@@ -339,3 +339,12 @@ def test_the_cli_asks_for_fifteen_characters_when_mfa_is_disabled(db, capsys, mo
     assert code == 1 and "15" in capsys.readouterr().err
     monkeypatch.setattr("sys.stdin", io.StringIO("fifteen chars!!\n"))
     assert main(["user", "create", "bob", "--email", "bob@example.com", "--password-stdin"]) == 0
+
+
+@pytest.mark.parametrize("path", ["/admin/users/a%00b", "/apps/a%01b/launch", "/signin%7F"])
+def test_a_control_character_in_a_page_path_is_the_ordinary_404(path: str) -> None:
+    """The 404 page in the person's language, never a 500 from a lookup."""
+    answer = Client(HTTP_ACCEPT_LANGUAGE="ja").get(path)
+    assert answer.status_code == 404
+    assert "text/html" in answer["Content-Type"]
+    assert 'lang="ja"' in answer.content.decode()
