@@ -25,14 +25,17 @@ from sekisho.audit.writer import Actor, admin_audit
 from sekisho.clock import SYSTEM_CLOCK, Clock
 from sekisho.config import get_config
 from sekisho.errors import ConfigError
-from sekisho.instance import SIGNING_CERT_FILE, SIGNING_KEY_FILE, write_private
+from sekisho.instance import (
+    NEXT_SIGNING_CERT_FILE,
+    NEXT_SIGNING_KEY_FILE,
+    PREVIOUS_SIGNING_CERT_FILE,
+    PREVIOUS_SIGNING_KEY_FILE,
+    SIGNING_CERT_FILE,
+    SIGNING_KEY_FILE,
+    write_private,
+)
 from sekisho.saml import errors
 from sekisho.saml.core.keys import SigningKey, generate_signing_key
-
-NEXT_SIGNING_KEY_FILE = "idp-signing-next.key"
-NEXT_SIGNING_CERT_FILE = "idp-signing-next.crt"
-PREVIOUS_SIGNING_KEY_FILE = "idp-signing-previous.key"
-PREVIOUS_SIGNING_CERT_FILE = "idp-signing-previous.crt"
 
 _FILES = {
     "current": (SIGNING_KEY_FILE, SIGNING_CERT_FILE),
