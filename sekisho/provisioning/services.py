@@ -343,7 +343,9 @@ def _connect_username(app: Application, user: User) -> tuple[str, str | None]:
             f"the application asserts no RoleSessionName for user {user.username} "
             "(its RoleSessionName mapping has no value for them)"
         )
-    problem = role_session_name_problem(name)
+    problem = role_session_name_problem(
+        name, "username" if name == user.username else "RoleSessionName"
+    )
     if problem is None and not CONNECT_SAML_USERNAME.fullmatch(name):
         problem = (
             "not a valid Amazon Connect username for SAML instances "

@@ -1,7 +1,8 @@
 """Who may use which application: assignments to users and groups, and the apps' own rules.
 
-Whether a user can be assigned is a rule of the application (an AWS preset needs a
-username that is a valid RoleSessionName), not of the directory, so it lives here.
+Whether a user can be assigned is a rule of the application (an AWS preset needs the
+RoleSessionName its mapping gives the user to be valid), not of the directory, so it
+lives here.
 """
 
 from __future__ import annotations
@@ -11,20 +12,60 @@ from django.db.models import Q, QuerySet
 
 from sekisho.audit.writer import Actor, admin_audit
 from sekisho.clock import SYSTEM_CLOCK, Clock
+from sekisho.config import get_config
 from sekisho.directory.models import Group, User
 from sekisho.saml import errors
-from sekisho.saml.core.presets import role_session_name_problem
+from sekisho.saml.core import attributes as mapping
+from sekisho.saml.core.presets import AWS_ROLE_SESSION_NAME, role_session_name_problem
 from sekisho.saml.models import Application, Assignment
 
 # Presets whose assertion names the user in an AWS RoleSessionName.
 _AWS_KINDS = (Application.KIND_AMAZON_CONNECT, Application.KIND_AWS_CONSOLE)
 
 
-def assignable_problem(app: Application, user: User) -> str | None:
-    """Why this user cannot use this application, or None (e.g. an invalid RoleSessionName)."""
-    if app.kind in _AWS_KINDS:
-        return role_session_name_problem(user.username)
+def user_attributes(user: User) -> mapping.UserAttributes:
+    """The user's data as attribute mappings see it."""
+    given, _, family = user.display_name.partition(" ")
+    return mapping.UserAttributes(
+        uid=str(user.uid),
+        username=user.username,
+        email=user.email,
+        display_name=user.display_name,
+        given_name=given,
+        family_name=family,
+        groups=user.group_names(),
+        scope=get_config().scope,
+    )
+
+
+def role_session_name(app: Application, user: User) -> str | None:
+    """The RoleSessionName an AWS application asserts for ``user`` (its mapping evaluated,
+    ``${user:username}`` unless edited), or None when it would send none."""
+    for item in app.attribute_mappings:
+        if item.get("name") == AWS_ROLE_SESSION_NAME:
+            values = mapping.evaluate(str(item.get("value", "")), user_attributes(user))
+            return values[0] if values else None
     return None
+
+
+def assignable_problem(app: Application, user: User) -> str | None:
+    """Why this user cannot use this application, or None (e.g. an invalid RoleSessionName).
+
+    An AWS application is judged by the RoleSessionName its mapping gives the user (AWS
+    refuses an assertion without a valid one), which is the username unless edited.
+    """
+    if app.kind not in _AWS_KINDS:
+        return None
+    name = role_session_name(app, user)
+    if not name:
+        return (
+            f"{app.name} asserts no RoleSessionName for user {user.username} (its "
+            "RoleSessionName mapping is missing or has no value for them); AWS requires one"
+        )
+    if name == user.username:
+        return role_session_name_problem(name)
+    problem = role_session_name_problem(name, "RoleSessionName")
+    return f"{problem}, mapped from user {user.username!r}" if problem else None
 
 
 def assign(

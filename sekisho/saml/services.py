@@ -27,6 +27,8 @@ from sekisho.instance import (
 )
 from sekisho.saml import errors
 from sekisho.saml.assignments import assignable_problem, is_assigned
+from sekisho.saml.assignments import role_session_name as role_session_name
+from sekisho.saml.assignments import user_attributes as user_attributes
 from sekisho.saml.core import attributes as mapping
 from sekisho.saml.core import metadata as md
 from sekisho.saml.core import presets
@@ -897,31 +899,6 @@ def describe_app(app: Application) -> dict[str, Any]:
 
 
 # ------------------------------------------------------------------ assertions
-
-
-def user_attributes(user: User) -> mapping.UserAttributes:
-    """The user's data as attribute mappings see it."""
-    given, _, family = user.display_name.partition(" ")
-    return mapping.UserAttributes(
-        uid=str(user.uid),
-        username=user.username,
-        email=user.email,
-        display_name=user.display_name,
-        given_name=given,
-        family_name=family,
-        groups=user.group_names(),
-        scope=get_config().scope,
-    )
-
-
-def role_session_name(app: Application, user: User) -> str | None:
-    """The RoleSessionName an AWS application asserts for ``user`` (its mapping evaluated,
-    ``${user:username}`` unless edited), or None when it would send none."""
-    for item in app.attribute_mappings:
-        if item.get("name") == presets.AWS_ROLE_SESSION_NAME:
-            values = mapping.evaluate(str(item.get("value", "")), user_attributes(user))
-            return values[0] if values else None
-    return None
 
 
 def _name_format(value: object) -> mapping.NameFormat:

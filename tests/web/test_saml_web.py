@@ -151,6 +151,66 @@ def test_invalid_role_session_name_cannot_be_assigned(make_user, connect_app, ac
         assignments.assign(connect_app, user=user, actor=actor)
 
 
+def _map_role_session_name(app, expression: str | None, actor) -> None:
+    """Point the app's RoleSessionName at ``expression``, or drop it (None)."""
+    from sekisho.saml.core import attributes as mapping
+
+    kept = [
+        mapping.AttributeMapping(m["name"], m["value"], m.get("name_format", "basic"))
+        for m in app.attribute_mappings
+        if m["name"] != "https://aws.amazon.com/SAML/Attributes/RoleSessionName"
+    ]
+    if expression is not None:
+        kept.append(
+            mapping.AttributeMapping(
+                "https://aws.amazon.com/SAML/Attributes/RoleSessionName", expression, "uri"
+            )
+        )
+    saml.update_app(app, attribute_mappings=kept, actor=actor)
+
+
+def test_role_session_name_is_judged_by_its_mapping_not_the_username(
+    client: Client, make_user, connect_app, clock: FrozenClock, actor
+) -> None:
+    """A username AWS would refuse is fine when the RoleSessionName is mapped elsewhere."""
+    _map_role_session_name(connect_app, "${user:email}", actor)
+    user = make_user("x", email="agent.x@example.com")  # "x": too short as a RoleSessionName
+    assignments.assign(connect_app, user=user, actor=actor)
+    assert assignments.assignable_problem(connect_app, user) is None
+    sign_in_registering(client, clock, "x")
+    fields = posted(client.post("/apps/connect/launch").content)
+    attrs = {
+        a.get("Name"): [v.text for v in a.iter("{*}AttributeValue")]
+        for a in decoded(fields).iter("{*}Attribute")
+    }
+    assert attrs["https://aws.amazon.com/SAML/Attributes/RoleSessionName"] == [
+        "agent.x@example.com"
+    ]
+
+
+def test_a_mapped_role_session_name_aws_refuses_is_refused_with_its_source(
+    make_user, connect_app, actor
+) -> None:
+    from sekisho.saml.errors import AssignmentError
+
+    _map_role_session_name(connect_app, "${user:displayName}", actor)
+    user = make_user("agent2", display_name="Agent Two")  # a valid username
+    with pytest.raises(AssignmentError) as caught:
+        assignments.assign(connect_app, user=user, actor=actor)
+    message = str(caught.value)
+    assert "RoleSessionName 'Agent Two' contains ' '" in message
+    assert "mapped from user 'agent2'" in message
+
+
+def test_no_role_session_name_mapping_is_refused(make_user, connect_app, actor) -> None:
+    from sekisho.saml.errors import AssignmentError
+
+    _map_role_session_name(connect_app, None, actor)
+    user = make_user("agent3")
+    with pytest.raises(AssignmentError, match="asserts no RoleSessionName"):
+        assignments.assign(connect_app, user=user, actor=actor)
+
+
 def test_sp_initiated_redirect_binding_round_trip(
     client: Client, make_user, sp_app, clock: FrozenClock, actor
 ) -> None:

@@ -93,21 +93,27 @@ class AppDefinition:
         return dict(self.parameters)
 
 
-def role_session_name_problem(username: str) -> str | None:
-    """Explain why ``username`` cannot be an AWS RoleSessionName, or None when it can."""
-    if ROLE_SESSION_NAME_RE.fullmatch(username):
+def role_session_name_problem(value: str, what: str = "username") -> str | None:
+    """Explain why ``value`` (a ``what``: the username, or a mapped value) cannot be an AWS
+    RoleSessionName, or None when it can."""
+    if ROLE_SESSION_NAME_RE.fullmatch(value):
         return None
-    if not 2 <= len(username) <= 64:
+    if not 2 <= len(value) <= 64:
         return (
-            f"username {username!r} is {len(username)} characters long; AWS RoleSessionName "
+            f"{what} {value!r} is {len(value)} characters long; AWS RoleSessionName "
             "must be 2 to 64 characters"
         )
-    bad = sorted({c for c in username if not _ROLE_SESSION_CHAR.fullmatch(c)})
+    bad = sorted({c for c in value if not _ROLE_SESSION_CHAR.fullmatch(c)})
     shown = ", ".join(repr(c) for c in bad)
     return (
-        f"username {username!r} contains {shown}, not allowed in an AWS RoleSessionName "
+        f"{what} {value!r} contains {shown}, not allowed in an AWS RoleSessionName "
         f"(allowed: letters, digits and _+=,.@-; pattern {ROLE_SESSION_NAME_PATTERN})"
     )
+
+
+def _value_name(value: str, user: UserAttributes) -> str:
+    """How a problem names a RoleSessionName value: the username, or the mapped value."""
+    return "username" if value == user.username else "RoleSessionName"
 
 
 def amazon_connect(
@@ -336,7 +342,7 @@ def assertion_spec_for(
         for attribute in attributes:
             if attribute.name == AWS_ROLE_SESSION_NAME:
                 for value in attribute.values:
-                    problem = role_session_name_problem(value)
+                    problem = role_session_name_problem(value, _value_name(value, user))
                     if problem is not None:
                         raise MappingError(problem)
     return AssertionSpec(
