@@ -24,6 +24,10 @@ from sekisho.config import Config, DatabaseSettings
 from sekisho.errors import BackupError
 from sekisho.instance import (
     MASTER_KEY_FILE,
+    NEXT_SIGNING_CERT_FILE,
+    NEXT_SIGNING_KEY_FILE,
+    PREVIOUS_SIGNING_CERT_FILE,
+    PREVIOUS_SIGNING_KEY_FILE,
     PRIVATE_DIR_MODE,
     PRIVATE_FILE_MODE,
     SIGNING_CERT_FILE,
@@ -38,6 +42,13 @@ FORMAT = "sekisho-backup/1"
 SQLITE_FILE = "sekisho.sqlite3"
 PG_DUMP_FILE = "sekisho.pgdump"
 KEY_FILES = (MASTER_KEY_FILE, SIGNING_KEY_FILE, SIGNING_CERT_FILE)
+# A rotation in progress (`keys rotate`: the next key is published, perhaps already in
+# IAM's SAML providers, before it signs) and the key it replaced: backed up when present,
+# as pairs, so a restore can finish the rotation that was under way.
+ROTATION_KEY_PAIRS = (
+    (NEXT_SIGNING_KEY_FILE, NEXT_SIGNING_CERT_FILE),
+    (PREVIOUS_SIGNING_KEY_FILE, PREVIOUS_SIGNING_CERT_FILE),
+)
 SQLITE = "sqlite"
 POSTGRESQL = "postgresql"
 DATABASE_FILES = {SQLITE: SQLITE_FILE, POSTGRESQL: PG_DUMP_FILE}
@@ -405,9 +416,9 @@ def create_backup(target: Path, config: Config, *, clock: Clock = SYSTEM_CLOCK) 
     """Write a consistent backup of this instance into target (a new or empty directory).
 
     The database is copied while the server keeps running (SQLite's online backup API, or
-    pg_dump of one snapshot); master.key, the signing key and certificate are copied as
-    they are. The manifest, written last, makes the backup verifiable; a failure removes
-    what was written.
+    pg_dump of one snapshot); master.key, the signing key and certificate (and a rotation's
+    next and previous pairs, when present) are copied as they are. The manifest, written
+    last, makes the backup verifiable; a failure removes what was written.
     """
     kind = database_kind(config)
     for name in KEY_FILES:
@@ -427,7 +438,7 @@ def create_backup(target: Path, config: Config, *, clock: Clock = SYSTEM_CLOCK) 
         else:
             migrations, server_version = _backup_postgresql(config.database, database)
         files = [_describe(database)]
-        for name in KEY_FILES:
+        for name in (*KEY_FILES, *_rotation_files(config.data_dir)):
             written.append(target / name)
             files.append(_copy_private(config.data_dir / name, target / name))
         manifest = Manifest(
@@ -448,6 +459,16 @@ def create_backup(target: Path, config: Config, *, clock: Clock = SYSTEM_CLOCK) 
         _remove(written, target if created_dir else None)
         raise
     return manifest
+
+
+def _rotation_files(data_dir: Path) -> list[str]:
+    """The rotation key pairs present in full in ``data_dir`` (a lone half is no key)."""
+    return [
+        name
+        for pair in ROTATION_KEY_PAIRS
+        if all((data_dir / half).is_file() for half in pair)
+        for name in pair
+    ]
 
 
 def _remove(written: list[Path], directory: Path | None) -> None:
@@ -653,7 +674,13 @@ def restore_backup(source: Path, config: Config, *, force: bool = False) -> Rest
     try:
         expected = {f.name: f for f in manifest.files}
         # The bytes restored are the bytes checked: each file is hashed again as it is copied.
-        for name in (*KEY_FILES, DATABASE_FILES[kind]):
+        rotation = [
+            name
+            for pair in ROTATION_KEY_PAIRS
+            if all(half in expected for half in pair)
+            for name in pair
+        ]
+        for name in (*KEY_FILES, *rotation, DATABASE_FILES[kind]):
             copied = _copy_private(source / name, staging / name)
             if (copied.sha256, copied.size) != (expected[name].sha256, expected[name].size):
                 raise BackupError(f"the backup is damaged: {name} changed while it was restored")

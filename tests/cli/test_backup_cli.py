@@ -199,3 +199,30 @@ def test_pg_dump_missing_is_one_line(backup: Path, tmp_path: Path) -> None:
     assert not (tmp_path / "b").exists()
     with pytest.raises(BackupError, match="pg_restore is not installed"):
         require_pg_tool("pg_restore", path=str(tmp_path / "empty"))
+
+
+def test_a_rotation_under_way_is_backed_up_and_can_be_finished_after_restore(
+    tmp_path: Path,
+) -> None:
+    """The staged next key (perhaps already in IAM's SAML providers) survives a restore."""
+    live = sekisho_env(tmp_path / "live")
+    ok(live, "init", "--quiet")
+    ok(live, "keys", "rotate")
+    before = ok(live, "keys", "show")
+    ok(live, "backup", str(tmp_path / "backup"))
+    files = json.loads((tmp_path / "backup" / "manifest.json").read_text())["files"]
+    assert {"idp-signing-next.key", "idp-signing-next.crt"} <= set(files)
+    assert not any(name.startswith("idp-signing-previous") for name in files)
+
+    restored = sekisho_env(tmp_path / "restored")
+    ok(restored, "restore", str(tmp_path / "backup"))
+    assert ok(restored, "keys", "show") == before
+    next_fingerprint = before.split("next", 1)[1].split()[1]
+    ok(restored, "keys", "rotate", "--finish")
+    current = ok(restored, "keys", "show").split("current", 1)[1].split()[1]
+    assert current == next_fingerprint
+
+    # After the switch the previous pair is kept, and backed up too.
+    ok(restored, "backup", str(tmp_path / "again"))
+    again = json.loads((tmp_path / "again" / "manifest.json").read_text())["files"]
+    assert {"idp-signing-previous.key", "idp-signing-previous.crt"} <= set(again)
