@@ -21,6 +21,7 @@ from sekisho.access.models import PolicyAttachment
 from sekisho.audit import records
 from sekisho.audit.writer import RequestContext, emit, identity_store_arn
 from sekisho.directory.models import User
+from sekisho.memo import remembered
 from sekisho.policy import Decision, Policy, PolicyKind, Request, evaluate, parse_policy
 from sekisho.policy import RequestContext as PolicyContext
 
@@ -60,7 +61,16 @@ class _Attached:
 _attachments: tuple[str | None, tuple[_Attached, ...]] = (None, ())
 
 
+GENERATION_MEMO = "access.policy-generation"
+
+
 def _generation() -> str:
+    # Read once per request: a sign-in decides the session and the sign-in policy, both
+    # against the same policies.
+    return remembered(GENERATION_MEMO, _read_generation)
+
+
+def _read_generation() -> str:
     with connection.cursor() as cursor:
         cursor.execute("SELECT token FROM access_policygeneration WHERE id = 1")
         row = cursor.fetchone()

@@ -15,11 +15,13 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 
+from sekisho.access.decisions import GENERATION_MEMO
 from sekisho.access.errors import StoredPolicyError
 from sekisho.access.models import PolicyAttachment, PolicyGeneration, StoredPolicy
 from sekisho.audit.writer import Actor, admin_audit
 from sekisho.clock import SYSTEM_CLOCK, Clock
 from sekisho.directory.models import Group, User
+from sekisho.memo import forget
 from sekisho.policy import PolicyKind, parse_policy
 
 ALLOW_ALL_NAME = "AllowAll"  # created by migration access/0001 on a fresh install
@@ -29,6 +31,7 @@ _POLICY_NAME = re.compile(r"^[A-Za-z0-9+=,.@_-]{1,128}$")
 def _changed() -> None:
     """Mark a change (in the changing transaction): every node's cache reloads."""
     PolicyGeneration.objects.update_or_create(pk=1, defaults={"token": uuid.uuid4().hex})
+    forget(GENERATION_MEMO)
 
 
 def get_policy(name: str) -> StoredPolicy:

@@ -133,7 +133,15 @@ def peek_throttle(scope: str) -> throttle.ThrottleState:
 
 
 def store_throttle(row: SignInThrottle, state: throttle.ThrottleState) -> None:
-    """Write one scope's counters back."""
+    """Write one scope's counters back (no write when they did not change)."""
+    if (row.failures, row.window_started, row.locked_until, row.lockouts) == (
+        state.failures,
+        state.window_started,
+        state.locked_until,
+        state.lockouts,
+    ):
+        # The usual successful sign-in of someone with no failures: nothing to forget.
+        return
     row.failures = state.failures
     row.window_started = state.window_started
     row.locked_until = state.locked_until

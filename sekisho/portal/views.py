@@ -186,13 +186,24 @@ def complete_sign_in(request: HttpRequest, user: User, flow: SignInFlow) -> Http
     return response
 
 
+def _fresh_session_key(request: HttpRequest) -> None:
+    """A new session key before any sign-in state is stored: no session fixation.
+
+    A browser that sent a session key (perhaps one an attacker planted) gets a new one; a
+    browser with none gets a random key when the session is first saved, so no key is
+    made (and written) only for login() to replace it at once.
+    """
+    if request.session.session_key is not None:
+        request.session.cycle_key()
+
+
 def complete_passkey_sign_in(
     request: HttpRequest, user: User, verified: Verified, workflow_id: str
 ) -> HttpResponse:
     """A passkey signed in without a password: the same decision and completion as any sign-in."""
     if get_auth(request) is not None:
         logout(request)
-    request.session.cycle_key()
+    _fresh_session_key(request)
     flow = SignInFlow(
         user_id=user.pk,
         workflow_id=workflow_id,
@@ -266,8 +277,7 @@ def signin(request: HttpRequest) -> HttpResponse:
     user = decision.user
     if get_auth(request) is not None:
         logout(request)
-    # A new key before any sign-in state is stored: no session fixation across the flow.
-    request.session.cycle_key()
+    _fresh_session_key(request)
     flow.user_id = user.pk
     flow.factors = ["PASSWORD"]
     return _after_password(request, user, flow)

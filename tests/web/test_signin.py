@@ -36,6 +36,30 @@ def test_csrf_is_enforced(make_user) -> None:
     assert b"Your form expired" in response.content
 
 
+def test_a_session_key_brought_before_sign_in_never_becomes_signed_in(
+    client: Client, make_user, clock: FrozenClock
+) -> None:
+    """Session fixation: a key planted in the browser is replaced, and ends, at sign-in."""
+    from importlib import import_module
+
+    from django.conf import settings
+
+    engine = import_module(settings.SESSION_ENGINE)
+    planted = engine.SessionStore()
+    planted["lang"] = "ja"
+    planted.create()
+    key = planted.session_key
+    make_user()
+    client.cookies[settings.SESSION_COOKIE_NAME] = key
+    sign_in_registering(client, clock)
+    assert client.cookies[settings.SESSION_COOKIE_NAME].value != key
+    assert not engine.SessionStore().exists(key)
+    assert client.get("/apps").status_code == 200
+    attacker = Client()
+    attacker.cookies[settings.SESSION_COOKIE_NAME] = key
+    assert attacker.get("/apps").status_code == 302
+
+
 def test_wrong_password_and_unknown_user_look_the_same(client: Client, make_user, clock) -> None:
     make_user()
     wrong = client.post("/signin", {"username": "alice", "password": "nope nope nope"})
