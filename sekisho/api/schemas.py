@@ -224,7 +224,8 @@ class EncryptionSettings(Schema):
     """Whether assertions are encrypted: the mode, the algorithm, what the SP's metadata offers."""
 
     mode: str
-    algorithm: str
+    algorithm: EncryptionAlgorithm
+    algorithm_uri: str | None
     sp_key: bool
     sp_methods: list[str]
 

@@ -859,6 +859,12 @@ def update_app(
     return sorted(changed)
 
 
+def encryption_algorithm_name(app: Application) -> str:
+    """The app's data encryption algorithm by the short name settings take, or auto."""
+    chosen = app.encryption_algorithm
+    return next((k for k, v in ENCRYPTION_ALGORITHMS.items() if v == chosen), "auto")
+
+
 def describe_app(app: Application) -> dict[str, Any]:
     """Everything about an application, for `sekisho app show`."""
     assignments = Assignment.objects.filter(application=app).select_related("user", "group")
@@ -880,7 +886,10 @@ def describe_app(app: Application) -> dict[str, Any]:
         "require_signed_requests": app.want_authn_requests_signed,
         "encryption": {
             "mode": app.encrypt_assertions,
-            "algorithm": app.encryption_algorithm or "auto",
+            # The short name `app settings` (and the API's PATCH) takes, so a value read
+            # can be written back; the XML Encryption URI beside it (None for auto).
+            "algorithm": encryption_algorithm_name(app),
+            "algorithm_uri": app.encryption_algorithm or None,
             "sp_key": bool(app.sp_encryption_certificates),
             "sp_methods": app.encryption_methods,
         },

@@ -204,7 +204,8 @@ def test_settings_for_name_id_and_encryption(capsys, tmp_path: Path, clock: Froz
         "urn:oasis:names:tc:SAML:2.0:nameid-format:persistent",
         "urn:oasis:names:tc:SAML:2.0:nameid-format:transient",
     ]
-    assert shown["encryption"]["algorithm"] == "http://www.w3.org/2001/04/xmlenc#aes128-cbc"
+    assert shown["encryption"]["algorithm"] == "aes128-cbc"
+    assert shown["encryption"]["algorithm_uri"] == "http://www.w3.org/2001/04/xmlenc#aes128-cbc"
     assert shown["encryption"]["sp_key"] is True
     code, _, err = run(capsys, "app", "settings", "sp", "--allow-name-id-formats", "x509")
     assert code == 1 and err.count("\n") == 1

@@ -239,10 +239,7 @@ def app_detail(request: HttpRequest, console: Console, name: str) -> HttpRespons
             short for short, urn in saml.NAME_ID_FORMATS.items() if urn in app.name_id_formats
         ],
         "encryption_algorithms": applications.ENCRYPTION_ALGORITHMS,
-        "encryption_algorithm": next(
-            (k for k, v in saml.ENCRYPTION_ALGORITHMS.items() if v == app.encryption_algorithm),
-            "auto",
-        ),
+        "encryption_algorithm": saml.encryption_algorithm_name(app),
     }
     if request.method != "POST":
         return page(console, "app.html", context, section="apps")
