@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
+from typing import Any
 
 from django.contrib.auth import logout
 from django.db import IntegrityError, transaction
@@ -238,8 +239,11 @@ def sso(request: HttpRequest) -> HttpResponse:
 
     now = services.clock().now()
     token = b64url(SYSTEM_RANDOM.token_bytes(24))
+    answer_now = _answerable_now(request, app, authn)
     try:
         with transaction.atomic():
+            # Recorded even when answered at once: the request ID is then known, so a
+            # replay of this AuthnRequest is refused (the row's unique request_id).
             PendingAuthnRequest.objects.create(
                 token=token,
                 application=app,
@@ -253,6 +257,7 @@ def sso(request: HttpRequest) -> HttpResponse:
                 authn_context_comparison=authn.authn_context_comparison,
                 created_at=now,
                 expires_at=now + PENDING_TTL,
+                completed=answer_now is not None,
             )
     except IntegrityError:
         return _refuse(
@@ -261,7 +266,51 @@ def sso(request: HttpRequest) -> HttpResponse:
             errors.RequestStale(f"AuthnRequest {authn.id[:80]!r} was already received"),
             app=app,
         )
+    if answer_now is not None:
+        auth, authn_context_class = answer_now
+        user = request.user
+        assert isinstance(user, User)
+        outcome = services.launch(
+            app=app,
+            user=user,
+            auth=auth,
+            context=request_context(request),
+            in_response_to=authn.id,
+            acs_url=endpoint.location,
+            relay_state=relay_state,
+            name_id_format=name_id_format or None,
+            authn_context_class=authn_context_class,
+            session_key=request.session.session_key or "",
+        )
+        return render_outcome(request, outcome)
     return redirect(f"/saml/continue/{token}")
+
+
+def _answerable_now(
+    request: HttpRequest, app: Application, authn: ar.AuthnRequest
+) -> tuple[Any, str | None] | None:
+    """(session, AuthnContext class) when the request can be answered in this response.
+
+    Only by HTTP-Redirect (GET): the browser sends its SameSite=Lax session cookie with a
+    cross-site top-level GET, not with the cross-site POST of the HTTP-POST binding, which
+    therefore always goes on through /saml/continue. And only for a session that needs
+    nothing more: no ForceAuthn, no step-up, a RequestedAuthnContext it satisfies. Every
+    other case (a sign-in, a step-up, a status answer) takes the continuation's way, where
+    each is handled once; the answer given here is the one it would give.
+    """
+    if request.method != "GET" or authn.force_authn:
+        return None
+    auth = get_auth(request)
+    if auth is None or not isinstance(request.user, User):
+        return None
+    if not auth.mfa and (app.require_mfa or _step_up_for(authn)):
+        return None
+    if not authn.requested_authn_contexts:
+        return auth, None
+    try:
+        return auth, ar.choose_authn_context(authn, mfa_used=bool(auth.mfa))
+    except errors.SamlError:
+        return None
 
 
 def _needs_step_up(app: Application, pending: PendingAuthnRequest) -> bool:
@@ -270,7 +319,13 @@ def _needs_step_up(app: Application, pending: PendingAuthnRequest) -> bool:
         return True
     if not pending.requested_contexts:
         return False
-    request = _as_request(pending)
+    return _step_up_for(_as_request(pending))
+
+
+def _step_up_for(request: ar.AuthnRequest) -> bool:
+    """Whether the RequestedAuthnContext is met with MFA and not without it."""
+    if not request.requested_authn_contexts:
+        return False
     try:
         ar.choose_authn_context(request, mfa_used=False)
     except errors.SamlError:

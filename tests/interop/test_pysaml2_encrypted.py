@@ -19,6 +19,7 @@ from sekisho.saml import assignments
 from sekisho.saml import services as saml
 from sekisho.saml.core.keys import generate_signing_key
 from tests.conftest import sign_in_registering
+from tests.web.saml_helpers import sso_answer
 from tests.web.test_saml_web import posted
 
 pytestmark = [pytest.mark.interop, pytest.mark.django_db]
@@ -85,7 +86,7 @@ def test_pysaml2_decrypts(
     )
     location = urlsplit(dict(info["headers"])["Location"])
     started = client.get(location.path + "?" + location.query)
-    fields = posted(client.get(started["Location"]).content)
+    fields = posted(sso_answer(client, started).content)
     assert b"EncryptedAssertion" in base64.b64decode(fields["SAMLResponse"])
     result = sp.parse_authn_request_response(
         fields["SAMLResponse"], BINDING_HTTP_POST, outstanding={request_id: "/"}

@@ -145,3 +145,11 @@ def rich_sp_metadata(
         f'<md:AssertionConsumerService Binding="{POST}" Location="{acs}" index="0"/>'
         "</md:SPSSODescriptor></md:EntityDescriptor>"
     ).encode()
+
+
+def sso_answer(client, response):  # type: ignore[no-untyped-def]
+    """The page that posts the SSO answer: the /saml/sso response itself (a signed-in
+    session by HTTP-Redirect is answered at once), or the continuation it redirects to."""
+    if response.status_code == 302 and response["Location"].startswith("/saml/continue/"):
+        return client.get(response["Location"])
+    return response

@@ -43,6 +43,7 @@ from tests.web.saml_helpers import (
     generate_sp_key,
     redirect_query,
     rich_sp_metadata,
+    sso_answer,
 )
 from tests.web.test_saml_web import decoded, posted
 
@@ -86,9 +87,7 @@ def _sso(
     client: Client, clock: FrozenClock, request_id: str = "_r1", **request: object
 ) -> etree._Element:
     query = redirect_query(authn_request(now=clock.now(), request_id=request_id, **request))  # type: ignore[arg-type]
-    started = client.get("/saml/sso?" + query)
-    assert started.status_code == 302, started.content[:500]
-    answer = client.get(started["Location"])
+    answer = sso_answer(client, client.get("/saml/sso?" + query))
     assert answer.status_code == 200, answer.content[:1000]
     return decoded(posted(answer.content))
 

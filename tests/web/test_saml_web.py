@@ -211,6 +211,28 @@ def test_no_role_session_name_mapping_is_refused(make_user, connect_app, actor) 
         assignments.assign(connect_app, user=user, actor=actor)
 
 
+def test_a_signed_in_redirect_request_is_answered_at_once_and_only_once(
+    client: Client, make_user, sp_app, clock: FrozenClock, actor
+) -> None:
+    """HTTP-Redirect with a session that needs nothing more: one response, as SimpleSAMLphp
+    and Shibboleth answer; the same AuthnRequest again is a replay and is refused."""
+    user = make_user("alice")
+    assignments.assign(sp_app, user=user, actor=actor)
+    sign_in_registering(client, clock, "alice")
+    query = redirect_query(authn_request(now=clock.now(), request_id="_once"), relay_state="r")
+    answer = client.get("/saml/sso?" + query)
+    assert answer.status_code == 200
+    fields = posted(answer.content)
+    assert fields["action"] == SP_ACS and fields["RelayState"] == "r"
+    assert decoded(fields).get("InResponseTo") == "_once"
+    replay = client.get("/saml/sso?" + query)
+    assert replay.status_code == 400 and b"SAMLResponse" not in replay.content
+    # ForceAuthn asks for a fresh sign-in: that goes through the continuation.
+    forced = authn_request(now=clock.now(), request_id="_forced", force_authn=True)
+    again = client.get("/saml/sso?" + redirect_query(forced))
+    assert again.status_code == 302 and again["Location"].startswith("/saml/continue/")
+
+
 def test_sp_initiated_redirect_binding_round_trip(
     client: Client, make_user, sp_app, clock: FrozenClock, actor
 ) -> None:
