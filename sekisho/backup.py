@@ -12,7 +12,7 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -438,7 +438,7 @@ def create_backup(target: Path, config: Config, *, clock: Clock = SYSTEM_CLOCK) 
         else:
             migrations, server_version = _backup_postgresql(config.database, database)
         files = [_describe(database)]
-        for name in (*KEY_FILES, *_rotation_files(config.data_dir)):
+        for name in (*KEY_FILES, *_rotation_files(lambda name: (config.data_dir / name).is_file())):
             written.append(target / name)
             files.append(_copy_private(config.data_dir / name, target / name))
         manifest = Manifest(
@@ -461,14 +461,9 @@ def create_backup(target: Path, config: Config, *, clock: Clock = SYSTEM_CLOCK) 
     return manifest
 
 
-def _rotation_files(data_dir: Path) -> list[str]:
-    """The rotation key pairs present in full in ``data_dir`` (a lone half is no key)."""
-    return [
-        name
-        for pair in ROTATION_KEY_PAIRS
-        if all((data_dir / half).is_file() for half in pair)
-        for name in pair
-    ]
+def _rotation_files(present: Callable[[str], bool]) -> list[str]:
+    """The rotation key pairs whose both halves are ``present`` (a lone half is no key)."""
+    return [name for pair in ROTATION_KEY_PAIRS if all(map(present, pair)) for name in pair]
 
 
 def _remove(written: list[Path], directory: Path | None) -> None:
@@ -674,12 +669,7 @@ def restore_backup(source: Path, config: Config, *, force: bool = False) -> Rest
     try:
         expected = {f.name: f for f in manifest.files}
         # The bytes restored are the bytes checked: each file is hashed again as it is copied.
-        rotation = [
-            name
-            for pair in ROTATION_KEY_PAIRS
-            if all(half in expected for half in pair)
-            for name in pair
-        ]
+        rotation = _rotation_files(expected.__contains__)
         for name in (*KEY_FILES, *rotation, DATABASE_FILES[kind]):
             copied = _copy_private(source / name, staging / name)
             if (copied.sha256, copied.size) != (expected[name].sha256, expected[name].size):

@@ -244,7 +244,7 @@ def sso(request: HttpRequest) -> HttpResponse:
         with transaction.atomic():
             # Recorded even when answered at once: the request ID is then known, so a
             # replay of this AuthnRequest is refused (the row's unique request_id).
-            PendingAuthnRequest.objects.create(
+            pending = PendingAuthnRequest.objects.create(
                 token=token,
                 application=app,
                 request_id=authn.id,
@@ -268,21 +268,7 @@ def sso(request: HttpRequest) -> HttpResponse:
         )
     if answer_now is not None:
         auth, authn_context_class = answer_now
-        user = request.user
-        assert isinstance(user, User)
-        outcome = services.launch(
-            app=app,
-            user=user,
-            auth=auth,
-            context=request_context(request),
-            in_response_to=authn.id,
-            acs_url=endpoint.location,
-            relay_state=relay_state,
-            name_id_format=name_id_format or None,
-            authn_context_class=authn_context_class,
-            session_key=request.session.session_key or "",
-        )
-        return render_outcome(request, outcome)
+        return _answer(request, pending, auth, authn_context_class)
     return redirect(f"/saml/continue/{token}")
 
 
@@ -303,7 +289,7 @@ def _answerable_now(
     auth = get_auth(request)
     if auth is None or not isinstance(request.user, User):
         return None
-    if not auth.mfa and (app.require_mfa or _step_up_for(authn)):
+    if not auth.mfa and _needs_step_up(app, authn):
         return None
     if not authn.requested_authn_contexts:
         return auth, None
@@ -313,17 +299,11 @@ def _answerable_now(
         return None
 
 
-def _needs_step_up(app: Application, pending: PendingAuthnRequest) -> bool:
-    """Whether a sign-in without MFA must add it before this request can be answered."""
+def _needs_step_up(app: Application, request: ar.AuthnRequest) -> bool:
+    """Whether a sign-in without MFA must add it before this request can be answered: the
+    app requires MFA, or the RequestedAuthnContext is met with MFA and not without it."""
     if app.require_mfa:
         return True
-    if not pending.requested_contexts:
-        return False
-    return _step_up_for(_as_request(pending))
-
-
-def _step_up_for(request: ar.AuthnRequest) -> bool:
-    """Whether the RequestedAuthnContext is met with MFA and not without it."""
     if not request.requested_authn_contexts:
         return False
     try:
@@ -356,9 +336,7 @@ def continue_sso(request: HttpRequest, token: str) -> HttpResponse:
                 request, pending, errors.NoPassive("the user is not signed in and IsPassive is set")
             )
         return signin_redirect(request)
-    user = request.user
-    assert isinstance(user, User)
-    if not auth.mfa and _needs_step_up(app, pending):
+    if not auth.mfa and _needs_step_up(app, _as_request(pending)):
         if pending.is_passive:
             # IsPassive (saml-core §3.4.1): a step-up would take over the screen.
             return _finish_with_status(
@@ -380,8 +358,20 @@ def continue_sso(request: HttpRequest, token: str) -> HttpResponse:
         )
     if not claimed:
         return error_page(request, status=400, code="saml_expired")
+    return _answer(request, pending, auth, authn_context_class)
+
+
+def _answer(
+    request: HttpRequest,
+    pending: PendingAuthnRequest,
+    auth: Any,
+    authn_context_class: str | None,
+) -> HttpResponse:
+    """The launch decision for a claimed AuthnRequest, and the page that posts its answer."""
+    user = request.user
+    assert isinstance(user, User)
     outcome = services.launch(
-        app=app,
+        app=pending.application,
         user=user,
         auth=auth,
         context=request_context(request),
