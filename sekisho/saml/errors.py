@@ -143,6 +143,13 @@ class MetadataError(SamlError):
     status = None
 
 
+class MetadataExpired(MetadataError):
+    """An SP whose metadata is past its validUntil: its keys and endpoints vouch for nothing."""
+
+    code = "metadata_expired"
+    status = None
+
+
 class InvalidNameIDPolicy(SamlError):
     """A NameIDPolicy Format the IdP cannot satisfy (saml-core §3.4.1.1)."""
 

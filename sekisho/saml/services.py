@@ -1069,6 +1069,25 @@ class LaunchOutcome:
     signing_out: bool = False
 
 
+def metadata_expired(app: Application, now: datetime) -> str:
+    """Why the app's SP metadata may no longer be used, or "" while it is valid.
+
+    saml-metadata §2.1 (validUntil): expired metadata vouches for nothing any more,
+    neither its endpoints nor its keys; a refresh that failed kept it, not renewed it.
+    Launches, single logout messages from the SP and those sent to it all ask this.
+    """
+    if app.metadata_valid_until is None or app.metadata_valid_until > now:
+        return ""
+    remedy = (
+        f"refresh it (sekisho app refresh {app.name})"
+        if app.metadata_url
+        else "re-create the application from current metadata"
+    )
+    return (
+        f"the SP metadata of {app.name} expired at {app.metadata_valid_until.isoformat()}; {remedy}"
+    )
+
+
 def post_outcome(
     *,
     app_name: str,
@@ -1184,19 +1203,10 @@ def launch(
             refusal, reason = "app_cannot_launch", problem
     target = acs_url or app.default_acs()
     checked_origin = ""
-    if not refusal and app.metadata_valid_until is not None and app.metadata_valid_until <= now:
-        # saml-metadata §2.1 (validUntil): expired metadata vouches for nothing any more,
-        # neither its endpoints nor its keys; a refresh that failed kept it, not renewed it.
-        remedy = (
-            f"refresh it (sekisho app refresh {app.name})"
-            if app.metadata_url
-            else "re-create the application from current metadata"
-        )
-        refusal, reason = (
-            "app_cannot_launch",
-            f"the SP metadata of {app.name} expired at "
-            f"{app.metadata_valid_until.isoformat()}; {remedy}",
-        )
+    if not refusal:
+        expired = metadata_expired(app, now)
+        if expired:
+            refusal, reason = "app_cannot_launch", expired
     if not refusal and not target:
         refusal, reason = "app_cannot_launch", "the application has no ACS"
     elif not refusal:

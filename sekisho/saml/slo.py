@@ -123,6 +123,11 @@ def receive(*, method: str, params: Any, query_string: str) -> Received:
             f"{'not registered' if not candidates else 'registered more than once'}"
         )
     app = candidates[0]
+    expired = services.metadata_expired(app, services.clock().now())
+    if expired:
+        # Its keys vouch for nothing now (saml-metadata §2.1): neither a signature made
+        # with them nor the unsigned SessionIndex path may end anyone's session.
+        raise errors.MetadataExpired(expired)
     signed = False
     certificates = tuple(str(c) for c in app.sp_certificates)
     if certificates and method != "POST" and "Signature" in params:
@@ -298,7 +303,12 @@ def open_operation(token: str) -> LogoutOperation | None:
 
 
 def next_outbound(op: LogoutOperation) -> Outbound | None:
-    """The next SP's signed LogoutRequest, or None when every SP has been visited."""
+    """The next SP's signed LogoutRequest, or None when every SP has been visited.
+
+    An SP whose metadata expired is not sent to (its endpoint vouches for nothing): its
+    step fails, and the person is told that application may still be signed in.
+    """
+    now = services.clock().now()
     with transaction.atomic():
         locked = LogoutOperation.objects.select_for_update().get(pk=op.pk)
         steps = list(locked.steps)
@@ -306,7 +316,11 @@ def next_outbound(op: LogoutOperation) -> Outbound | None:
             if step.get("state") != PENDING:
                 continue
             row = SpSession.objects.select_related("application").filter(pk=step["session"]).first()
-            endpoint = slo_endpoint(row.application) if row is not None else None
+            endpoint = (
+                slo_endpoint(row.application)
+                if row is not None and not services.metadata_expired(row.application, now)
+                else None
+            )
             if row is None or endpoint is None:
                 step["state"] = FAILED
                 continue
@@ -319,7 +333,7 @@ def next_outbound(op: LogoutOperation) -> Outbound | None:
                     sp_name_qualifier=row.sp_name_qualifier or None,
                 ),
                 session_indexes=[row.session_index],
-                now=services.clock().now(),
+                now=now,
                 new_id=SYSTEM_RANDOM.new_id,
             )
             outbound = _outbound(
@@ -375,7 +389,7 @@ def finish(op: LogoutOperation) -> Outbound | None:
     updated = LogoutOperation.objects.filter(pk=op.pk, completed=False).update(completed=True)
     op.refresh_from_db()
     origin = op.origin
-    if not updated or origin is None:
+    if not updated or origin is None or services.metadata_expired(origin, services.clock().now()):
         return None
     endpoint = slo_endpoint(origin)
     if endpoint is None:

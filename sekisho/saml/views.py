@@ -508,6 +508,8 @@ def _refuse_logout(
         return error_page(request, status=403, code="slo_signature", detail=str(exc)[:300])
     if isinstance(exc, errors.UnknownServiceProvider):
         return error_page(request, status=404, code="saml_unknown_sp")
+    if isinstance(exc, errors.MetadataExpired):
+        return error_page(request, status=403, code="slo_metadata_expired")
     if isinstance(exc, errors.RequestStale):
         return error_page(request, status=400, code="slo_expired")
     return error_page(request, status=400, code="slo_malformed", detail=str(exc)[:300])

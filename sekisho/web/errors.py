@@ -90,6 +90,14 @@ MESSAGES: dict[str, tuple[Promise, Promise]] = {
             "signature. Nothing was changed."
         ),
     ),
+    "slo_metadata_expired": (
+        _("Sign-out request not accepted"),
+        _(
+            "This application's registration in Sekisho has expired, so its sign-out message "
+            "cannot be trusted. Nothing was changed. To sign out of Sekisho, use Sign out on "
+            "Sekisho's pages, or close the browser."
+        ),
+    ),
     "slo_expired": (
         _("Sign-out expired"),
         _(

@@ -548,6 +548,56 @@ def test_unsigned_logout_from_an_sp_with_a_key_is_refused(
     assert client.get(_path(forged)).status_code == 403
 
 
+def test_a_logout_request_signed_with_expired_metadata_keys_is_refused(
+    client: Client, make_user, actor, clock: FrozenClock, sp_key: SigningKey
+) -> None:
+    """Keys from metadata past its validUntil vouch for nothing (saml-metadata §2.1): a
+    LogoutRequest they sign, or an unsigned one naming a SessionIndex, ends nothing."""
+    app = _app(actor, rich_sp_metadata(signing=sp_key, slo_bindings=(REDIRECT,)))
+    assignments.assign(app, user=make_user("alice"), actor=actor)
+    sign_in_registering(client, clock, "alice")
+    subject, index = _issued(_sso(client, clock))
+    Application.objects.filter(pk=app.pk).update(metadata_valid_until=clock.now())
+    request = slo.serialize(_logout_request(subject, index, clock), key=None)
+    for key in (sp_key, None):
+        refused = client.get(
+            _path(redirect_url(IDP_SLO, parameter="SAMLRequest", xml=request, key=key))
+        )
+        assert refused.status_code == 403
+        assert b'data-error-code="slo_metadata_expired"' in refused.content
+        record = AuditRecord.objects.filter(event_name="Logout").last()
+        assert record is not None and record.record["errorCode"] == "metadata_expired"
+        assert "metadata of sp expired" in record.record["errorMessage"]
+    assert client.get("/apps").status_code == 200  # still signed in
+    assert SpSession.objects.get(application=app).ended_at is None
+    with translation.override("ja"):
+        page = client.get(
+            _path(redirect_url(IDP_SLO, parameter="SAMLRequest", xml=request, key=sp_key)),
+            HTTP_ACCEPT_LANGUAGE="ja",
+        )
+    assert "サインアウト要求を受け付けられません" in page.content.decode()
+
+
+def test_portal_sign_out_sends_nothing_to_an_sp_whose_metadata_expired(
+    client: Client, make_user, actor, clock: FrozenClock, sp_key: SigningKey
+) -> None:
+    """The walk does not send the browser to an endpoint from expired metadata; the
+    person is told that application may still be signed in."""
+    app = _app(actor, rich_sp_metadata(signing=sp_key, slo_bindings=(REDIRECT,)))
+    assignments.assign(app, user=make_user("alice"), actor=actor)
+    sign_in_registering(client, clock, "alice")
+    _sso(client, clock)
+    Application.objects.filter(pk=app.pk).update(metadata_valid_until=clock.now())
+    out = client.post("/signout")
+    assert out.status_code == 302 and out["Location"].startswith("/saml/logout/")
+    page = client.get(out["Location"])
+    assert page.status_code == 200, page.get("Location")
+    text = page.content.decode()
+    assert SP_SLO not in text
+    assert 'id="slo-ended"' not in text and "SP sp" in text
+    assert client.get("/apps")["Location"].startswith("/signin")
+
+
 def test_an_sp_without_a_key_logs_out_only_with_its_session_index(
     client: Client, make_user, actor, clock: FrozenClock
 ) -> None:
