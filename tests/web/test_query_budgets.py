@@ -29,9 +29,10 @@ BUDGETS = {
     # the password step: throttles, audit, a new session, MFA settings and devices (no
     # session made only for login() to replace, no write of unchanged throttle counters)
     "password": 18,
-    # the TOTP step: devices, throttle, the code, audit, the new session, trusted addresses,
+    # the TOTP step: devices, throttle, the code, audit, the new session (written once, the
+    # old one deleted in one statement), trusted addresses,
     # and the signed-in session's index row (issue 12: sessions listed and ended by admins)
-    "totp": 28,
+    "totp": 23,
     # a signed-in session's AuthnRequest by HTTP-Redirect, answered in one response: the
     # receive and the answer together, less the continuation's own read and claim
     "sso_direct": 11,
