@@ -245,7 +245,7 @@ def _backup_sqlite(source: Path, dest: Path) -> dict[str, list[str]]:
 
 
 def _connect_kwargs(db: DatabaseSettings) -> dict[str, str]:
-    kwargs = dict(db.options)
+    kwargs = db.libpq_options()
     kwargs["dbname"] = db.name
     for key, value in (("host", db.host), ("port", db.port), ("user", db.user)):
         if value:

@@ -107,7 +107,7 @@ else:
             "PASSWORD": _db.password,
             "HOST": _db.host,
             "PORT": _db.port,
-            "OPTIONS": dict(_db.options),
+            "OPTIONS": _db.django_options(),
             # A worker keeps its connection between requests, and checks it before reuse
             # so a restarted database costs no failed request (docs/deploy/postgresql.md).
             "CONN_MAX_AGE": 60,
