@@ -43,6 +43,7 @@ FOUNDATION = {
     "logs",
     "memo",
     "network",
+    "rows",
     "serving",
 }
 COMPOSITION_ROOT = {"settings", "urls", "wsgi", "asgi", "__init__", "__main__"}
