@@ -51,6 +51,10 @@ def server_command(
         "granian",
         "--interface",
         "asgi",
+        # uvloop, never "auto" (which depends on what happens to be installed): measured in
+        # README, Serving.
+        "--loop",
+        "uvloop",
         "--host",
         host,
         "--port",

@@ -138,6 +138,7 @@ def test_the_server_is_granian_in_front_of_sekishos_asgi_guard() -> None:
     argv = serving.server_command(host="127.0.0.1", port=8000, workers=2)
     assert argv[1:3] == ["-m", "granian"] and argv[-1] == "sekisho.asgi:application"
     assert argv[argv.index("--interface") + 1] == "asgi"
+    assert argv[argv.index("--loop") + 1] == "uvloop"  # a dependency, never left to "auto"
     assert argv[argv.index("--workers") + 1] == "2"
     # Slow headers are dropped by granian; the access log is Sekisho's own (no query string).
     assert argv[argv.index("--http1-header-read-timeout") + 1] == str(serving.HEADER_TIMEOUT_MS)
