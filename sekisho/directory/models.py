@@ -156,3 +156,6 @@ class SignInThrottle(models.Model):
     window_started = models.DateTimeField(null=True)
     locked_until = models.DateTimeField(null=True)
     lockouts = models.IntegerField(default=0)
+    # Attempts admitted and still being verified (throttle.begin_attempt).
+    in_flight = models.IntegerField(default=0)
+    in_flight_since = models.DateTimeField(null=True)

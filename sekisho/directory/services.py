@@ -49,9 +49,7 @@ def check_password(password: str, *, username: str, email: str, only_factor: boo
         min_length=rules.PASSWORD_MIN_SINGLE_FACTOR if only_factor else rules.PASSWORD_MIN,
     )
     if problems:
-        raise errors.WeakPassword(
-            "; ".join(p.message for p in problems), problems=tuple(problems)
-        )
+        raise errors.WeakPassword("; ".join(p.message for p in problems), problems=tuple(problems))
 
 
 def create_user(
@@ -76,9 +74,7 @@ def create_user(
     display = rules.validate_display_name(display_name or username)
     zone = rules.validate_time_zone(time_zone, allow_empty=True)
     if password is not None:
-        check_password(
-            password, username=username, email=email, only_factor=password_only_factor
-        )
+        check_password(password, username=username, email=email, only_factor=password_only_factor)
     try:
         with transaction.atomic():
             user = User.objects.create_user(username, email, display, password)
@@ -185,9 +181,7 @@ def set_password(
     user.set_password(password)
     user.must_change_password = temporary
     user.save(update_fields=["password", "must_change_password"])
-    admin_audit(
-        actor, "SetPassword", {"userName": user.username, "temporary": temporary}, clock
-    )
+    admin_audit(actor, "SetPassword", {"userName": user.username, "temporary": temporary}, clock)
 
 
 def change_own_password(

@@ -108,6 +108,8 @@ def _state(row: SignInThrottle) -> throttle.ThrottleState:
         window_started=row.window_started,
         locked_until=row.locked_until,
         lockouts=row.lockouts,
+        in_flight=row.in_flight,
+        in_flight_since=row.in_flight_since,
     )
 
 
@@ -134,19 +136,26 @@ def peek_throttle(scope: str) -> throttle.ThrottleState:
 
 def store_throttle(row: SignInThrottle, state: throttle.ThrottleState) -> None:
     """Write one scope's counters back (no write when they did not change)."""
-    if (row.failures, row.window_started, row.locked_until, row.lockouts) == (
-        state.failures,
-        state.window_started,
-        state.locked_until,
-        state.lockouts,
-    ):
+    if _state(row) == state:
         # The usual successful sign-in of someone with no failures: nothing to forget.
         return
     row.failures = state.failures
     row.window_started = state.window_started
     row.locked_until = state.locked_until
     row.lockouts = state.lockouts
-    row.save(update_fields=["failures", "window_started", "locked_until", "lockouts"])
+    row.in_flight = state.in_flight
+    row.in_flight_since = state.in_flight_since
+    row.save(update_fields=[*_THROTTLE_FIELDS])
+
+
+_THROTTLE_FIELDS = (
+    "failures",
+    "window_started",
+    "locked_until",
+    "lockouts",
+    "in_flight",
+    "in_flight_since",
+)
 
 
 def _failure_reason(user: User | None, password_ok: bool) -> str:
@@ -225,6 +234,13 @@ def check_password_sign_in(
                 retry_after_seconds=max(v.retry_after_seconds for _s, v in locked),
                 locked_scope=scope.kind,
             )
+        for _scope, row, state in loaded:
+            store_throttle(row, throttle.begin_attempt(state, now=now))
+    # argon2id runs outside any transaction: held through it, the throttle rows' locks (on
+    # SQLite, the database's one write lock) made every other sign-in, and on SQLite every
+    # launch, wait for it. The attempt is counted in flight instead, so parallel guesses
+    # still never overshoot a scope's limit (throttle.check).
+    try:
         if user is not None and user.has_usable_password():
             password_ok = check_password(
                 normalize_password(password), user.password, setter=_rehash(user)
@@ -232,7 +248,11 @@ def check_password_sign_in(
         else:
             check_password(password, _dummy_hash())
             password_ok = False
-        success = password_ok and user is not None and user.is_active
+    except Exception:
+        _end_attempts(scopes, now=now)
+        raise
+    success = password_ok and user is not None and user.is_active
+    with transaction.atomic():
         emit(
             records.credential_verification(
                 credential_type="PASSWORD",
@@ -247,11 +267,15 @@ def check_password_sign_in(
             )
         )
         if success:
-            for scope, row, state in loaded:
-                store_throttle(row, throttle.record_success(state, policy=scope.policy))
+            for scope in scopes:
+                row, state = load_throttle(scope.key)
+                ended = throttle.end_attempt(state, now=now)
+                store_throttle(row, throttle.record_success(ended, policy=scope.policy))
             return PasswordDecision(ok=True, user=user, reason="ok")
-        for scope, row, state in loaded:
-            new_state, just_locked = throttle.record_failure(state, now=now, policy=scope.policy)
+        for scope in scopes:
+            row, state = load_throttle(scope.key)
+            ended = throttle.end_attempt(state, now=now)
+            new_state, just_locked = throttle.record_failure(ended, now=now, policy=scope.policy)
             store_throttle(row, new_state)
             if just_locked:
                 emit(
@@ -267,3 +291,11 @@ def check_password_sign_in(
                     )
                 )
         return PasswordDecision(ok=False, user=None, reason="invalid")
+
+
+def _end_attempts(scopes: tuple[Scope, ...], *, now: datetime) -> None:
+    """Take back attempts whose verification failed to run (counted, not decided)."""
+    with transaction.atomic():
+        for scope in scopes:
+            row, state = load_throttle(scope.key)
+            store_throttle(row, throttle.end_attempt(state, now=now))

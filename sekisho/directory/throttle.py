@@ -107,6 +107,30 @@ class ThrottleState:
     window_started: datetime | None = None
     locked_until: datetime | None = None
     lockouts: int = 0
+    # Attempts admitted and still being verified (see begin_attempt), and when the latest
+    # of them began.
+    in_flight: int = 0
+    in_flight_since: datetime | None = None
+
+
+# An attempt counted in flight for longer than this is forgotten: a worker that died
+# between admitting an attempt and recording its outcome must not hold the budget for good.
+IN_FLIGHT_TTL = timedelta(minutes=1)
+
+
+def _in_flight(state: ThrottleState, now: datetime) -> int:
+    if state.in_flight <= 0 or state.in_flight_since is None:
+        return 0
+    if now - state.in_flight_since >= IN_FLIGHT_TTL:
+        # (A start "in the future" still counts: another node's clock may run ahead.)
+        return 0
+    return state.in_flight
+
+
+def _live_failures(state: ThrottleState, now: datetime, policy: ThrottlePolicy) -> int:
+    if state.window_started is None or now - state.window_started >= policy.window:
+        return 0
+    return max(state.failures, 0)
 
 
 @dataclass(frozen=True)
@@ -121,7 +145,9 @@ def check(state: ThrottleState, *, now: datetime, policy: ThrottlePolicy) -> Ver
     """Decide whether a credential may be verified now for this scope.
 
     Call before verifying: while locked, the credential must not even be checked, so a
-    correct guess during a lockout teaches the attacker nothing.
+    correct guess during a lockout teaches the attacker nothing. Attempts in flight
+    (``begin_attempt``) count as failures they may yet become: while they could lock
+    the scope, no other attempt starts, so parallel guesses never overshoot the limit.
     """
     if state.locked_until is not None and now < state.locked_until:
         # If the clock went backwards, never report a wait longer than the policy allows.
@@ -129,7 +155,24 @@ def check(state: ThrottleState, *, now: datetime, policy: ThrottlePolicy) -> Ver
         return Verdict(
             allowed=False, retry_after_seconds=max(1, math.ceil(remaining.total_seconds()))
         )
+    if _live_failures(state, now, policy) + _in_flight(state, now) >= policy.max_failures:
+        return Verdict(allowed=False, retry_after_seconds=1)
     return Verdict(allowed=True, retry_after_seconds=0)
+
+
+def begin_attempt(state: ThrottleState, *, now: datetime) -> ThrottleState:
+    """Count an admitted attempt as in flight while its credential is verified.
+
+    The caller stores this before verifying and releases its lock, so a slow
+    verification (argon2id) holds no lock; ``end_attempt`` takes it back.
+    """
+    return replace(state, in_flight=_in_flight(state, now) + 1, in_flight_since=now)
+
+
+def end_attempt(state: ThrottleState, *, now: datetime) -> ThrottleState:
+    """The attempt's verification is over: it is no longer in flight (record its outcome)."""
+    left = max(_in_flight(state, now) - 1, 0)
+    return replace(state, in_flight=left, in_flight_since=state.in_flight_since if left else None)
 
 
 def record_failure(
@@ -153,8 +196,12 @@ def record_failure(
     if failures >= policy.max_failures:
         locked_until = now + policy.lockout_for(lockouts)
         return (
-            ThrottleState(
-                failures=0, window_started=None, locked_until=locked_until, lockouts=lockouts + 1
+            replace(
+                state,
+                failures=0,
+                window_started=None,
+                locked_until=locked_until,
+                lockouts=lockouts + 1,
             ),
             True,
         )
@@ -176,6 +223,7 @@ def record_success(state: ThrottleState, *, policy: ThrottlePolicy | None = None
     """
     if policy is not None and not policy.reset_on_success:
         return state
+    # Other attempts may still be in flight: they stay counted.
     if policy is not None and not policy.success_forgets_escalation:
-        return ThrottleState(locked_until=state.locked_until, lockouts=state.lockouts)
-    return ThrottleState()
+        return replace(state, failures=0, window_started=None)
+    return replace(state, failures=0, window_started=None, locked_until=None, lockouts=0)

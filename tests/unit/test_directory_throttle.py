@@ -272,3 +272,63 @@ def test_a_lock_happens_exactly_at_max_failures(
         run = 1 if expired else before.failures + 1
         assert locked == (run >= policy.max_failures)
         assert 0 <= state.failures < policy.max_failures
+
+
+# --- attempts in flight: the slow verification holds no lock, the limit still holds ---
+
+
+def test_attempts_in_flight_count_as_the_failures_they_may_become() -> None:
+    state, _ = fail_times(ThrottleState(), [T0, T0, T0])  # 3 of 5
+    one = throttle.begin_attempt(state, now=T0)
+    assert throttle.check(one, now=T0, policy=ACCOUNT_POLICY).allowed  # 3 + 1 < 5
+    two = throttle.begin_attempt(one, now=T0)
+    assert throttle.check(two, now=T0, policy=ACCOUNT_POLICY) == Verdict(False, 1)
+    back = throttle.end_attempt(two, now=T0)
+    assert back.in_flight == 1 and throttle.check(back, now=T0, policy=ACCOUNT_POLICY).allowed
+    done = throttle.end_attempt(back, now=T0)
+    assert (done.in_flight, done.in_flight_since) == (0, None)
+
+
+def test_an_attempt_left_in_flight_is_forgotten_after_a_minute() -> None:
+    state, _ = fail_times(ThrottleState(), [T0] * 4)
+    stuck = throttle.begin_attempt(state, now=T0)  # its worker died mid-hash
+    assert not throttle.check(
+        stuck, now=T0 + 59 * timedelta(seconds=1), policy=ACCOUNT_POLICY
+    ).allowed
+    assert throttle.check(stuck, now=T0 + throttle.IN_FLIGHT_TTL, policy=ACCOUNT_POLICY).allowed
+    assert throttle.end_attempt(stuck, now=T0 + 2 * MIN).in_flight == 0
+
+
+def test_outcomes_keep_the_other_attempts_in_flight() -> None:
+    state = throttle.begin_attempt(throttle.begin_attempt(ThrottleState(), now=T0), now=T0)
+    ended = throttle.end_attempt(state, now=T0)
+    failed, _ = throttle.record_failure(ended, now=T0, policy=ACCOUNT_POLICY)
+    assert failed.in_flight == 1 and failed.failures == 1
+    for policy in (ACCOUNT_POLICY, DEVICE_POLICY, ADDRESS_POLICY, None):
+        assert throttle.record_success(failed, policy=policy).in_flight == 1
+    locked, just = fail_times(failed, [T0] * 4)
+    assert just[-1] and locked.in_flight == 1
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.booleans(), min_size=1, max_size=60))
+def test_parallel_guesses_never_overshoot_the_limit(moves: list[bool]) -> None:
+    """However admissions and wrong answers interleave, a lock comes at the 5th failure
+    and no more than 5 guesses are ever verified before it."""
+    state, in_flight, verified = ThrottleState(), 0, 0
+    for start in moves:
+        if start:
+            if throttle.check(state, now=T0, policy=ACCOUNT_POLICY).allowed:
+                state, in_flight, verified = (
+                    throttle.begin_attempt(state, now=T0),
+                    in_flight + 1,
+                    verified + 1,
+                )
+        elif in_flight:
+            state = throttle.end_attempt(state, now=T0)
+            state, locked = throttle.record_failure(state, now=T0, policy=ACCOUNT_POLICY)
+            in_flight -= 1
+            if locked:
+                assert verified == ACCOUNT_POLICY.max_failures
+                return
+        assert verified <= ACCOUNT_POLICY.max_failures

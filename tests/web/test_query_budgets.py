@@ -27,8 +27,10 @@ BUDGETS = {
     # the SP session single logout needs (one upsert, issue 11)
     "launch": 8,
     # the password step: throttles, audit, a new session, MFA settings and devices (no
-    # session made only for login() to replace, no write of unchanged throttle counters)
-    "password": 18,
+    # session made only for login() to replace); the throttle rows are locked twice, once
+    # to admit the attempt (counted in flight) and once to record it, so that argon2id
+    # runs between them holding no lock (8 queries more, no sign-in waiting on another)
+    "password": 26,
     # the TOTP step: devices, throttle, the code, audit, the new session (written once, the
     # old one deleted in one statement), trusted addresses,
     # and the signed-in session's index row (issue 12: sessions listed and ended by admins)

@@ -221,3 +221,65 @@ def test_a_forged_or_malformed_known_browser_cookie_is_ignored() -> None:
     assert len(many.entries) == known_devices.MAX_USERS
     assert many.entries[0] == ("uid-19", "n19")
     assert many.remember("uid-19", lambda: "other").entries[0] == ("uid-19", "n19")
+
+
+# --- argon2id runs outside the throttle's locks ---------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_password_hash_holds_no_lock_and_counts_in_flight(
+    make_user, clock, monkeypatch
+) -> None:
+    """Held through argon2id, the throttle rows' locks (on SQLite, the one write lock of
+    the database) made every other sign-in and launch wait for each hash."""
+    from django.db import connection
+
+    from sekisho.directory import signin
+    from sekisho.directory.models import SignInThrottle
+
+    make_user("alice")
+    seen: list[tuple[bool, list[int]]] = []
+    real = signin.check_password
+
+    def observed(*args, **kwargs):  # type: ignore[no-untyped-def]
+        rows = SignInThrottle.objects.filter(
+            scope__in=[signin.account_scope("alice"), signin.address_scope(NAT)]
+        )
+        seen.append((connection.in_atomic_block, sorted(r.in_flight for r in rows)))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(signin, "check_password", observed)
+    assert attempt("alice", PASSWORD, address=NAT, clock=clock).ok
+    assert attempt("alice", WRONG, address=NAT, clock=clock).reason == "invalid"
+    assert seen == [(False, [1, 1]), (False, [1, 1])]
+    assert all(r.in_flight == 0 for r in SignInThrottle.objects.all())
+    account = SignInThrottle.objects.get(scope=signin.account_scope("alice"))
+    assert account.failures == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_parallel_wrong_guesses_never_overshoot_the_limit(make_user, clock, monkeypatch) -> None:
+    """The 5th guess is being verified: a 6th, from anywhere, is refused unverified."""
+    from sekisho.directory import signin
+
+    make_user("alice")
+    for n in range(4):
+        assert attempt("alice", WRONG, address=f"203.0.113.{n}", clock=clock).reason == "invalid"
+    verified: list[str] = []
+    during: list[PasswordDecision] = []
+    real = signin.check_password
+
+    def slow(password, *args, **kwargs):  # type: ignore[no-untyped-def]
+        verified.append(password)
+        if len(verified) == 1:  # while the 5th is in flight, a 6th arrives
+            during.append(attempt("alice", PASSWORD, address="192.0.2.99", clock=clock))
+        return real(password, *args, **kwargs)
+
+    monkeypatch.setattr(signin, "check_password", slow)
+    fifth = attempt("alice", WRONG, address="203.0.113.9", clock=clock)
+    assert fifth.reason == "invalid"
+    assert [d.reason for d in during] == ["locked"] and during[0].locked_scope == "account"
+    assert verified == [WRONG]  # the 6th was never checked
+    # The 5th failure locked the account's unknown browsers, as it would have in sequence.
+    assert attempt("alice", PASSWORD, address="192.0.2.99", clock=clock).reason == "locked"
+    assert AuditRecord.objects.filter(event_name="AccountLocked").count() == 1
