@@ -419,8 +419,10 @@ def clear_throttles(user: User) -> int:
 def locked_until(user: User, *, now: datetime) -> datetime | None:
     """Until when MFA answers are refused for this user (from unknown browsers), if locked."""
     state = peek_throttle(f"mfa:{user.uid}")
-    verdict = throttle.check(state, now=now, policy=throttle.ACCOUNT_POLICY)
-    return state.locked_until if not verdict.allowed else None
+    # A lock, not a moment's refusal while attempts are in flight (throttle.check).
+    if state.locked_until is not None and state.locked_until > now:
+        return state.locked_until
+    return None
 
 
 def remove_device_by_admin(

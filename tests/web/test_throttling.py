@@ -283,3 +283,25 @@ def test_parallel_wrong_guesses_never_overshoot_the_limit(make_user, clock, monk
     # The 5th failure locked the account's unknown browsers, as it would have in sequence.
     assert attempt("alice", PASSWORD, address="192.0.2.99", clock=clock).reason == "locked"
     assert AuditRecord.objects.filter(event_name="AccountLocked").count() == 1
+
+
+@pytest.mark.django_db
+def test_attempts_in_flight_are_not_shown_as_a_lock(make_user, clock) -> None:
+    """Administrators see locks; a moment's refusal while guesses are verified is none."""
+    from sekisho.directory import services as directory_services
+    from sekisho.directory import signin
+    from sekisho.directory.models import SignInThrottle
+
+    user = make_user("alice")
+    SignInThrottle.objects.create(
+        scope=signin.account_scope("alice"),
+        failures=4,
+        window_started=clock.now(),
+        in_flight=1,
+        in_flight_since=clock.now(),
+        locked_until=clock.now() - timedelta(hours=1),  # an earlier lock, over
+    )
+    assert attempt("alice", PASSWORD, address=NAT, clock=clock).reason == "locked"
+    assert directory_services.locked_until(user, now=clock.now()) is None
+    clock.advance(61)  # the attempt left in flight is forgotten
+    assert attempt("alice", PASSWORD, address=NAT, clock=clock).ok
