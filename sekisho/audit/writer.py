@@ -113,27 +113,28 @@ _COLUMNS = (
     "source_ip",
     "record",
 )
-_INSERT_SQL: dict[str, str] = {}
+_INSERTS: dict[str, tuple[str, list[Any]]] = {}
 
 
 def _insert(values: tuple[Any, ...]) -> None:
-    """One INSERT of an audit row, its statement built once per database.
+    """One INSERT of an audit row, its statement and fields planned once per database.
 
     Values are adapted by the model's own fields. The ORM's save (an instance, signals,
     compiling the INSERT) cost more than the insert (README, Performance); an INSERT
     cannot rewrite a record, so the model's append-only rule holds.
     """
-    by_name = {field.name: field for field in AuditRecord._meta.concrete_fields}
-    fields = [by_name[name] for name in _COLUMNS]
-    sql = _INSERT_SQL.get(connection.vendor)
-    if sql is None:
+    planned = _INSERTS.get(connection.vendor)
+    if planned is None:
+        by_name = {field.name: field for field in AuditRecord._meta.concrete_fields}
+        fields = [by_name[name] for name in _COLUMNS]
         quote = connection.ops.quote_name
         sql = "INSERT INTO {} ({}) VALUES ({})".format(  # noqa: S608 - the model's own names
             quote(AuditRecord._meta.db_table),
             ", ".join(quote(str(field.column)) for field in fields),
             ", ".join(["%s"] * len(fields)),
         )
-        _INSERT_SQL[connection.vendor] = sql
+        planned = _INSERTS[connection.vendor] = (sql, fields)
+    sql, fields = planned
     params = [
         field.get_db_prep_save(value, connection)
         for field, value in zip(fields, values, strict=True)
@@ -147,19 +148,20 @@ def emit(event: AuditEvent) -> dict[str, Any]:
     record = to_cloudtrail(event, account_id=account_id(), region=REGION)
     identity = record.get("userIdentity") or {}
     user_uid = str((identity.get("onBehalfOf") or {}).get("userId") or "")
+    result = outcome(record)
     _insert(
         (
             record["eventID"],
             event.event_time,
             record["eventSource"],
             record["eventName"],
-            outcome(record),
+            result,
             user_uid,
             str(record.get("sourceIPAddress") or ""),
             record,
         )
     )
-    log.info("audit %s %s %s", record["eventSource"], record["eventName"], outcome(record))
+    log.info("audit %s %s %s", record["eventSource"], record["eventName"], result)
     if _listeners:
         transaction.on_commit(partial(_notify, record))
     return record

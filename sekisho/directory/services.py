@@ -15,7 +15,7 @@ from django.db.models import Q
 from sekisho.audit import records
 from sekisho.audit.writer import Actor, RequestContext, admin_audit, emit, identity_store_arn
 from sekisho.clock import SYSTEM_CLOCK, Clock
-from sekisho.directory import errors, rules
+from sekisho.directory import errors, rules, throttle
 from sekisho.directory.models import DirectorySettings, Group, SignInThrottle, User
 from sekisho.directory.signin import account_scope, peek_throttle
 
@@ -151,10 +151,9 @@ def locked_until(user: User, *, now: datetime) -> datetime | None:
     browsers = SignInThrottle.objects.filter(scope__startswith=f"browser:{user.uid}:")
     scopes = [account_scope(user.username), *browsers.values_list("scope", flat=True)]
     for scope in scopes:
-        state = peek_throttle(scope)
-        # A lock, not a moment's refusal while attempts are in flight (throttle.check).
-        if state.locked_until is not None and state.locked_until > now:
-            latest = max(latest or state.locked_until, state.locked_until)
+        end = throttle.lock_end(peek_throttle(scope), now)
+        if end is not None:
+            latest = max(latest or end, end)
     return latest
 
 

@@ -134,6 +134,16 @@ def peek_throttle(scope: str) -> throttle.ThrottleState:
     return throttle.ThrottleState() if row is None else _state(row)
 
 
+_THROTTLE_FIELDS = (
+    "failures",
+    "window_started",
+    "locked_until",
+    "lockouts",
+    "in_flight",
+    "in_flight_since",
+)
+
+
 def store_throttle(row: SignInThrottle, state: throttle.ThrottleState) -> None:
     """Write one scope's counters back (no write when they did not change)."""
     if _state(row) == state:
@@ -146,16 +156,6 @@ def store_throttle(row: SignInThrottle, state: throttle.ThrottleState) -> None:
     row.in_flight = state.in_flight
     row.in_flight_since = state.in_flight_since
     row.save(update_fields=[*_THROTTLE_FIELDS])
-
-
-_THROTTLE_FIELDS = (
-    "failures",
-    "window_started",
-    "locked_until",
-    "lockouts",
-    "in_flight",
-    "in_flight_since",
-)
 
 
 def _failure_reason(user: User | None, password_ok: bool) -> str:
@@ -268,13 +268,11 @@ def check_password_sign_in(
         )
         if success:
             for scope in scopes:
-                row, state = load_throttle(scope.key)
-                ended = throttle.end_attempt(state, now=now)
+                row, ended = _taken_back(scope, now=now)
                 store_throttle(row, throttle.record_success(ended, policy=scope.policy))
             return PasswordDecision(ok=True, user=user, reason="ok")
         for scope in scopes:
-            row, state = load_throttle(scope.key)
-            ended = throttle.end_attempt(state, now=now)
+            row, ended = _taken_back(scope, now=now)
             new_state, just_locked = throttle.record_failure(ended, now=now, policy=scope.policy)
             store_throttle(row, new_state)
             if just_locked:
@@ -293,9 +291,14 @@ def check_password_sign_in(
         return PasswordDecision(ok=False, user=None, reason="invalid")
 
 
+def _taken_back(scope: Scope, *, now: datetime) -> tuple[SignInThrottle, throttle.ThrottleState]:
+    """Lock one scope's row and take this attempt out of flight (its outcome comes next)."""
+    row, state = load_throttle(scope.key)
+    return row, throttle.end_attempt(state, now=now)
+
+
 def _end_attempts(scopes: tuple[Scope, ...], *, now: datetime) -> None:
     """Take back attempts whose verification failed to run (counted, not decided)."""
     with transaction.atomic():
         for scope in scopes:
-            row, state = load_throttle(scope.key)
-            store_throttle(row, throttle.end_attempt(state, now=now))
+            store_throttle(*_taken_back(scope, now=now))

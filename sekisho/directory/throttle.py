@@ -127,6 +127,17 @@ def _in_flight(state: ThrottleState, now: datetime) -> int:
     return state.in_flight
 
 
+def lock_end(state: ThrottleState, now: datetime) -> datetime | None:
+    """When the lock in force at ``now`` ends, or None when the scope is not locked.
+
+    Only a lock: attempts in flight can refuse an attempt for a moment (``check``), but
+    lock nothing, and an administrator is shown locks.
+    """
+    if state.locked_until is not None and now < state.locked_until:
+        return state.locked_until
+    return None
+
+
 def _live_failures(state: ThrottleState, now: datetime, policy: ThrottlePolicy) -> int:
     if state.window_started is None or now - state.window_started >= policy.window:
         return 0
@@ -149,9 +160,9 @@ def check(state: ThrottleState, *, now: datetime, policy: ThrottlePolicy) -> Ver
     (``begin_attempt``) count as failures they may yet become: while they could lock
     the scope, no other attempt starts, so parallel guesses never overshoot the limit.
     """
-    if state.locked_until is not None and now < state.locked_until:
+    if (end := lock_end(state, now)) is not None:
         # If the clock went backwards, never report a wait longer than the policy allows.
-        remaining = min(state.locked_until - now, policy.max_lockout)
+        remaining = min(end - now, policy.max_lockout)
         return Verdict(
             allowed=False, retry_after_seconds=max(1, math.ceil(remaining.total_seconds()))
         )

@@ -418,11 +418,7 @@ def clear_throttles(user: User) -> int:
 
 def locked_until(user: User, *, now: datetime) -> datetime | None:
     """Until when MFA answers are refused for this user (from unknown browsers), if locked."""
-    state = peek_throttle(f"mfa:{user.uid}")
-    # A lock, not a moment's refusal while attempts are in flight (throttle.check).
-    if state.locked_until is not None and state.locked_until > now:
-        return state.locked_until
-    return None
+    return throttle.lock_end(peek_throttle(f"mfa:{user.uid}"), now)
 
 
 def remove_device_by_admin(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
-from typing import Any
 
 from django.contrib.auth import logout
 from django.db import IntegrityError, transaction
@@ -33,7 +32,7 @@ from sekisho.web.errors import error_page
 from sekisho.web.http import request_context, signin_redirect, step_up_redirect
 from sekisho.web.middleware import source_ip
 from sekisho.web.outcome import render_outcome, render_signed_out
-from sekisho.web.session import get_auth
+from sekisho.web.session import AuthState, get_auth
 
 log = logging.getLogger("sekisho.saml")
 
@@ -274,7 +273,7 @@ def sso(request: HttpRequest) -> HttpResponse:
 
 def _answerable_now(
     request: HttpRequest, app: Application, authn: ar.AuthnRequest
-) -> tuple[Any, str | None] | None:
+) -> tuple[AuthState, str | None] | None:
     """(session, AuthnContext class) when the request can be answered in this response.
 
     Only by HTTP-Redirect (GET): the browser sends its SameSite=Lax session cookie with a
@@ -364,7 +363,7 @@ def continue_sso(request: HttpRequest, token: str) -> HttpResponse:
 def _answer(
     request: HttpRequest,
     pending: PendingAuthnRequest,
-    auth: Any,
+    auth: AuthState,
     authn_context_class: str | None,
 ) -> HttpResponse:
     """The launch decision for a claimed AuthnRequest, and the page that posts its answer."""

@@ -332,3 +332,12 @@ def test_parallel_guesses_never_overshoot_the_limit(moves: list[bool]) -> None:
                 assert verified == ACCOUNT_POLICY.max_failures
                 return
         assert verified <= ACCOUNT_POLICY.max_failures
+
+
+def test_lock_end_is_a_lock_in_force_and_nothing_else() -> None:
+    locked, _ = fail_times(ThrottleState(), [T0] * 5)
+    assert throttle.lock_end(locked, T0) == locked.locked_until
+    assert throttle.lock_end(locked, locked.locked_until) is None  # over
+    busy = throttle.begin_attempt(fail_times(ThrottleState(), [T0] * 4)[0], now=T0)
+    assert not throttle.check(busy, now=T0, policy=ACCOUNT_POLICY).allowed
+    assert throttle.lock_end(busy, T0) is None  # refused for a moment, not locked
