@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from django.db import transaction
 from django.db.models import Q
@@ -36,6 +36,8 @@ from sekisho.mfa.methods import (
     parse_networks,
 )
 from sekisho.mfa.models import MfaSettings
+
+T = TypeVar("T")
 
 
 @runtime_checkable
@@ -195,26 +197,51 @@ def mfa_scope(user: User, ctx: MfaContext) -> ThrottleScope:
     return ThrottleScope(f"mfa:{user.uid}", throttle.ACCOUNT_POLICY)
 
 
-def record_failure(scope: ThrottleScope, *, now: datetime) -> None:
-    """Count one wrong MFA answer against a throttle scope."""
-    with transaction.atomic():
-        row, state = load_throttle(scope.key)
-        new_state, _locked = throttle.record_failure(state, now=now, policy=scope.policy)
-        store_throttle(row, new_state)
-
-
 def check_throttle(scope: ThrottleScope, *, now: datetime) -> None:
-    """Raise MfaLocked while a throttle scope is locked.
+    """Raise MfaLocked while a throttle scope refuses answers (to offer no new challenge).
 
     Checked before an answer is even looked at, so a locked counter reveals nothing.
     """
-    state = peek_throttle(scope.key)
+    _refuse_unless_allowed(peek_throttle(scope.key), scope, now=now)
+
+
+def _refuse_unless_allowed(
+    state: throttle.ThrottleState, scope: ThrottleScope, *, now: datetime
+) -> None:
     verdict = throttle.check(state, now=now, policy=scope.policy)
     if not verdict.allowed:
         raise errors.MfaLocked(
             f"too many wrong answers; try again in {verdict.retry_after_seconds} seconds",
             retry_after_seconds=verdict.retry_after_seconds,
         )
+
+
+def throttled_answer(scope: ThrottleScope, *, now: datetime, judge: Callable[[], T]) -> T:
+    """Judge one answer within ``scope``'s throttle, counting it in flight while it is judged.
+
+    The answer is admitted (or refused with MfaLocked, unjudged) in one short transaction
+    that counts it in flight, judged with no transaction open (a RADIUS server may take
+    seconds), and its outcome recorded in a second: like passwords, parallel wrong answers
+    then stop at the limit instead of each passing a check made before the others failed.
+    An MfaError that ``counts_as_failure`` is recorded as a failure and raised again.
+    """
+    with transaction.atomic():
+        row, state = load_throttle(scope.key)
+        _refuse_unless_allowed(state, scope, now=now)
+        store_throttle(row, throttle.begin_attempt(state, now=now))
+    failed = False
+    try:
+        return judge()
+    except errors.MfaError as exc:
+        failed = exc.counts_as_failure
+        raise
+    finally:
+        with transaction.atomic():
+            row, state = load_throttle(scope.key)
+            ended = throttle.end_attempt(state, now=now)
+            if failed:
+                ended, _locked = throttle.record_failure(ended, now=now, policy=scope.policy)
+            store_throttle(row, ended)
 
 
 def begin_enroll(user: User, method_name: str, ctx: MfaContext) -> Prompt:
@@ -251,12 +278,13 @@ def finish_enroll(
     if len(method.devices(user)) >= method.max_devices:
         raise errors.TooManyDevices(f"at most {method.max_devices} {method.name} devices")
     clean_name = " ".join((name or "").split())[:64] or method.label
-    check_throttle(mfa_scope(user, ctx), now=now)
     try:
-        result = method.finish_enroll(user, ctx, state=state, form=form, name=clean_name)
-    except errors.MfaError as exc:
-        if exc.counts_as_failure:
-            record_failure(mfa_scope(user, ctx), now=now)
+        result = throttled_answer(
+            mfa_scope(user, ctx),
+            now=now,
+            judge=lambda: method.finish_enroll(user, ctx, state=state, form=form, name=clean_name),
+        )
+    except errors.MfaError:
         _audit_registration(user, method, ctx, success=False, name=None)
         raise
     if isinstance(result, Device):
@@ -318,11 +346,12 @@ def finish_verify(
     now = ctx.clock.now()
     method = verifiable_method(method_name)
     try:
-        check_throttle(mfa_scope(user, ctx), now=now)
-        result = method.finish_verify(user, ctx, state=state, form=form)
+        result = throttled_answer(
+            mfa_scope(user, ctx),
+            now=now,
+            judge=lambda: method.finish_verify(user, ctx, state=state, form=form),
+        )
     except errors.MfaError as exc:
-        if exc.counts_as_failure:
-            record_failure(mfa_scope(user, ctx), now=now)
         audit_verification(user, method.credential_type, ctx, success=False, reason=exc.code)
         raise
     if isinstance(result, Verified):

@@ -33,8 +33,10 @@ BUDGETS = {
     "password": 26,
     # the TOTP step: devices, throttle, the code, audit, the new session (written once, the
     # old one deleted in one statement), trusted addresses,
-    # and the signed-in session's index row (issue 12: sessions listed and ended by admins)
-    "totp": 23,
+    # and the signed-in session's index row (issue 12: sessions listed and ended by admins);
+    # the throttle row is locked twice, to admit the answer (counted in flight) and to
+    # record it, so that parallel wrong answers stop at the limit (7 queries more)
+    "totp": 30,
     # a signed-in session's AuthnRequest by HTTP-Redirect, answered in one response: the
     # receive and the answer together, less the continuation's own read and claim
     "sso_direct": 11,

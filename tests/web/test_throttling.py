@@ -305,3 +305,103 @@ def test_attempts_in_flight_are_not_shown_as_a_lock(make_user, clock) -> None:
     assert directory_services.locked_until(user, now=clock.now()) is None
     clock.advance(61)  # the attempt left in flight is forgotten
     assert attempt("alice", PASSWORD, address=NAT, clock=clock).ok
+
+
+# --- MFA answers are counted in flight too ----------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_parallel_wrong_mfa_answers_stop_at_the_limit(clock) -> None:
+    """Checked before and counted after, parallel wrong answers each passed the check; now
+    the 5th wrong answer being judged refuses a 6th unjudged, and nothing holds a lock."""
+    from django.db import connection
+
+    from sekisho.directory import throttle
+    from sekisho.directory.models import SignInThrottle
+    from sekisho.mfa import errors as mfa_errors
+    from sekisho.mfa.services import ThrottleScope, throttled_answer
+
+    scope = ThrottleScope("mfa:test-user", throttle.ACCOUNT_POLICY)
+    now = clock.now()
+
+    def wrong() -> None:
+        raise mfa_errors.InvalidCode("wrong code")
+
+    for _ in range(4):
+        with pytest.raises(mfa_errors.InvalidCode):
+            throttled_answer(scope, now=now, judge=wrong)
+    judged: list[str] = []
+    seen: list[tuple[bool, int]] = []
+    during: list[mfa_errors.MfaLocked] = []
+
+    def fifth() -> None:
+        judged.append("5th")
+        row = SignInThrottle.objects.get(scope=scope.key)
+        seen.append((connection.in_atomic_block, row.in_flight))
+        try:  # while the 5th is judged, a 6th (a right one) arrives
+            throttled_answer(scope, now=now, judge=lambda: judged.append("6th"))
+        except mfa_errors.MfaLocked as exc:
+            during.append(exc)
+        wrong()
+
+    with pytest.raises(mfa_errors.InvalidCode):
+        throttled_answer(scope, now=now, judge=fifth)
+    assert judged == ["5th"] and seen == [(False, 1)]
+    assert len(during) == 1 and during[0].retry_after_seconds > 0
+    row = SignInThrottle.objects.get(scope=scope.key)
+    assert (row.lockouts, row.in_flight) == (1, 0) and row.locked_until is not None
+    with pytest.raises(mfa_errors.MfaLocked):  # locked now, as it would be in sequence
+        throttled_answer(scope, now=now, judge=lambda: judged.append("7th"))
+    assert judged == ["5th"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_mfa_answer_that_is_no_failure_only_leaves_flight(clock) -> None:
+    """A right answer, an expired challenge or a crash end the attempt without counting."""
+    from sekisho.directory import throttle
+    from sekisho.directory.models import SignInThrottle
+    from sekisho.mfa import errors as mfa_errors
+    from sekisho.mfa.services import ThrottleScope, throttled_answer
+
+    scope = ThrottleScope("mfa:test-user", throttle.ACCOUNT_POLICY)
+    now = clock.now()
+    assert throttled_answer(scope, now=now, judge=lambda: "verified") == "verified"
+
+    def expired() -> None:
+        raise mfa_errors.EnrollmentExpired("start again")
+
+    def crashed() -> None:
+        raise RuntimeError("the method broke")
+
+    with pytest.raises(mfa_errors.EnrollmentExpired):
+        throttled_answer(scope, now=now, judge=expired)
+    with pytest.raises(RuntimeError):
+        throttled_answer(scope, now=now, judge=crashed)
+    row = SignInThrottle.objects.get(scope=scope.key)
+    assert (row.failures, row.in_flight) == (0, 0)
+
+
+def test_a_wrong_totp_code_during_another_is_refused_unchecked(make_user, clock, monkeypatch):
+    """Through the TOTP step: the 6th code, sent while the 5th is checked, is not checked."""
+    from sekisho.mfa.backends import totp as totp_backend
+
+    make_user("alice")
+    secret = sign_in_registering(Client(), clock, "alice")
+    clients = [Client() for _ in range(6)]
+    for browser in clients:
+        password_step(browser, "alice")
+    checked: list[str] = []
+    real = totp_backend.totp.verify
+
+    def slow(*args, **kwargs):  # type: ignore[no-untyped-def]
+        checked.append("code")
+        if len(checked) == 5:
+            answer = clients[5].post("/signin/mfa/totp", {"code": "000000"})
+            assert answer.status_code == 429
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(totp_backend.totp, "verify", slow)
+    wrong = f"{(int(totp.code_at(secret=secret, now=clock.now())) + 1) % 1000000:06d}"
+    for browser in clients[:5]:
+        assert browser.post("/signin/mfa/totp", {"code": wrong}).status_code == 401
+    assert len(checked) == 5

@@ -25,9 +25,8 @@ from sekisho.mfa.services import (
     ThrottleScope,
     allowed_method,
     audit_verification,
-    check_throttle,
     current_policy,
-    record_failure,
+    throttled_answer,
 )
 
 PASSKEY_PURPOSE = "passkey"
@@ -350,11 +349,10 @@ def sign_in_with_passkey(
     now = ctx.clock.now()
     scope = passkey_scope(ctx)
     try:
-        check_throttle(scope, now=now)
-        user, verified = finish_passkey(ctx, state=state, form=form)
+        user, verified = throttled_answer(
+            scope, now=now, judge=lambda: finish_passkey(ctx, state=state, form=form)
+        )
     except errors.MfaError as exc:
-        if exc.counts_as_failure:
-            record_failure(scope, now=now)
         owner = None if isinstance(exc, errors.MfaLocked) else passkey_owner(form)
         audit_verification(owner, METHOD.credential_type, ctx, success=False, reason=exc.code)
         raise
