@@ -24,7 +24,8 @@ from sekisho.mfa import totp
 from tests.conftest import PASSWORD
 from tests.deploy.agent import Agent, Response
 from tests.deploy.conftest import BROWSER_ADDRESS, PROXY_ADDRESS, SPOOFED_ADDRESS, Deployment
-from tests.deploy.nginx import Front
+from tests.deploy.nginx import Front, run_nginx
+from tests.servers import free_port
 
 HSTS = "max-age=31536000"
 SPOOFING = {
@@ -134,6 +135,44 @@ def test_one_hsts_header_on_every_response(front: Front) -> None:
     too_large = browser.post("/signin", {"x": "a" * (600 * 1024)})
     assert too_large.status == 413
     _one_hsts(too_large)
+
+
+@pytest.mark.parametrize(
+    ("headers", "cookie", "language", "text"),
+    [
+        ({}, None, "en", "Request too large"),
+        ({"Accept-Language": "en-US,en;q=0.9,ja;q=0.8"}, None, "en", "Request too large"),
+        ({"Accept-Language": "ja,en-US;q=0.9"}, None, "ja", "リクエストが大きすぎます"),
+        ({"Accept-Language": "JA-jp"}, None, "ja", "リクエストが大きすぎます"),
+        # Sekisho's language cookie (the language switcher) wins, as on Sekisho's pages.
+        ({"Accept-Language": "en"}, "ja", "ja", "リクエストが大きすぎます"),
+        ({"Accept-Language": "ja"}, "en", "en", "Request too large"),
+    ],
+)
+def test_nginx_refuses_a_large_body_in_the_persons_language(
+    front: Front, headers: dict[str, str], cookie: str | None, language: str, text: str
+) -> None:
+    browser = _browser(front)
+    if cookie is not None:
+        browser.cookies["sekisho_language"] = cookie
+    refused = browser.post("/signin", {"x": "a" * (600 * 1024)}, headers=headers)
+    assert refused.status == 413
+    assert refused.header("Content-Type") == "text/html; charset=utf-8"
+    assert f'<html lang="{language}">' in refused.text and text in refused.text, refused.text
+    _one_hsts(refused)
+
+
+def test_an_unreachable_sekisho_gets_a_clear_page_in_the_persons_language() -> None:
+    closed = free_port()  # nothing listens here: nginx's connection is refused
+    with run_nginx(https_port=free_port(), upstream_port=closed) as alone:
+        browser = _browser(alone)
+        english = browser.get("/signin")
+        assert english.status == 502 and "Sekisho is unavailable" in english.text
+        assert english.header("Content-Type") == "text/html; charset=utf-8"
+        _one_hsts(english)
+        japanese = browser.get("/signin", headers={"Accept-Language": "ja"})
+        assert japanese.status == 502 and "Sekisho を利用できません" in japanese.text
+        assert "nginx" not in english.text + japanese.text
 
 
 def test_plain_http_is_redirected_to_the_public_url(front: Front) -> None:
