@@ -1,6 +1,6 @@
 """URL routes of Sekisho."""
 
-from django.urls import include, path
+from django.urls import include, path, re_path
 from django.views.generic import RedirectView
 from django.views.i18n import set_language
 
@@ -51,8 +51,10 @@ urlpatterns = [
     path("aws/connect/<str:name>/<path:rest>", aws_console.connect_instance),
     path("aws", emulator.aws_endpoint),
     path("aws/", emulator.aws_endpoint),
-    # rest-json services (Amazon Connect) put their operation in the path under /aws.
-    path("aws/<path:rest>", emulator.aws_endpoint),
+    # rest-json services (Amazon Connect) put their operation in the path under /aws. Any
+    # character, line breaks included (path's ".+" stops at one): AWS takes a %0A in a
+    # path parameter as part of the value, so the emulator must see it to answer as AWS.
+    re_path(r"^aws/(?P<rest>(?s:.+))\Z", emulator.aws_endpoint),
 ]
 
 handler400 = "sekisho.web.errors.bad_request"

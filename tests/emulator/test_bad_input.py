@@ -143,6 +143,25 @@ def test_connect_with_a_control_character_is_invalid_parameter(aws: DjangoAws) -
     )
 
 
+@pytest.mark.parametrize("instance", ["i\nd", "id\n", "\n", "i\rd", "i\td"])
+def test_connect_path_parameters_carry_line_breaks_as_aws_does(
+    aws: DjangoAws, instance: str
+) -> None:
+    """TAB, LF and CR are allowed where the model has no pattern: a %0A in the path is part
+    of the instance id (no such instance), never a routing miss answered with a web page."""
+    _, key_id, secret = accounts.bootstrap(ACCOUNT_ID)
+    client = aws.boto("connect", key_id, secret, validate=False)
+    with pytest.raises(ClientError) as info:
+        client.describe_user(InstanceId=instance, UserId="u")
+    response = info.value.response
+    assert response["ResponseMetadata"]["HTTPHeaders"]["content-type"] == "application/json"
+    assert (response["ResponseMetadata"]["HTTPStatusCode"], response["Error"]["Code"]) == (
+        404,
+        "ResourceNotFoundException",
+    )
+    assert response["Error"]["Message"] == f"Instance not found: {instance}"
+
+
 def _signed_query(aws: DjangoAws, query: str) -> Any:
     """A signed IAM GET whose query string is sent as given (signed as its bytes)."""
     _, key_id, secret = accounts.bootstrap(ACCOUNT_ID)
