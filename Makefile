@@ -59,11 +59,13 @@ demo: venv
 ## on SQLite and then on a local PostgreSQL.
 test: debian-test venv-test awscli
 	$(VENV)/bin/ruff check sekisho tests bench
+	$(VENV)/bin/ruff format --check sekisho tests bench scripts
 	$(VENV)/bin/mypy sekisho
 	bash scripts/run-tests.sh
 
 lint: venv-test
 	$(VENV)/bin/ruff check sekisho tests bench
+	$(VENV)/bin/ruff format --check sekisho tests bench scripts
 
 typecheck: venv-test
 	$(VENV)/bin/mypy sekisho

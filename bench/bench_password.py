@@ -32,7 +32,9 @@ def main() -> None:
     from sekisho.directory.hashers import SekishoArgon2PasswordHasher as Ours
 
     ours = PasswordHasher(
-        time_cost=Ours.time_cost, memory_cost=Ours.memory_cost, parallelism=Ours.parallelism,
+        time_cost=Ours.time_cost,
+        memory_cost=Ours.memory_cost,
+        parallelism=Ours.parallelism,
         type=Type.ID,
     )
     floor = PasswordHasher(time_cost=2, memory_cost=19456, parallelism=1, type=Type.ID)

@@ -33,10 +33,23 @@ from pathlib import Path
 
 LOCALE_DIR = Path(__file__).resolve().parent.parent / "sekisho" / "locale"
 MO_MAGIC = 0x950412DE
-_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "a": "\a", "b": "\b", "f": "\f", "v": "\v",
-            "\\": "\\", '"': '"', "'": "'", "?": "?"}
-_PLACEHOLDER = re.compile(r"%(?:\((?P<name>[^)]*)\))?[#0 +-]*(?:\*|\d+)?(?:\.(?:\*|\d+))?[hlL]?"
-                          r"(?P<conv>[diouxXeEfFgGcrsa%])")
+_ESCAPES = {
+    "n": "\n",
+    "t": "\t",
+    "r": "\r",
+    "a": "\a",
+    "b": "\b",
+    "f": "\f",
+    "v": "\v",
+    "\\": "\\",
+    '"': '"',
+    "'": "'",
+    "?": "?",
+}
+_PLACEHOLDER = re.compile(
+    r"%(?:\((?P<name>[^)]*)\))?[#0 +-]*(?:\*|\d+)?(?:\.(?:\*|\d+))?[hlL]?"
+    r"(?P<conv>[diouxXeEfFgGcrsa%])"
+)
 _KEYWORD = re.compile(r"^(msgctxt|msgid_plural|msgid|msgstr(?:\[(\d+)\])?)\s+(\".*)$")
 
 
@@ -162,9 +175,14 @@ def parse_po(text: str, *, name: str = "<po>") -> list[Message]:
         if match is None:
             raise PoSyntaxError(f"{where}: cannot parse {line[:60]!r}")
         keyword, index, rest = match.group(1), match.group(2), match.group(3)
-        if keyword in ("msgctxt", "msgid") and target is not None and target[0] in (
-            "msgstr",
-            "msgstr_plural",
+        if (
+            keyword in ("msgctxt", "msgid")
+            and target is not None
+            and target[0]
+            in (
+                "msgstr",
+                "msgstr_plural",
+            )
         ):
             finish()
         if not started:
@@ -195,9 +213,9 @@ def check_message(message: Message, *, name: str) -> None:
     """msgfmt --check's python-format rule: a translation keeps the placeholders."""
     if "python-format" not in message.flags or not message.translated:
         return
-    sources = [message.msgid] if message.msgid_plural is None else [
-        message.msgid, message.msgid_plural
-    ]
+    sources = (
+        [message.msgid] if message.msgid_plural is None else [message.msgid, message.msgid_plural]
+    )
     wanted = [placeholders(s) for s in sources]
     translations = (
         [message.msgstr] if message.msgid_plural is None else list(message.msgstr_plural.values())

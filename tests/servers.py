@@ -282,9 +282,7 @@ def served_instance(root: Path, *, public_url: str | None = None) -> Iterator[In
     """A fresh installation in ``root`` (initialised; no node started yet)."""
     port = free_port()
     with served_database() as database_url:
-        instance = Instance(
-            root=root, port=port, database_url=database_url, public_url=public_url
-        )
+        instance = Instance(root=root, port=port, database_url=database_url, public_url=public_url)
         instance.cli("init", "--quiet")
         try:
             yield instance

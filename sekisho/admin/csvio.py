@@ -261,9 +261,7 @@ def _problems(row: _Row, catalogue: _Catalogue, seen: dict[str, int]) -> Iterato
             continue
         reason = assignments.assignable_problem(direct, candidate)
         if reason and username:
-            yield problem(
-                "username", "not_assignable", f"{direct.name!r} cannot be used: {reason}"
-            )
+            yield problem("username", "not_assignable", f"{direct.name!r} cannot be used: {reason}")
 
 
 def import_users(

@@ -133,9 +133,7 @@ def add_aws_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def register(
-    sub: Any, parser_class: type[argparse.ArgumentParser], with_actor: Any = None
-) -> None:
+def register(sub: Any, parser_class: type[argparse.ArgumentParser], with_actor: Any = None) -> None:
     """Add `aws bootstrap|setup-connect|set-allowed-ips|sync-users|doctor` to the CLI."""
     aws = sub.add_parser("aws", help="the AWS side: AWS itself or the emulator").add_subparsers(
         dest="action", metavar="ACTION", parser_class=parser_class

@@ -298,9 +298,7 @@ def cmd_get(args: argparse.Namespace, actor: Any) -> int:
     from sekisho.access import policies
 
     print(
-        json.dumps(
-            policies.describe_policy(policies.get_policy(args.name)), indent=2, default=str
-        )
+        json.dumps(policies.describe_policy(policies.get_policy(args.name)), indent=2, default=str)
     )
     return 0
 

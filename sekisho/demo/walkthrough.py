@@ -336,9 +336,7 @@ def _url_host(host: str) -> str:
 def _start_server(host: str, port: int) -> subprocess.Popen[bytes]:
     """Start the server as a child: the demo's RADIUS thread must keep running beside it."""
     config = get_config()
-    log_config = prepare_server(
-        config.data_dir, host=host, port=port, log_format=config.log_format
-    )
+    log_config = prepare_server(config.data_dir, host=host, port=port, log_format=config.log_format)
     sys.stdout.flush()
     child = subprocess.Popen(  # noqa: S603 - our own interpreter and fixed arguments
         server_command(host=host, port=port, workers=2, log_config=log_config)

@@ -619,9 +619,7 @@ def update_user_phone_config(ctx: Ctx, params: Params) -> Result:
     if "PhoneType" not in config:
         raise error("InvalidParameterException", "PhoneConfig.PhoneType is required.")
     if config["PhoneType"] == "DESK_PHONE" and not config.get("DeskPhoneNumber"):
-        raise error(
-            "InvalidParameterException", "A DESK_PHONE needs PhoneConfig.DeskPhoneNumber."
-        )
+        raise error("InvalidParameterException", "A DESK_PHONE needs PhoneConfig.DeskPhoneNumber.")
     with transaction.atomic():
         user = _user(instance, str(params["UserId"]))
         user.phone_config = config
@@ -667,9 +665,7 @@ def _authentication_profile(instance: ConnectInstance, profile_id: str) -> Any:
     default_authentication_profile(instance)
     found = instance.authentication_profiles.filter(profile_id=profile_id).first()
     if found is None:
-        raise error(
-            "ResourceNotFoundException", f"Authentication profile not found: {profile_id}"
-        )
+        raise error("ResourceNotFoundException", f"Authentication profile not found: {profile_id}")
     return found
 
 

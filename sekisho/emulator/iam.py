@@ -780,9 +780,7 @@ def list_policies(account: Account, params: Params) -> Result:
                 if stored is not None and stored.path.startswith(prefix):
                     policies.append(stored)
         if scope in ("All", "Local"):
-            policies.extend(
-                ManagedPolicy.objects.filter(account=account, path__startswith=prefix)
-            )
+            policies.extend(ManagedPolicy.objects.filter(account=account, path__startswith=prefix))
         if params.get("OnlyAttached"):
             policies = [p for p in policies if _attachments_in(p, account) > 0]
         policies.sort(key=lambda p: (p.name_key, p.arn))
@@ -1083,9 +1081,7 @@ def get_account_authorization_details(account: Account, params: Params) -> Resul
             .order_by("name_key")
         )
     for policy in policies:
-        detail = {
-            k: v for k, v in _policy_result(policy, account).items() if k != "Tags"
-        }
+        detail = {k: v for k, v in _policy_result(policy, account).items() if k != "Tags"}
         detail["PolicyVersionList"] = [
             _version_result(version) for version in policy.versions.order_by("-created", "-id")
         ]

@@ -67,6 +67,7 @@ class CheckedStatement(Protocol):
         """Every condition of the statement."""
         ...
 
+
 # Parsed IPv4 source addresses (-1: not an address), bounded; a pure function's memo.
 IPV4_CACHE: dict[str, int] = {}
 IPV4_CACHE_LIMIT = 65536
@@ -281,6 +282,7 @@ def compile_decider(
     source = _Source("def decide(request):")
     ns = source.namespace
     ns.update(_Decision=outcomes.decision, _policies=policies, _is_root=outcomes.is_root)
+
     # (stage, identity policies), the same for every request: Decision takes the request
     # beside it, and Basis's defaults fill in the absent layers.
     def inputs(stage: str) -> str:

@@ -81,9 +81,7 @@ class Aws:
 
         config = Config(retries={"max_attempts": 3, "mode": "standard"})
         try:
-            session = boto3.session.Session(
-                profile_name=target.profile, region_name=target.region
-            )
+            session = boto3.session.Session(profile_name=target.profile, region_name=target.region)
 
             def make(service: str, region: str) -> Any:
                 return session.client(
@@ -170,9 +168,7 @@ class Aws:
 
     def provider(self, arn: str) -> ProviderInfo | None:
         """The SAML provider with this ARN, or None."""
-        found = self._absent(
-            "iam", "get_saml_provider", ("NoSuchEntity",), SAMLProviderArn=arn
-        )
+        found = self._absent("iam", "get_saml_provider", ("NoSuchEntity",), SAMLProviderArn=arn)
         if found is None:
             return None
         return ProviderInfo(arn=arn, metadata=str(found["SAMLMetadataDocument"]))

@@ -594,9 +594,7 @@ def doctor(
             ranges = docs.admitted_ranges(federation.document)
         compiled = []
         readable = [
-            (arn, info.document)
-            for arn in role.attached
-            if (info := aws.policy(arn)) is not None
+            (arn, info.document) for arn in role.attached if (info := aws.policy(arn)) is not None
         ]
         readable += [(f"inline{n}", doc) for n, doc in enumerate(role.inline_documents)]
         for name, document in readable:
@@ -646,9 +644,7 @@ def doctor(
     if instance is not None:
         connect_names = {p.username for p in aws.connect_users(instance.instance_id)}
         for username in users:
-            lookalike = next(
-                (n for n in connect_names if n.lower() == username.lower()), None
-            )
+            lookalike = next((n for n in connect_names if n.lower() == username.lower()), None)
             check(
                 username in connect_names,
                 f"Connect user {username} exists",

@@ -131,8 +131,8 @@ def test_doctor_explains_each_broken_link(cli: Cli) -> None:
     current = saml.signing_key()
     born = current.certificate.not_valid_before_utc
     stranger = generate_signing_key(common_name="elsewhere", now=born)
-    metadata = saml.metadata_xml().decode().replace(
-        current.certificate_b64, stranger.certificate_b64
+    metadata = (
+        saml.metadata_xml().decode().replace(current.certificate_b64, stranger.certificate_b64)
     )
     iam.update_saml_provider(SAMLProviderArn=provider_arn, SAMLMetadataDocument=metadata)
     (signature,) = _fails(cli("aws", "doctor", "connect", code=1))
@@ -179,9 +179,7 @@ def test_doctor_explains_each_broken_link(cli: Cli) -> None:
     assert "Every link of the chain holds." in cli("aws", "doctor", "connect")
 
     # The relay state opens the console of another region.
-    cli.app(
-        "westward", instance_id, "--console-url", "https://us-west-2.console.aws.amazon.com"
-    )
+    cli.app("westward", instance_id, "--console-url", "https://us-west-2.console.aws.amazon.com")
     relay = _fails(cli("aws", "doctor", "westward", code=1))
     assert (
         f"Session Expired: the relay state opens instance {instance_id} in us-west-2, the "
@@ -219,9 +217,10 @@ def test_every_option_of_the_commands(cli: Cli) -> None:
     )
     iam = cli.client("iam")
     federation = f"arn:aws:iam::{ACCOUNT}:policy/FloorFederation"
-    assert [p["PolicyArn"] for p in iam.list_attached_role_policies(RoleName="connect-role")[
-        "AttachedPolicies"
-    ]] == [federation]
+    assert [
+        p["PolicyArn"]
+        for p in iam.list_attached_role_policies(RoleName="connect-role")["AttachedPolicies"]
+    ] == [federation]
     assert "Nothing to change" in cli(
         "aws", "setup-connect", "connect", "--allowed-ips", "127.0.0.1/32",
         "--instance-id", instance_id, "--policy-name", "FloorFederation",

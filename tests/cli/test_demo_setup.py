@@ -37,9 +37,7 @@ def test_demo_sets_up_user_app_and_policy_example(capsys) -> None:
     assert Role.objects.filter(name="ConnectFederationRole").exists()
     example = get_config().data_dir / "demo-policies" / "office-only.json"
     document = json.loads(example.read_text())
-    assert document["Statement"][1]["Condition"]["IpAddress"]["aws:SourceIp"] == [
-        "203.0.113.0/24"
-    ]
+    assert document["Statement"][1]["Condition"]["IpAddress"]["aws:SourceIp"] == ["203.0.113.0/24"]
     assert "sekisho policy put OfficeOnly" in out
     # Running it again refreshes the password instead of failing.
     assert main(["demo", "--no-serve"]) == 0

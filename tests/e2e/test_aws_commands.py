@@ -200,9 +200,7 @@ def test_the_seed_setup_from_nothing_with_the_commands(served: tuple[Instance, A
     with pytest.raises(botocore_exceptions.ClientError):
         _federate(instance, aws, "connect", "agent1", connect["Id"])
     back = aws_cli("set-allowed-ips", "connect", "--rollback")
-    assert "make version v1 of policy sekisho-connect-federation the default again" in (
-        back.stdout
-    )
+    assert "make version v1 of policy sekisho-connect-federation the default again" in (back.stdout)
     assert _federate(instance, aws, "connect", "agent1", connect["Id"])
     # Five versions at most: the oldest non-default one makes room.
     for index in range(6):
@@ -247,18 +245,14 @@ def test_each_aws_error_is_one_line(served: tuple[Instance, Aws]) -> None:
     _app(instance, "errors", connect["Id"])
 
     def fails(*args: str, env: dict[str, str] | None = None) -> str:
-        done = instance.run_cli(
-            "aws", *args, extra_env={**aws.env, **(env or {})}, check=False
-        )
+        done = instance.run_cli("aws", *args, extra_env={**aws.env, **(env or {})}, check=False)
         assert done.returncode == 1, done.stdout + done.stderr
         lines = done.stderr.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith("sekisho: error: "), done.stderr
         assert "Traceback" not in done.stderr
         return lines[0]
 
-    wrong_secret = fails(
-        "doctor", "errors", env={"AWS_SECRET_ACCESS_KEY": "x" * 40}
-    )
+    wrong_secret = fails("doctor", "errors", env={"AWS_SECRET_ACCESS_KEY": "x" * 40})
     assert "GetCallerIdentity failed: AWS refused the signature" in wrong_secret
     assert "x" * 40 not in wrong_secret  # never a secret
     unknown_key = fails("doctor", "errors", env={"AWS_ACCESS_KEY_ID": "AKIAUNKNOWNKEY000000"})
@@ -303,4 +297,3 @@ def test_each_aws_error_is_one_line(served: tuple[Instance, Aws]) -> None:
     )
     assert "uses CONNECT_MANAGED identity management" in not_saml
     assert all(r["RoleName"] != "errors-role" for r in aws.client("iam").list_roles()["Roles"])
-

@@ -91,9 +91,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Instance]:
         yield instance
 
 
-def test_the_seed_walkthrough_with_aws_cli_v1(
-    served: Instance, tmp_path: Path
-) -> None:
+def test_the_seed_walkthrough_with_aws_cli_v1(served: Instance, tmp_path: Path) -> None:
     instance = served
     version = subprocess.run(
         [str(AWS_CLI), "--version"], capture_output=True, text=True, check=True

@@ -47,9 +47,10 @@ def test_connect_and_sts_answer_only_for_their_regions(
     aws: DjangoAws, root_keys: tuple[str, str]
 ) -> None:
     # Amazon Connect exists in ap-northeast-1, not in us-west-1 (botocore's endpoint data).
-    assert "InstanceSummaryList" in aws.boto(
-        "connect", *root_keys, region="ap-northeast-1"
-    ).list_instances()
+    assert (
+        "InstanceSummaryList"
+        in aws.boto("connect", *root_keys, region="ap-northeast-1").list_instances()
+    )
     with pytest.raises(ClientError) as refused:
         aws.boto("connect", *root_keys, region="us-west-1").list_instances()
     assert code_of(refused) == "InvalidSignatureException"
@@ -92,9 +93,7 @@ def test_an_instance_arn_of_another_account_is_denied(
         connect_service.call(ctx, operation, {"InstanceId": foreign})
     assert denied.value.code == "AccessDeniedException"
     assert denied.value.http_status == 403
-    assert f"on resource: {foreign} because no resource-based policy allows" in str(
-        denied.value
-    )
+    assert f"on resource: {foreign} because no resource-based policy allows" in str(denied.value)
 
 
 def test_an_instance_arn_of_another_region_is_not_found(

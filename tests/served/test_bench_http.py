@@ -38,7 +38,9 @@ def served(
 @pytest.mark.parametrize("client", ["python", "wrk"])
 @pytest.mark.parametrize("scenario", ["sso", "signin", "sp-sso"])
 def test_every_unit_is_a_valid_exchange(
-    served: tuple[bench.SekishoInstallation, bench.Target], scenario: str, client: str,
+    served: tuple[bench.SekishoInstallation, bench.Target],
+    scenario: str,
+    client: str,
     tmp_path: Path,
 ) -> None:
     _installation, target = served

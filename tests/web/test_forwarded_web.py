@@ -42,9 +42,7 @@ FORWARDING = (
 )
 
 
-def configured(
-    *, base_url: str = "http://localhost:8000", proxies: str = "192.0.2.0/24"
-) -> Config:
+def configured(*, base_url: str = "http://localhost:8000", proxies: str = "192.0.2.0/24") -> Config:
     return dataclasses.replace(
         get_config(),
         base_url=base_url,
@@ -312,9 +310,7 @@ def test_a_launch_sees_the_forwarded_address_and_transport(
     configure()
     user = make_user("agent1")
     assignments.assign(connect_app, user=user, actor=actor)
-    browser = Client(
-        REMOTE_ADDR=PROXY, HTTP_X_FORWARDED_FOR=CLIENT, HTTP_X_FORWARDED_PROTO="https"
-    )
+    browser = Client(REMOTE_ADDR=PROXY, HTTP_X_FORWARDED_FOR=CLIENT, HTTP_X_FORWARDED_PROTO="https")
     sign_in_registering(browser, clock, "agent1")
     assert browser.post("/apps/connect/launch").status_code == 200
     issued = AuditRecord.objects.filter(event_name="Federate").last()

@@ -253,9 +253,7 @@ def test_passkey_failures_lock_a_known_browser(client: Client, make_user, clock)
     assert good.status_code == 302
 
 
-def test_passkey_failures_of_unknown_browsers_lock_the_address_only_late(
-    make_user, clock
-) -> None:
+def test_passkey_failures_of_unknown_browsers_lock_the_address_only_late(make_user, clock) -> None:
     """A whole office's mistakes never come near the address budget; a flood does."""
     make_user()
     known = Client()

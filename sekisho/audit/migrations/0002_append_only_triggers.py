@@ -31,7 +31,9 @@ def backwards(apps: StateApps, schema_editor: BaseDatabaseSchemaEditor) -> None:
     if vendor == "sqlite":
         schema_editor.execute("DROP TRIGGER IF EXISTS audit_auditrecord_no_update;")
     elif vendor == "postgresql":
-        schema_editor.execute("DROP TRIGGER IF EXISTS audit_auditrecord_no_change ON audit_auditrecord;")
+        schema_editor.execute(
+            "DROP TRIGGER IF EXISTS audit_auditrecord_no_change ON audit_auditrecord;"
+        )
 
 
 class Migration(migrations.Migration):

@@ -26,56 +26,77 @@ def default_profiles(apps: Any, schema_editor: Any) -> None:
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('emulator', '0006_sessions_outlive_roles'),
+        ("emulator", "0006_sessions_outlive_roles"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='accesskey',
-            name='session_managed_policies',
+            model_name="accesskey",
+            name="session_managed_policies",
             field=models.JSONField(default=list),
         ),
         migrations.AddField(
-            model_name='role',
-            name='last_used',
+            model_name="role",
+            name="last_used",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='role',
-            name='last_used_region',
-            field=models.CharField(blank=True, default='', max_length=32),
+            model_name="role",
+            name="last_used_region",
+            field=models.CharField(blank=True, default="", max_length=32),
         ),
         migrations.AlterField(
-            model_name='managedpolicy',
-            name='account',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='policies', to='emulator.account'),
+            model_name="managedpolicy",
+            name="account",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="policies",
+                to="emulator.account",
+            ),
         ),
         migrations.CreateModel(
-            name='ConnectAuthenticationProfile',
+            name="ConnectAuthenticationProfile",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('profile_id', models.CharField(max_length=36, unique=True)),
-                ('arn', models.CharField(max_length=2048, unique=True)),
-                ('name', models.CharField(max_length=128)),
-                ('description', models.CharField(blank=True, default='', max_length=250)),
-                ('allowed_ips', models.JSONField(default=list)),
-                ('blocked_ips', models.JSONField(default=list)),
-                ('is_default', models.BooleanField(default=False)),
-                ('periodic_session_duration', models.PositiveIntegerField(default=60)),
-                ('max_session_duration', models.PositiveIntegerField(default=720)),
-                ('session_inactivity_duration', models.PositiveIntegerField(blank=True, null=True)),
-                ('session_inactivity_handling', models.BooleanField(default=False)),
-                ('created', models.DateTimeField()),
-                ('updated', models.DateTimeField()),
-                ('updated_region', models.CharField(max_length=32)),
-                ('instance', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='authentication_profiles', to='emulator.connectinstance')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("profile_id", models.CharField(max_length=36, unique=True)),
+                ("arn", models.CharField(max_length=2048, unique=True)),
+                ("name", models.CharField(max_length=128)),
+                ("description", models.CharField(blank=True, default="", max_length=250)),
+                ("allowed_ips", models.JSONField(default=list)),
+                ("blocked_ips", models.JSONField(default=list)),
+                ("is_default", models.BooleanField(default=False)),
+                ("periodic_session_duration", models.PositiveIntegerField(default=60)),
+                ("max_session_duration", models.PositiveIntegerField(default=720)),
+                ("session_inactivity_duration", models.PositiveIntegerField(blank=True, null=True)),
+                ("session_inactivity_handling", models.BooleanField(default=False)),
+                ("created", models.DateTimeField()),
+                ("updated", models.DateTimeField()),
+                ("updated_region", models.CharField(max_length=32)),
+                (
+                    "instance",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="authentication_profiles",
+                        to="emulator.connectinstance",
+                    ),
+                ),
             ],
         ),
         migrations.AddConstraint(
-            model_name='connectauthenticationprofile',
-            constraint=models.UniqueConstraint(condition=models.Q(('is_default', True)), fields=('instance',), name='emulator_connect_default_authentication_profile'),
+            model_name="connectauthenticationprofile",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("is_default", True)),
+                fields=("instance",),
+                name="emulator_connect_default_authentication_profile",
+            ),
         ),
         migrations.RunPython(default_profiles, migrations.RunPython.noop),
     ]
