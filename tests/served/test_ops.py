@@ -104,9 +104,11 @@ def test_one_scrape_sums_the_counters_of_both_workers(instance: Instance, tmp_pa
         except BaseException as exc:  # surfaced below: a thread's failure must fail the test
             errors.append(exc)
 
-    # Two clients at once keep both workers busy; a second round is rarely needed. The
-    # address throttle (20 failures) bounds the attempts: 12 at most here.
-    for round_ in range(3):
+    # Two clients at once keep both workers busy; a second round is rarely needed (on a
+    # loaded machine one worker may take a whole round). Until both workers have counted a
+    # sign-in, not merely made their files. The address throttle (20 failures) bounds the
+    # attempts: 16 at most here.
+    for round_ in range(4):
         names = [[f"ghost-{round_}-{t}-{i}" for i in range(2)] for t in range(2)]
         threads = [threading.Thread(target=sign_in_several, args=(n,)) for n in names]
         for thread in threads:
@@ -115,13 +117,15 @@ def test_one_scrape_sums_the_counters_of_both_workers(instance: Instance, tmp_pa
             thread.join(timeout=120)
         assert not errors, errors
         attempts += 4
-        if len(_worker_pids(metrics_dir)) >= 2:
+        scratch = tmp_path / f"round-{round_}"
+        scratch.mkdir()
+        pids = _worker_pids(metrics_dir)
+        per_worker = {pid: _one_worker(metrics_dir, pid, scratch) for pid in pids}
+        if sum(1 for value in per_worker.values() if value > 0) >= 2:
             break
-    pids = _worker_pids(metrics_dir)
     assert len(pids) >= 2, f"one worker served everything: {sorted(pids)}"
 
     samples = _scrape(node)
-    per_worker = {pid: _one_worker(metrics_dir, pid, tmp_path) for pid in pids}
     assert _value(samples, "sekisho_signins_total", **FAILED) == attempts
     posts = {"method": "POST", "route": "/signin", "status": "401"}
     assert _value(samples, "sekisho_http_requests_total", **posts) == attempts
