@@ -46,23 +46,42 @@ def _plan(model: type[models.Model], where: str) -> _Plan:
     )
 
 
-def first(model: type[M], where: str, params: Sequence[Any]) -> M | None:
-    """The first ``model`` row matching ``where`` (fixed SQL with %s placeholders), or None.
-
-    ``where`` must be a constant of the caller's code: only ``params`` carry values.
-    """
+def _planned(model: type[models.Model], where: str) -> _Plan:
     key = (model, connection.vendor, where)
     plan = _PLANS.get(key)
     if plan is None:
         plan = _PLANS[key] = _plan(model, where)
-    with connection.cursor() as cursor:
-        cursor.execute(plan.sql, list(params))
-        row = cursor.fetchone()
-    if row is None:
-        return None
+    return plan
+
+
+def _instance(model: type[M], plan: _Plan, row: Sequence[Any]) -> M:
     values = []
     for value, column, converters in zip(row, plan.columns, plan.converters, strict=True):
         for convert in converters:
             value = convert(value, column, connection)
         values.append(value)
     return model.from_db(connection.alias, plan.attnames, values)
+
+
+def first(model: type[M], where: str, params: Sequence[Any]) -> M | None:
+    """The first ``model`` row matching ``where`` (fixed SQL with %s placeholders), or None.
+
+    ``where`` must be a constant of the caller's code: only ``params`` carry values.
+    """
+    plan = _planned(model, where)
+    with connection.cursor() as cursor:
+        cursor.execute(plan.sql, list(params))
+        row = cursor.fetchone()
+    return None if row is None else _instance(model, plan, row)
+
+
+def up_to(limit: int, model: type[M], where: str, params: Sequence[Any]) -> list[M]:
+    """At most ``limit`` ``model`` rows matching ``where``, in no particular order.
+
+    For "is there exactly one?": ``where`` must be a constant of the caller's code.
+    """
+    plan = _planned(model, where)
+    with connection.cursor() as cursor:
+        cursor.execute(plan.sql + " LIMIT %s", [*params, limit])
+        found = cursor.fetchall()
+    return [_instance(model, plan, row) for row in found]

@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_safe
 
+from sekisho import rows
 from sekisho.audit import records
 from sekisho.audit.writer import emit, identity_store_arn
 from sekisho.clock import SYSTEM_RANDOM
@@ -175,7 +176,7 @@ def sso(request: HttpRequest) -> HttpResponse:
     except errors.SamlError as exc:
         return _refuse(request, "saml_malformed", exc, app=None)
 
-    candidates = list(Application.objects.filter(entity_id=authn.issuer)[:2])
+    candidates = rows.up_to(2, Application, "entity_id = %s", [authn.issuer])
     if len(candidates) != 1:
         reason = "not registered" if not candidates else "registered more than once"
         return _refuse(

@@ -36,3 +36,15 @@ def test_an_application_with_json_and_dates_reads_as_the_orm_reads_it(connect_ap
 def test_no_row_is_none(db) -> None:  # type: ignore[no-untyped-def]
     assert rows.first(Application, "name = %s", ["nothing"]) is None
     assert rows.first(User, "id = %s", [987654]) is None
+
+
+def test_up_to_reads_at_most_the_limit_as_the_orm_reads_them(connect_app) -> None:  # type: ignore[no-untyped-def]
+    assert rows.up_to(2, Application, "entity_id = %s", ["urn:nobody"]) == []
+    one = rows.up_to(2, Application, "entity_id = %s", [connect_app.entity_id])
+    assert [_values(a) for a in one] == [_values(Application.objects.get(name="connect"))]
+    for n in (1, 2):  # the same SP registered twice more: three rows, at most the limit
+        Application.objects.create(
+            name=f"connect-{n}", display_name="Connect", entity_id=connect_app.entity_id
+        )
+    assert len(rows.up_to(2, Application, "entity_id = %s", [connect_app.entity_id])) == 2
+    assert len(rows.up_to(1, Application, "entity_id = %s", [connect_app.entity_id])) == 1
