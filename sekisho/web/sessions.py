@@ -54,6 +54,14 @@ class SessionStore(DatabaseSessionStore):
             return
         super().save(must_create=must_create)
 
+    def _get_new_session_key(self) -> str:
+        """A fresh random key, not looked up first (Django's asks the database each time).
+
+        ``create()`` inserts it with must_create, so the unique key refuses a collision
+        (CreateError) and Django's loop draws another: the lookup only cost a query.
+        """
+        return get_random_string(32, VALID_KEY_CHARS)
+
     def create(self) -> None:
         """A new session, stored at once (Django's); no cycled key is pending any more."""
         self._unstored = False

@@ -26,11 +26,12 @@ BUDGETS = {
     # session, user, application, memberships, assignment, policy token, audit insert, and
     # the SP session single logout needs (one upsert, issue 11)
     "launch": 8,
-    # the password step: throttles, audit, a new session, MFA settings and devices (no
-    # session made only for login() to replace); the throttle rows are locked twice, once
-    # to admit the attempt (counted in flight) and once to record it, so that argon2id
-    # runs between them holding no lock (8 queries more, no sign-in waiting on another)
-    "password": 26,
+    # the password step: throttles, audit, a new session (its random key not looked up
+    # first), MFA settings and devices (no session made only for login() to replace); the
+    # throttle rows are locked twice, once to admit the attempt (counted in flight) and
+    # once to record it, so that argon2id runs between them holding no lock (8 queries
+    # more, no sign-in waiting on another)
+    "password": 25,
     # the TOTP step: devices, throttle, the code, audit, the new session (written once, the
     # old one deleted in one statement), trusted addresses,
     # and the signed-in session's index row (issue 12: sessions listed and ended by admins);

@@ -68,3 +68,20 @@ def test_deleting_a_session_that_is_gone_is_quiet() -> None:
     store = SessionStore()
     store.delete("nosuchkey")
     store.delete()
+
+
+def test_a_new_session_key_is_not_looked_up_and_a_collision_draws_again(monkeypatch) -> None:
+    taken = SessionStore()
+    taken["owner"] = "someone else"
+    taken.create()
+    keys = iter([taken.session_key, "b" * 32])
+    monkeypatch.setattr("sekisho.web.sessions.get_random_string", lambda *a: next(keys))
+    store = SessionStore()
+    store["lang"] = "ja"
+    with CaptureQueriesContext(connection) as created:
+        store.create()
+    statements = [q["sql"].split()[0] for q in created.captured_queries]
+    assert "SELECT" not in statements  # no "is this key free?" query
+    assert store.session_key == "b" * 32
+    assert SessionStore(taken.session_key)["owner"] == "someone else"  # untouched
+    assert SessionStore("b" * 32)["lang"] == "ja"
